@@ -1,0 +1,70 @@
+"""Tunables in one place (anthropic-sdk's ``_constants.py``).
+
+Every number the product relies on lives here, named, with the reason beside it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+DEFAULT_BASE_URL = "https://api.generect.com"
+
+# Paths, each with the trailing slash Generect requires.
+PATH_DATABASE_SEARCH = "/api/v1/search/database/leads/"
+PATH_DATABASE_COUNT = "/api/v1/search/database/leads/count/"
+PATH_REALTIME_SEARCH = "/api/v1/search/realtime/leads/"
+PATH_REALTIME_COUNT = "/api/v1/search/realtime/leads/count/"
+PATH_ACCOUNT = "/api/v1/accounts/me/"
+
+# Timeouts in seconds. Generect recommends 300 s for lead search; database calls answer
+# in under a second, so a short read timeout there surfaces a hung server quickly.
+CONNECT_TIMEOUT = 10.0
+DATABASE_TIMEOUT = 60.0
+REALTIME_TIMEOUT = 300.0
+ACCOUNT_TIMEOUT = 30.0
+
+# Generect allows 50 lead searches in flight per key and IP; stay well under it so that
+# Excel, the CLI and a scheduled refresh on one machine never trip it together.
+DEFAULT_MAX_PARALLEL = 8
+
+# Retry policy (see client.RetryPolicy): 0.5 s doubling to 8 s, with jitter.
+MAX_RETRIES = 4
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0  # a Retry-After beyond this is not "sane": fall back to backoff
+
+# Published prices in USD, used only for worst-case estimates before a call. The truth is
+# always the answer's meta.amount_charged.
+PRICE_DATABASE_ROW = Decimal("0.02")
+PRICE_REALTIME_ROW = Decimal("0.04")
+PRICE_REALTIME_COUNT = Decimal("0.04")
+PRICE_DATABASE_COUNT = Decimal("0")
+
+# Budget defaults (USD). Test-mode keys never count against them.
+DEFAULT_MAX_SPEND_PER_REQUEST = Decimal("5")
+DEFAULT_MAX_SPEND_PER_DAY = Decimal("25")
+
+# Free database counts may be re-fetched after this many seconds; paid answers never expire.
+DEFAULT_FREE_COUNT_MAX_AGE = 24 * 3600
+
+# Paging limits for filter-only searches (no company anchor).
+MAX_LIMIT = 2400
+MAX_OFFSET = 2399
+MAX_LIMIT_PLUS_OFFSET = 2400
+
+# Excel's cell limits.
+EXCEL_MAX_CELL_CHARS = 32767
+EXCEL_MAX_ROWS = 1_048_576
+
+# Worksheet functions' error prefix: classic xlwings cannot return real Excel error values,
+# so every error in a cell starts with this and stays on one short line.
+CELL_ERROR_PREFIX = "#GENERECT!"
+CELL_MESSAGE_MAX = 120
+
+# The environment variables we read.
+ENV_API_KEY = "GENERECT_API_KEY"
+ENV_BASE_URL = "GENERECT_BASE_URL"
+ENV_HOME = "GENERECT_HOME"
+ENV_CONFIG_FILE = "GENERECT_CONFIG"
+KEYRING_SERVICE = "generect-excel"
+KEYRING_USERNAME = "api-key"

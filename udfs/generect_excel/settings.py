@@ -1,0 +1,238 @@
+"""Settings: one object, one documented priority.
+
+Priority, highest first (pydantic-settings' order):
+
+1. keyword arguments to :func:`load_settings` (tests build settings directly),
+2. environment variables (``GENERECT_API_KEY``, ``GENERECT_BASE_URL``, ``GENERECT_HOME``, ...),
+3. the user config file (TOML): ``$GENERECT_CONFIG``, else ``config.toml`` in the platform's
+   config folder (``platformdirs.user_config_dir("generect-excel")``),
+4. for the API key only: the OS keyring (service ``generect-excel``), when ``keyring`` is
+   installed,
+5. defaults.
+
+The key is a :class:`pydantic.SecretStr`: it never shows in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from . import _constants as C
+from .errors import SettingsError
+
+__all__ = [
+    "Settings",
+    "config_file_path",
+    "default_home",
+    "key_fingerprint",
+    "load_settings",
+    "normalize_key",
+]
+
+APP_NAME = "generect-excel"
+
+# Setting name -> environment variable. The config file uses the setting names as keys.
+ENV_VARS: dict[str, str] = {
+    "api_key": C.ENV_API_KEY,
+    "base_url": C.ENV_BASE_URL,
+    "home": C.ENV_HOME,
+    "max_parallel": "GENERECT_MAX_PARALLEL",
+    "max_spend_per_request": "GENERECT_MAX_SPEND_PER_REQUEST",
+    "max_spend_per_day": "GENERECT_MAX_SPEND_PER_DAY",
+    "free_count_max_age": "GENERECT_FREE_COUNT_MAX_AGE",
+    "confirm_above": "GENERECT_CONFIRM_ABOVE",
+}
+
+
+def normalize_key(raw: str | None) -> str | None:
+    """Strip whitespace and an optional ``Token`` prefix: we add it back on the wire."""
+    if raw is None:
+        return None
+    key = raw.strip()
+    if key[:6].lower() == "token ":
+        key = key[6:].strip()
+    return key or None
+
+
+def key_fingerprint(key: str | SecretStr | None) -> str:
+    """A short, stable, one-way fingerprint of a key: safe to store, never reversible."""
+    if isinstance(key, SecretStr):
+        key = key.get_secret_value()
+    key = normalize_key(key) or ""
+    return hashlib.sha256(("generect-excel:" + key).encode()).hexdigest()[:16]
+
+
+def default_home() -> Path:
+    """Where local data (the store) lives when ``GENERECT_HOME`` is not set."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The user config file: ``$GENERECT_CONFIG`` or the platform's config folder."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get(C.ENV_CONFIG_FILE)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """Everything configurable, validated. Build it with :func:`load_settings`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr | None = None
+    base_url: str = C.DEFAULT_BASE_URL
+    home: Path = Field(default_factory=default_home)
+    max_parallel: int = Field(default=C.DEFAULT_MAX_PARALLEL, ge=1, le=50)
+    max_spend_per_request: Decimal = Field(default=C.DEFAULT_MAX_SPEND_PER_REQUEST, ge=0)
+    max_spend_per_day: Decimal = Field(default=C.DEFAULT_MAX_SPEND_PER_DAY, ge=0)
+    free_count_max_age: int = Field(default=C.DEFAULT_FREE_COUNT_MAX_AGE, ge=0)
+    # A refresh whose worst case exceeds this asks before spending (on a terminal).
+    confirm_above: Decimal = Field(default=Decimal("1"), ge=0)
+    key_source: str = "none"  # where the key came from: init, env, config, keyring, none
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _strip_prefix(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return normalize_key(value)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_or_loopback(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base URL must look like https://host, got {value!r}")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("base URL must use https (plain http only for 127.0.0.1/localhost)")
+        return value
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @property
+    def key(self) -> str | None:
+        """The key itself, for the client's header only."""
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    @property
+    def test_mode_key(self) -> bool:
+        """Keys starting ``test_`` get fictional data and are never debited."""
+        return bool(self.key and self.key.startswith("test_"))
+
+    @property
+    def account(self) -> str:
+        """The account fingerprint used in cache keys and the ledger (never the key)."""
+        return key_fingerprint(self.key)
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "store.sqlite3"
+
+    def require_key(self) -> str:
+        """The key, or a :class:`SettingsError` saying where it is read from."""
+        if not self.key:
+            raise SettingsError(
+                f"No Generect API key. Set {C.ENV_API_KEY}, api_key in the config file, "
+                "or the keyring.",
+                details=f"Config file: {config_file_path()}",
+            )
+        return self.key
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"Cannot read the config file {path}: {exc}") from exc
+    # Accept a [generect] table or top-level keys.
+    data = data.get("generect", data)
+    unknown = sorted(set(data) - set(ENV_VARS))
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting(s) {', '.join(unknown)} in {path}. Known: {', '.join(ENV_VARS)}."
+        )
+    return data
+
+
+def _read_keyring() -> str | None:
+    try:
+        import keyring  # optional dependency
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(C.KEYRING_SERVICE, C.KEYRING_USERNAME)
+    except Exception:  # a broken or locked keyring backend must not stop the add-in
+        return None
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    use_keyring: bool = True,
+    **overrides: Any,
+) -> Settings:
+    """Build :class:`Settings` from overrides > environment > config file > keyring > defaults.
+
+    Example::
+
+        settings = load_settings(base_url="http://127.0.0.1:8765", api_key="test_demo")
+    """
+    environ = os.environ if environ is None else environ
+    path = config_file if config_file is not None else config_file_path(environ)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in _read_config_file(path).items():
+        values[name], sources[name] = value, "config"
+    for name, var in ENV_VARS.items():
+        if environ.get(var):
+            values[name], sources[name] = environ[var], "env"
+    for name, value in overrides.items():
+        if value is not None:
+            values[name], sources[name] = value, "init"
+    if not normalize_key(str(values["api_key"]) if values.get("api_key") else None) and use_keyring:
+        from_keyring = _read_keyring()
+        if from_keyring:
+            values["api_key"], sources["api_key"] = from_keyring, "keyring"
+    values["key_source"] = sources.get("api_key", "none") if values.get("api_key") else "none"
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            where = sources.get(field, "default")
+            # Never echo the input: it could be the key.
+            problems.append(f"{field} ({where}): {err['msg']}")
+        raise SettingsError("Invalid settings: " + "; ".join(problems)) from None
