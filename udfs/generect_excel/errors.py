@@ -202,9 +202,7 @@ class UnauthorizedError(APIStatusError):
     """401: the key is missing, wrong, or was sent without the ``Token`` prefix."""
 
     status_code = 401
-    default_message = (
-        "API key rejected (401). Set GENERECT_API_KEY or the config file; it is sent as 'Token <key>'."
-    )
+    default_message = "API key rejected (401). Set GENERECT_API_KEY or the config file; it is sent as 'Token <key>'."
 
 
 class InsufficientFundsError(APIStatusError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -59,9 +60,7 @@ def normalize_key(raw: str | None) -> str | None:
     """Strip whitespace and an optional ``Token`` prefix: we add it back on the wire."""
     if raw is None:
         return None
-    key = raw.strip()
-    if key[:6].lower() == "token ":
-        key = key[6:].strip()
+    key = re.sub(r"(?i)^token(\s+|$)", "", raw.strip()).strip()
     return key or None
 
 
