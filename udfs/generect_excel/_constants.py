@@ -68,3 +68,18 @@ ENV_HOME = "GENERECT_HOME"
 ENV_CONFIG_FILE = "GENERECT_CONFIG"
 KEYRING_SERVICE = "generect-excel"
 KEYRING_USERNAME = "api-key"
+
+# The local store (store.py, engine.py). A writer waits this long for another writer (Excel,
+# the CLI, a scheduled refresh) before the store is reported as locked.
+STORE_BUSY_TIMEOUT = 5.0
+# After the API has answered (and so may have charged), saving the answer is retried this long
+# before the charge is written to the fallback journal next to the store instead.
+STORE_WRITE_RETRY_SECONDS = 3.0
+# A process waiting for another process's identical request polls the store this often.
+INFLIGHT_POLL_INTERVAL = 0.05
+INFLIGHT_POLL_MAX_INTERVAL = 0.5
+# An in-flight claim older than the request timeout plus this margin is abandoned (its owner
+# crashed or hung) and may be taken over.
+INFLIGHT_CLAIM_MARGIN = 60.0
+# The account endpoint is free; a short cache keeps a sheet of GENERECT_BALANCE() cells cheap.
+ACCOUNT_CACHE_SECONDS = 60.0
