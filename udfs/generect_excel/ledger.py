@@ -1,0 +1,239 @@
+"""The ledger's records and the questions asked of it: what was charged, when, for what.
+
+Every billable call (a lead search in either mode, a realtime count) becomes one
+:class:`Charge`, written by :class:`~generect_excel.store.Store` in the same transaction as the
+answer's cache entry. A cache hit writes nothing. Amounts are ``Decimal`` end to end (stored as
+text, summed in Python), because SQLite's ``SUM`` would add them as binary floats.
+
+Periods ("today", "month") follow the computer's local clock, which is what an analyst means by
+"today"; times are stored in UTC and converted at the boundaries (:func:`period_bounds`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import IO, Any, Literal
+
+__all__ = [
+    "CSV_COLUMNS",
+    "Charge",
+    "LedgerEntry",
+    "Origin",
+    "Period",
+    "format_table",
+    "parse_date",
+    "period_bounds",
+    "write_csv",
+]
+
+Period = Literal["today", "month", "all"]
+PERIODS: tuple[str, ...] = ("today", "month", "all")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, when known: recorded with its charge in the ledger."""
+
+    workbook: str | None = None
+    sheet: str | None = None
+    cell: str | None = None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One billable call, as the ledger records it.
+
+    ``charge_id`` is unique: it makes writing the same charge twice (recovery from the fallback
+    journal) harmless.
+    """
+
+    charge_id: str
+    time: datetime
+    endpoint: str
+    mode: str
+    request: dict[str, Any]
+    rows: int
+    results_count: int | str | None
+    amount_charged: Decimal
+    test_mode: bool
+    account: str
+    base_url: str
+    cache_key: str | None
+    origin: Origin = field(default_factory=Origin)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (for the fallback journal)."""
+        return {
+            "charge_id": self.charge_id,
+            "time": self.time.isoformat(),
+            "endpoint": self.endpoint,
+            "mode": self.mode,
+            "request": self.request,
+            "rows": self.rows,
+            "results_count": self.results_count,
+            "amount_charged": str(self.amount_charged),
+            "test_mode": self.test_mode,
+            "account": self.account,
+            "base_url": self.base_url,
+            "cache_key": self.cache_key,
+            "workbook": self.origin.workbook,
+            "sheet": self.origin.sheet,
+            "cell": self.origin.cell,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Charge:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            charge_id=data["charge_id"],
+            time=datetime.fromisoformat(data["time"]),
+            endpoint=data["endpoint"],
+            mode=data["mode"],
+            request=data["request"],
+            rows=int(data["rows"]),
+            results_count=data.get("results_count"),
+            amount_charged=Decimal(data["amount_charged"]),
+            test_mode=bool(data["test_mode"]),
+            account=data["account"],
+            base_url=data["base_url"],
+            cache_key=data.get("cache_key"),
+            origin=Origin(data.get("workbook"), data.get("sheet"), data.get("cell")),
+        )
+
+
+@dataclass(frozen=True)
+class LedgerEntry(Charge):
+    """A :class:`Charge` as read back from the ledger, with its row number."""
+
+    id: int = 0
+
+
+# The CSV export's columns, in order (also the table print's, minus the request).
+CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "time_utc",
+    "time_local",
+    "endpoint",
+    "mode",
+    "rows",
+    "results_count",
+    "amount_charged",
+    "test_mode",
+    "account",
+    "base_url",
+    "workbook",
+    "sheet",
+    "cell",
+    "request",
+)
+
+
+def period_bounds(period: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """UTC ``(since, until)`` of ``period`` ("today", "month" or "all") on the local clock.
+
+    ``now`` is an aware time; "today" runs from the local midnight to the next one, "month" from
+    the first of the local month to the first of the next. ``None`` means unbounded.
+    """
+    if period == "all":
+        return None, None
+    local_now = now.astimezone()
+    if period == "today":
+        first = local_now.date()
+        after = first + timedelta(days=1)
+    elif period == "month":
+        first = local_now.date().replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+    else:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    return _local_midnight(first), _local_midnight(after)
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min).astimezone().astimezone(UTC)
+
+
+def parse_date(text: str) -> date:
+    """``YYYY-MM-DD`` (the CLI's ``--since``/``--until``) to a date, with a readable error."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a date like 2026-01-31, got {text!r}") from None
+
+
+def _row(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "time_utc": entry.time.astimezone(UTC).isoformat(timespec="seconds"),
+        "time_local": entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        "endpoint": entry.endpoint,
+        "mode": entry.mode,
+        "rows": entry.rows,
+        "results_count": "" if entry.results_count is None else entry.results_count,
+        "amount_charged": str(entry.amount_charged),
+        "test_mode": "yes" if entry.test_mode else "no",
+        "account": entry.account,
+        "base_url": entry.base_url,
+        "workbook": entry.origin.workbook or "",
+        "sheet": entry.origin.sheet or "",
+        "cell": entry.origin.cell or "",
+        "request": json.dumps(entry.request, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def _neutralize(value: Any) -> Any:
+    # A CSV opened in Excel turns text starting with = + - @ into a live formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def write_csv(entries: Iterable[LedgerEntry], fh: IO[str]) -> int:
+    """Write ``entries`` as CSV with a header row; returns the number of data rows."""
+    writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for entry in entries:
+        writer.writerow({k: _neutralize(v) for k, v in _row(entry).items()})
+        count += 1
+    return count
+
+
+_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time_local", "time (local)"),
+    ("mode", "mode"),
+    ("kind", "call"),
+    ("rows", "rows"),
+    ("amount_charged", "charged"),
+    ("test_mode", "test"),
+    ("where", "where"),
+)
+
+
+def format_table(entries: Sequence[LedgerEntry]) -> str:
+    """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed)."""
+    rows: list[dict[str, str]] = []
+    for entry in entries:
+        base = _row(entry)
+        where = "!".join(p for p in (entry.origin.sheet, entry.origin.cell) if p)
+        if entry.origin.workbook:
+            where = f"[{entry.origin.workbook}]{where}"
+        base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
+        base["where"] = where
+        rows.append({key: str(base[key]) for key, _ in _TABLE_COLUMNS})
+    widths = {key: max([len(title)] + [len(r[key]) for r in rows]) for key, title in _TABLE_COLUMNS}
+    lines = ["  ".join(title.ljust(widths[key]) for key, title in _TABLE_COLUMNS).rstrip()]
+    lines += [
+        "  ".join(r[key].ljust(widths[key]) for key, _ in _TABLE_COLUMNS).rstrip() for r in rows
+    ]
+    billed = sum((e.amount_charged for e in entries if not e.test_mode), Decimal("0"))
+    test = sum((e.amount_charged for e in entries if e.test_mode), Decimal("0"))
+    total = f"{len(entries)} call(s), charged ${billed}"
+    if test:
+        total += f" (plus ${test} in test mode, not debited)"
+    lines.append(total)
+    return "\n".join(lines)

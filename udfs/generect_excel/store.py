@@ -1,0 +1,755 @@
+"""The local store: one SQLite file holding the answer cache, the ledger and in-flight claims.
+
+Why each property holds:
+
+- **Safe with threads and processes.** Every operation opens its own short-lived connection
+  (SQLite connections must not be shared between threads, and a pooled one would leak across
+  ``fork``); the file is in WAL mode so readers never wait for a writer, and writers wait up to
+  a busy timeout for each other (Excel, the CLI and a scheduled refresh share one file).
+- **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row and
+  the release of the in-flight claim together, or none of them.
+- **Never a lost charge.** When an answer was bought but cannot be saved (the file stays locked
+  past the retries, the disk is full), the charge and the answer are appended to a plain-text
+  journal next to the store (``store.sqlite3.unsaved.jsonl``, one JSON object per line), and a
+  :class:`~generect_excel.errors.StoreError` says so. The next :class:`Store` that opens the file
+  imports the journal (idempotently: each charge has a unique id) and renames it
+  ``*.imported-<time>.jsonl``, kept as an audit trail.
+- **Private.** The folder is created 0700 and the file 0600 (SQLite gives its WAL files the
+  same mode). The store never receives the API key: entries are keyed by a hash of the
+  endpoint, the canonical request, the base URL and the account *fingerprint*.
+- **Versioned.** Ordered, named migrations are recorded in ``_migrations`` (sqlite-utils'
+  ``Migrations`` style) and ``PRAGMA user_version`` is their count; opening re-runs none that
+  are recorded, so it is safe to open the file from many processes and versions at once.
+
+Cross-process coalescing uses the ``inflight`` table: the process that will call the API claims
+the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins); others see
+the claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
+process is gone or its expiry (the request timeout plus a margin) has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from . import _constants as C
+from .errors import StoreError
+from .ledger import Charge, LedgerEntry, Origin
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "CacheEntry",
+    "Claim",
+    "Migration",
+    "Store",
+    "new_owner",
+]
+
+log = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".unsaved.jsonl"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named schema step. Its statements run in one transaction, once per file."""
+
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_cache",
+        (
+            """
+            CREATE TABLE cache (
+                key TEXT PRIMARY KEY,
+                endpoint TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                base_url TEXT NOT NULL,
+                account TEXT NOT NULL,
+                request TEXT NOT NULL,
+                answer TEXT NOT NULL,
+                amount_charged TEXT NOT NULL,
+                fetched_at TEXT NOT NULL,
+                refresh_token TEXT,
+                billable INTEGER NOT NULL,
+                test_mode INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        "0002_ledger",
+        (
+            """
+            CREATE TABLE ledger (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                charge_id TEXT NOT NULL UNIQUE,
+                time TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                request TEXT NOT NULL,
+                rows INTEGER NOT NULL,
+                results_count,
+                amount_charged TEXT NOT NULL,
+                test_mode INTEGER NOT NULL,
+                account TEXT NOT NULL,
+                base_url TEXT NOT NULL,
+                workbook TEXT,
+                sheet TEXT,
+                cell TEXT,
+                cache_key TEXT
+            )
+            """,
+            "CREATE INDEX ledger_time ON ledger (time)",
+        ),
+    ),
+    Migration(
+        "0003_inflight",
+        (
+            """
+            CREATE TABLE inflight (
+                key TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                claimed_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Owners of the in-flight claims this process holds right now. A claim carrying this process's
+# id but not listed here was left behind (a release that failed) and may be taken over.
+_LIVE_OWNERS: set[str] = set()
+_HOST = socket.gethostname()
+
+
+def _forget_owners_in_child() -> None:
+    _LIVE_OWNERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_owners_in_child)
+
+
+def new_owner() -> str:
+    """A unique in-flight claim owner: ``host|pid|random``."""
+    return f"{_HOST}|{os.getpid()}|{uuid.uuid4().hex}"
+
+
+def _ts(moment: datetime) -> str:
+    """UTC, fixed width: text order is time order, so SQL compares these directly."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (never signals it)."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        # os.kill(pid, 0) would *terminate* the process on Windows.
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored answer. ``answer`` is the result model's JSON (``model_dump(mode="json")``)."""
+
+    key: str
+    endpoint: str
+    mode: str
+    base_url: str
+    account: str
+    request: str  # canonical JSON of the request body
+    answer: dict[str, Any]
+    amount_charged: Decimal
+    fetched_at: datetime
+    refresh_token: str | None
+    billable: bool
+    test_mode: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (for the fallback journal)."""
+        return {
+            "key": self.key,
+            "endpoint": self.endpoint,
+            "mode": self.mode,
+            "base_url": self.base_url,
+            "account": self.account,
+            "request": self.request,
+            "answer": self.answer,
+            "amount_charged": str(self.amount_charged),
+            "fetched_at": _ts(self.fetched_at),
+            "refresh_token": self.refresh_token,
+            "billable": self.billable,
+            "test_mode": self.test_mode,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CacheEntry:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            key=data["key"],
+            endpoint=data["endpoint"],
+            mode=data["mode"],
+            base_url=data["base_url"],
+            account=data["account"],
+            request=data["request"],
+            answer=data["answer"],
+            amount_charged=Decimal(data["amount_charged"]),
+            fetched_at=_parse_ts(data["fetched_at"]),
+            refresh_token=data.get("refresh_token"),
+            billable=bool(data["billable"]),
+            test_mode=bool(data["test_mode"]),
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :meth:`Store.claim`.
+
+    ``state`` is "claimed" (the caller now owns the request and must call the API), "cached"
+    (a usable entry is already there: ``entry``) or "busy" (another owner, ``holder``, is
+    fetching it: wait and ask again).
+    """
+
+    state: Literal["claimed", "cached", "busy"]
+    entry: CacheEntry | None = None
+    holder: str | None = None
+
+
+class Store:
+    """The cache, the ledger and the in-flight claims in one SQLite file at ``path``.
+
+    Every failure of the file surfaces as :class:`~generect_excel.errors.StoreError` with a
+    short message (locked, damaged, unreadable) and the path in ``details``.
+
+    Example::
+
+        store = Store(settings.store_path)
+        entry = store.get(key)
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = C.STORE_BUSY_TIMEOUT
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.busy_timeout = busy_timeout
+        self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
+        self._prepare_files()
+        self._migrate()
+        if self.journal_path.exists():
+            self.recover_journal()
+
+    # -- files, connections, errors -------------------------------------------------------
+
+    def _prepare_files(self) -> None:
+        folder = self.path.parent
+        try:
+            if not folder.exists():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Create the file ourselves so that it is private from its first byte.
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(fd)
+            elif os.name == "posix" and self.path.stat().st_mode & 0o077:
+                self.path.chmod(0o600)
+        except FileExistsError:
+            pass  # another process created it between our check and our create
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the local store ({exc.strerror or exc}). Check GENERECT_HOME.",
+                details=f"{self.path}: {exc}",
+            ) from exc
+        with self._connection("opening") as conn:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise self._error(exc, "opening") from exc
+            if str(mode).lower() != "wal":  # e.g. a network drive without shared memory
+                log.warning("store %s is in %s mode, not WAL", self.path, mode)
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction means what
+        # the code says. check_same_thread is irrelevant: a connection lives in one call.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        # FULL: a committed charge survives a power cut (WAL with NORMAL may lose the last one).
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextlib.contextmanager
+    def _connection(self, what: str) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise self._error(exc, what) from exc
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """A transaction: IMMEDIATE for writes (take the write lock up front, so the busy
+        timeout applies to it instead of failing at the first write), DEFERRED for reads."""
+        with self._connection(what) as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as exc:
+                raise self._error(exc, what) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise self._error(exc, what) from exc
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _error(self, exc: sqlite3.Error, what: str) -> StoreError:
+        text = str(exc).lower()
+        details = f"{self.path} ({what}): {type(exc).__name__}: {exc}"
+        if "locked" in text or "busy" in text:
+            message = (
+                "The local Generect store is locked by another program. "
+                "Wait for it to finish, then retry."
+            )
+        elif "not a database" in text or "malformed" in text or "corrupt" in text:
+            message = (
+                f"The local Generect store is damaged: move {self.path.name} aside "
+                "(it holds your spend history), then retry."
+            )
+        elif "unable to open" in text or "readonly" in text or "read-only" in text:
+            message = "Cannot open the local Generect store: check GENERECT_HOME's permissions."
+        else:
+            message = f"The local Generect store failed while {what}: {exc}"
+        return StoreError(message, details=details)
+
+    # -- migrations ------------------------------------------------------------------------
+
+    def _applied(self, conn: sqlite3.Connection) -> set[str]:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='_migrations'"
+        ).fetchone()
+        if not exists:
+            return set()
+        return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+    def _migrate(self) -> None:
+        # Read first: an up-to-date file (the usual case) needs no write lock to open.
+        with self._connection("reading the schema") as conn:
+            try:
+                applied = self._applied(conn)
+            except sqlite3.Error as exc:
+                raise self._error(exc, "reading the schema") from exc
+        if all(m.name in applied for m in MIGRATIONS):
+            return
+        with self._transaction("upgrading the schema", write=True) as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            applied = self._applied(conn)  # again, under the write lock: another may have won
+            for migration in MIGRATIONS:
+                if migration.name in applied:
+                    continue
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (migration.name, _ts(_utcnow())),
+                )
+                applied.add(migration.name)
+            known = sum(1 for m in MIGRATIONS if m.name in applied)
+            conn.execute(f"PRAGMA user_version = {int(known)}")
+
+    @property
+    def schema_version(self) -> int:
+        """The number of migrations applied to the file (``PRAGMA user_version``)."""
+        with self._connection("reading the schema") as conn:
+            try:
+                return int(conn.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise self._error(exc, "reading the schema") from exc
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in the order they were applied."""
+        with self._transaction("reading the schema", write=False) as conn:
+            return [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+    # -- cache -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _entry(row: sqlite3.Row | tuple[Any, ...]) -> CacheEntry:
+        (key, endpoint, mode, base_url, account, request, answer, amount, fetched_at, token,
+         billable, test_mode) = row  # fmt: skip
+        return CacheEntry(
+            key=key,
+            endpoint=endpoint,
+            mode=mode,
+            base_url=base_url,
+            account=account,
+            request=request,
+            answer=json.loads(answer),
+            amount_charged=Decimal(amount),
+            fetched_at=_parse_ts(fetched_at),
+            refresh_token=token,
+            billable=bool(billable),
+            test_mode=bool(test_mode),
+        )
+
+    _ENTRY_COLUMNS = (
+        "key, endpoint, mode, base_url, account, request, answer, amount_charged, fetched_at, "
+        "refresh_token, billable, test_mode"
+    )
+
+    def _get(self, conn: sqlite3.Connection, key: str) -> CacheEntry | None:
+        row = conn.execute(
+            f"SELECT {self._ENTRY_COLUMNS} FROM cache WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else self._entry(row)
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The stored answer for ``key``, or ``None``."""
+        with self._transaction("reading the cache", write=False) as conn:
+            return self._get(conn, key)
+
+    def _put(self, conn: sqlite3.Connection, entry: CacheEntry) -> None:
+        conn.execute(
+            f"INSERT OR REPLACE INTO cache ({self._ENTRY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.key,
+                entry.endpoint,
+                entry.mode,
+                entry.base_url,
+                entry.account,
+                entry.request,
+                json.dumps(entry.answer, separators=(",", ":"), ensure_ascii=False),
+                str(entry.amount_charged),
+                _ts(entry.fetched_at),
+                entry.refresh_token,
+                int(entry.billable),
+                int(entry.test_mode),
+            ),
+        )
+
+    def _add_charge(self, conn: sqlite3.Connection, charge: Charge) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO ledger (charge_id, time, endpoint, mode, request, rows, "
+            "results_count, amount_charged, test_mode, account, base_url, workbook, sheet, "
+            "cell, cache_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                charge.charge_id,
+                _ts(charge.time),
+                charge.endpoint,
+                charge.mode,
+                json.dumps(charge.request, sort_keys=True, separators=(",", ":")),
+                charge.rows,
+                charge.results_count,
+                str(charge.amount_charged),
+                int(charge.test_mode),
+                charge.account,
+                charge.base_url,
+                charge.origin.workbook,
+                charge.origin.sheet,
+                charge.origin.cell,
+                charge.cache_key,
+            ),
+        )
+
+    def save(
+        self,
+        entry: CacheEntry,
+        charge: Charge | None = None,
+        *,
+        owner: str | None = None,
+        retry_for: float = 0.0,
+    ) -> None:
+        """Store ``entry``, its ``charge`` (if billable) and release ``owner``'s claim on the
+        key, in ONE transaction.
+
+        With ``retry_for`` > 0 (the engine passes it once the API has answered, so the answer
+        may have been paid for), a failing write is retried for that many seconds; if it still
+        fails, the charge and the answer go to the fallback journal and the
+        :class:`StoreError` says that the charge happened and where it was kept.
+        """
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                with self._transaction("saving an answer", write=True) as conn:
+                    self._put(conn, entry)
+                    if charge is not None:
+                        self._add_charge(conn, charge)
+                    if owner is not None:
+                        conn.execute(
+                            "DELETE FROM inflight WHERE key = ? AND owner = ?", (entry.key, owner)
+                        )
+            except StoreError as exc:
+                if retry_for <= 0:
+                    raise
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise self._journal(entry, charge, exc) from exc
+            else:
+                if owner is not None:
+                    _LIVE_OWNERS.discard(owner)
+                return
+
+    def set_refresh_token(self, key: str, token: str | None) -> None:
+        """Record that the entry under ``key`` answers the refresh value ``token``."""
+        with self._transaction("saving a refresh value", write=True) as conn:
+            conn.execute("UPDATE cache SET refresh_token = ? WHERE key = ?", (token, key))
+
+    # -- fallback journal ------------------------------------------------------------------
+
+    def _journal(self, entry: CacheEntry, charge: Charge | None, cause: StoreError) -> StoreError:
+        amount = charge.amount_charged if charge is not None else entry.amount_charged
+        line = json.dumps({"entry": entry.to_json(), "charge": charge and charge.to_json()})
+        try:
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            # Last resort: the log. Neither the entry nor the charge contains the key.
+            log.error("UNSAVED GENERECT CHARGE (store and journal failed): %s", line)
+            return StoreError(
+                f"Charged ${amount} but could not save the answer or its charge (see the log).",
+                details=f"{cause.details}; journal {self.journal_path}: {exc}",
+            )
+        log.error("charge of $%s kept in %s: %s", amount, self.journal_path, cause.details)
+        return StoreError(
+            f"Charged ${amount}; the store is unavailable, so the answer was kept in "
+            f"{self.journal_path.name} and is saved on the next start.",
+            details=f"{cause.details}; journal: {self.journal_path}",
+        )
+
+    def recover_journal(self) -> int:
+        """Import the fallback journal into the store; returns the number of lines imported.
+
+        Idempotent: a charge already in the ledger is not added twice, and a cache entry only
+        replaces an older one. The imported journal is renamed, not deleted.
+        """
+        try:
+            text = self.journal_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(
+                "Cannot read the store's journal of unsaved charges.",
+                details=f"{self.journal_path}: {exc}",
+            ) from exc
+        records = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+                entry = CacheEntry.from_json(data["entry"])
+                charge = Charge.from_json(data["charge"]) if data.get("charge") else None
+            except (ValueError, KeyError, TypeError) as exc:
+                # A line cut short by a crash: keep going, the rest is still money.
+                log.error("skipping unreadable line %d of %s: %s", number, self.journal_path, exc)
+                continue
+            records.append((entry, charge))
+        with self._transaction("importing unsaved charges", write=True) as conn:
+            for entry, charge in records:
+                current = self._get(conn, entry.key)
+                if current is None or current.fetched_at <= entry.fetched_at:
+                    self._put(conn, entry)
+                if charge is not None:
+                    self._add_charge(conn, charge)
+        stamp = _utcnow().strftime("%Y%m%dT%H%M%S%f")
+        with contextlib.suppress(OSError):
+            self.journal_path.rename(
+                self.journal_path.with_name(f"{self.path.name}.imported-{stamp}.jsonl")
+            )
+        log.info("imported %d unsaved charge(s) from %s", len(records), self.journal_path)
+        return len(records)
+
+    # -- in-flight claims ------------------------------------------------------------------
+
+    @staticmethod
+    def _stale(owner: str, expires_at: str, now: datetime) -> bool:
+        if _parse_ts(expires_at) <= now:
+            return True
+        host, _, rest = owner.partition("|")
+        pid_text, _, _ = rest.partition("|")
+        if host != _HOST or not pid_text.isdigit():
+            return False  # another machine's claim: only its expiry can tell
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return owner not in _LIVE_OWNERS
+        return not _pid_alive(pid)
+
+    def claim(
+        self,
+        key: str,
+        owner: str,
+        *,
+        ttl: float,
+        is_fresh: Callable[[CacheEntry], bool],
+        now: datetime | None = None,
+    ) -> Claim:
+        """Atomically: return a fresh entry if there is one, else take the key for ``owner``
+        unless a live claim holds it.
+
+        ``ttl`` seconds after it is taken, the claim counts as abandoned. The caller that gets
+        "claimed" must end with :meth:`save` (which releases) or :meth:`release`.
+        """
+        now = now or _utcnow()
+        _LIVE_OWNERS.add(owner)  # before the claim lands, so we never judge it abandoned
+        claimed = False
+        try:
+            with self._transaction("claiming a request", write=True) as conn:
+                entry = self._get(conn, key)
+                if entry is not None and is_fresh(entry):
+                    return Claim("cached", entry=entry)
+                row = conn.execute(
+                    "SELECT owner, expires_at FROM inflight WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and row[0] != owner and not self._stale(row[0], row[1], now):
+                    return Claim("busy", holder=row[0])
+                if row is not None and row[0] != owner:
+                    log.info("taking over an abandoned in-flight claim on %s", key[:12])
+                conn.execute(
+                    "INSERT OR REPLACE INTO inflight (key, owner, claimed_at, expires_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, owner, _ts(now), _ts(now + timedelta(seconds=ttl))),
+                )
+                claimed = True
+            return Claim("claimed", holder=owner)
+        finally:
+            if not claimed:
+                _LIVE_OWNERS.discard(owner)
+
+    def release(self, key: str, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
+        _LIVE_OWNERS.discard(owner)
+        with self._transaction("releasing a request", write=True) as conn:
+            conn.execute("DELETE FROM inflight WHERE key = ? AND owner = ?", (key, owner))
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(
+        since: datetime | None, until: datetime | None, account: str | None
+    ) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("time >= ?")
+            params.append(_ts(since))
+        if until is not None:
+            clauses.append("time < ?")
+            params.append(_ts(until))
+        if account is not None:
+            clauses.append("account = ?")
+            params.append(account)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def charges(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+    ) -> list[LedgerEntry]:
+        """Ledger rows with ``since <= time < until`` (aware datetimes; ``None`` = open), oldest
+        first, optionally for one account fingerprint."""
+        where, params = self._where(since, until, account)
+        with self._transaction("reading the ledger", write=False) as conn:
+            rows = conn.execute(
+                "SELECT id, charge_id, time, endpoint, mode, request, rows, results_count, "
+                "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key "
+                f"FROM ledger{where} ORDER BY time, id",
+                params,
+            ).fetchall()
+        return [
+            LedgerEntry(
+                id=r[0],
+                charge_id=r[1],
+                time=_parse_ts(r[2]),
+                endpoint=r[3],
+                mode=r[4],
+                request=json.loads(r[5]),
+                rows=r[6],
+                results_count=r[7],
+                amount_charged=Decimal(r[8]),
+                test_mode=bool(r[9]),
+                account=r[10],
+                base_url=r[11],
+                origin=Origin(r[12], r[13], r[14]),
+                cache_key=r[15],
+            )
+            for r in rows
+        ]
+
+    def total_charged(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+    ) -> Decimal:
+        """The exact (``Decimal``) sum of ``amount_charged`` over a period.
+
+        Test-mode charges are left out unless asked for: they were never debited.
+        """
+        where, params = self._where(since, until, account)
+        if not include_test_mode:
+            where += (" AND " if where else " WHERE ") + "test_mode = 0"
+        with self._transaction("reading the ledger", write=False) as conn:
+            amounts = conn.execute(f"SELECT amount_charged FROM ledger{where}", params).fetchall()
+        return sum((Decimal(a[0]) for a in amounts), Decimal("0"))
