@@ -1,0 +1,486 @@
+"""The HTTP client for the Generect API: build the request, send it, map errors, read the answer.
+
+Caching, billing and Excel belong elsewhere (engine, store, udfs). This module only talks HTTP:
+
+    from generect_excel.client import Client
+    from generect_excel.settings import load_settings
+
+    with Client(load_settings()) as client:
+        answer = client.count("database", {"job_titles": ["CEO"], "locations": ["Germany"]})
+        print(answer.results_count, answer.amount_charged)
+
+:class:`Client` (threads) and :class:`AsyncClient` (asyncio) have the same methods:
+``search(mode, body)``, ``count(mode, body)`` and ``account()``. Both hold one pooled httpx
+connection pool, send ``Authorization: Token <key>``, cap requests in flight at
+``settings.max_parallel``, retry what is safe to retry (see :mod:`generect_excel.retry`) and let
+only :mod:`generect_excel.errors` classes escape. :func:`shared_client` gives each process one
+:class:`Client` per base URL and key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random as _random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from . import _constants as C
+from .errors import CriteriaError, GenerectError, ProtocolError, format_detail, one_line
+from .responses import Account, CountResult, SearchResult, body_snippet
+from .retry import (
+    HTTPX_ERRORS,
+    Attempt,
+    RetryPolicy,
+    exception_outcome,
+    is_retryable,
+    parse_retry_after,
+    retry_delay,
+    status_error,
+)
+from .settings import Settings
+
+__all__ = [
+    "ENDPOINTS",
+    "AsyncClient",
+    "Client",
+    "Endpoint",
+    "Mode",
+    "RetryPolicy",
+    "close_shared_clients",
+    "retry_delay",
+    "shared_client",
+]
+
+logger = logging.getLogger("generect_excel.client")
+
+Mode = Literal["database", "realtime"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Generect endpoint: where it is, how long to wait, and whether it costs money."""
+
+    name: str
+    method: str
+    path: str
+    timeout: float
+    billable: bool
+    parse: Callable[..., Any]
+
+
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("search", "database"): Endpoint(
+        "database lead search", "POST", C.PATH_DATABASE_SEARCH, C.DATABASE_TIMEOUT, True,
+        SearchResult.from_api,
+    ),
+    # Database counts are free: a lost answer may simply be asked for again.
+    ("count", "database"): Endpoint(
+        "database lead count", "POST", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT, False,
+        CountResult.from_api,
+    ),
+    ("search", "realtime"): Endpoint(
+        "realtime lead search", "POST", C.PATH_REALTIME_SEARCH, C.REALTIME_TIMEOUT, True,
+        SearchResult.from_api,
+    ),
+    # Realtime counts are billed per request, even when the count is 0.
+    ("count", "realtime"): Endpoint(
+        "realtime lead count", "POST", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT, True,
+        CountResult.from_api,
+    ),
+    # The account is free, so it too may be retried after a lost answer.
+    ("account", ""): Endpoint(
+        "account", "GET", C.PATH_ACCOUNT, C.ACCOUNT_TIMEOUT, False, Account.from_api
+    ),
+}  # fmt: skip
+
+
+def _user_agent() -> str:
+    from . import __version__  # at call time: the package may re-export this module
+
+    return f"generect-excel/{__version__}"
+
+
+def _decode(content: bytes) -> tuple[Any, str | None]:
+    """The JSON value of a body, or None and what is wrong with it."""
+    text = content.strip()
+    if not text:
+        return None, "empty body"
+    if text[:1] == b"<":
+        return None, "an HTML page instead of JSON"
+    try:
+        return json.loads(text), None
+    except (UnicodeDecodeError, ValueError):
+        return None, "broken or truncated JSON"
+
+
+class _BaseClient:
+    """The logic shared by :class:`Client` and :class:`AsyncClient`; no I/O here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        random: Callable[[], float],
+        policy: RetryPolicy | None,
+    ) -> None:
+        # Before any I/O: a missing key is a SettingsError saying where the key is read from.
+        self._key = settings.require_key()
+        self._settings = settings
+        self._random = random
+        self._policy = policy or RetryPolicy()
+        self._headers = {
+            "Authorization": f"Token {self._key}",
+            "Accept": "application/json",
+            "User-Agent": _user_agent(),
+        }
+        # The pool holds exactly as many connections as we let requests run at once.
+        self._limits = httpx.Limits(
+            max_connections=settings.max_parallel, max_keepalive_connections=settings.max_parallel
+        )
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this client was built with (their repr never shows the key)."""
+        return self._settings
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self._settings.base_url!r} "
+            f"account={self._settings.account} max_parallel={self._settings.max_parallel}>"
+        )
+
+    # -- building requests -------------------------------------------------------------------
+
+    @staticmethod
+    def _endpoint(kind: str, mode: str) -> Endpoint:
+        try:
+            return ENDPOINTS[(kind, str(mode).strip().lower())]
+        except KeyError:
+            raise CriteriaError(f"Unknown mode {mode!r}: use 'database' or 'realtime'.") from None
+
+    @staticmethod
+    def _encode(body: Mapping[str, Any]) -> bytes:
+        if not isinstance(body, Mapping):
+            raise CriteriaError(f"The request body must be a mapping, not {type(body).__name__}.")
+        try:
+            return json.dumps(
+                dict(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+        except (TypeError, ValueError) as exc:
+            raise CriteriaError(f"The criteria cannot be sent as JSON: {exc}") from None
+
+    def _request_args(self, endpoint: Endpoint, content: bytes | None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        return {
+            "method": endpoint.method,
+            "url": endpoint.path,
+            "content": content,
+            "headers": headers,
+            "timeout": httpx.Timeout(
+                endpoint.timeout, connect=C.CONNECT_TIMEOUT, pool=C.CONNECT_TIMEOUT
+            ),
+        }
+
+    # -- reading answers ---------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: an answer that echoes the key must not carry it any further."""
+        return text.replace(self._key, "[key]") if self._key and text else text
+
+    def _unreadable(
+        self, endpoint: Endpoint, status: int, problem: str, body: Any, details: str | None = None
+    ) -> ProtocolError:
+        if endpoint.billable:
+            message = (
+                f"Unreadable answer from Generect (HTTP {status}, {problem}): "
+                "it may have been charged. Check the balance."
+            )
+        else:
+            message = f"Unreadable answer from Generect (HTTP {status}, {problem}). Retry later."
+        details = details or (
+            f"{endpoint.method} {endpoint.path} -> HTTP {status}: {problem}. "
+            f"Body: {body_snippet(body)}"
+        )
+        return ProtocolError(message, details=details, path=endpoint.path)
+
+    def _interpret_response(self, endpoint: Endpoint, response: httpx.Response) -> Attempt:
+        status = response.status_code
+        payload, problem = _decode(response.content)
+        envelope = payload if isinstance(payload, dict) else {}
+        if 200 <= status < 300 and envelope.get("status") == "error":
+            # An error envelope under a 2xx status: believe the envelope.
+            code = envelope.get("status_code")
+            status = code if isinstance(code, int) and not isinstance(code, bool) else 500
+        if 200 <= status < 300:
+            # A body cut short by the connection is an httpx RemoteProtocolError (outcome
+            # unknown); a body that arrived whole but is not our JSON lands here.
+            if problem is not None:
+                return Attempt(error=self._unreadable(endpoint, status, problem, response.content))
+            mode_header = response.headers.get("X-Generect-Mode", "")
+            try:
+                result = endpoint.parse(
+                    payload, test_mode=mode_header.strip().lower() == "test", path=endpoint.path
+                )
+            except ProtocolError as exc:
+                error = self._unreadable(
+                    endpoint, status, "unexpected shape", payload, details=exc.details
+                )
+                return Attempt(error=error)
+            return Attempt(result=result)
+        if status < 400:
+            # We never follow redirects: a POST must not be silently re-sent elsewhere.
+            where = response.headers.get("Location", "?")
+            message = f"Generect answered HTTP {status} (a redirect). Check {C.ENV_BASE_URL}."
+            details = f"{endpoint.method} {endpoint.path} -> HTTP {status}, Location: {where}"
+            return Attempt(error=ProtocolError(message, details=details, path=endpoint.path))
+        detail = envelope.get("detail")
+        retry_after = parse_retry_after(
+            response.headers.get("Retry-After"),
+            retry_after_ms=response.headers.get("Retry-After-Ms"),
+        )
+        error = status_error(
+            endpoint,
+            status,
+            detail,
+            text=self._scrub(format_detail(detail)),
+            body=self._scrub(body_snippet(response.content)),
+            key_source=self._settings.key_source,
+            retry_after=retry_after,
+        )
+        retry = is_retryable(error, self._policy)
+        return Attempt(error=error, retry=retry, retry_after=retry_after, reason=f"HTTP {status}")
+
+    def _delay_before_retry(
+        self, endpoint: Endpoint, attempt: int, outcome: Attempt
+    ) -> float | None:
+        """Seconds to wait before trying again, or None to give up (and raise)."""
+        if not outcome.retry or attempt >= self._policy.max_retries:
+            return None
+        delay = retry_delay(attempt, self._policy, outcome.retry_after, self._random)
+        logger.info(
+            "Retrying %s %s after %s (retry %d of %d in %.2f s)",
+            endpoint.method,
+            endpoint.path,
+            outcome.reason,
+            attempt + 1,
+            self._policy.max_retries,
+            delay,
+        )
+        return delay
+
+    def _final_error(self, endpoint: Endpoint, outcome: Attempt) -> GenerectError:
+        error = outcome.error
+        assert error is not None
+        error.message = one_line(self._scrub(error.message))
+        error.details = self._scrub(error.details)
+        error.args = (error.message,)
+        logger.debug("%s %s failed: %s", endpoint.method, endpoint.path, error.details)
+        return error
+
+
+class Client(_BaseClient):
+    """The Generect API over one pooled connection, for threads.
+
+    ``transport`` (e.g. ``httpx.MockTransport``), ``sleep`` and ``random`` are injectable so
+    tests never touch the network or wait. Thread-safe; at most ``settings.max_parallel``
+    requests are in flight at once (the others wait their turn).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(settings, random=random, policy=policy)
+        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(settings.max_parallel)
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            headers=self._headers,
+            transport=transport,
+            limits=self._limits,
+            follow_redirects=False,
+        )
+
+    def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
+        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""
+        return self._call(self._endpoint("search", mode), self._encode(body))
+
+    def count(self, mode: Mode, body: Mapping[str, Any]) -> CountResult:
+        """How many leads match. Free in database mode, billed per request in realtime mode."""
+        return self._call(self._endpoint("count", mode), self._encode(body))
+
+    def account(self) -> Account:
+        """The account's balance and monthly usage (free)."""
+        return self._call(ENDPOINTS[("account", "")], None)
+
+    def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
+        args = self._request_args(endpoint, content)
+        attempt = 0
+        while True:
+            try:
+                with self._slots:
+                    response = self._http.request(**args)
+            except HTTPX_ERRORS as exc:
+                outcome = exception_outcome(endpoint, exc, scrub=self._scrub)
+            else:
+                logger.debug(
+                    "%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code
+                )
+                outcome = self._interpret_response(endpoint, response)
+            if outcome.error is None:
+                return outcome.result
+            delay = self._delay_before_retry(endpoint, attempt, outcome)
+            if delay is None:
+                raise self._final_error(endpoint, outcome) from outcome.cause
+            self._sleep(delay)  # outside the slot: a waiting retry must not block others
+            attempt += 1
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient):
+    """The same as :class:`Client` for asyncio: ``await client.search(mode, body)``.
+
+    Its connections belong to the event loop that first uses it: create one per
+    ``asyncio.run`` (``async with AsyncClient(settings) as client: ...``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(settings, random=random, policy=policy)
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(settings.max_parallel)
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers=self._headers,
+            transport=transport,
+            limits=self._limits,
+            follow_redirects=False,
+        )
+
+    async def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
+        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""
+        return await self._call(self._endpoint("search", mode), self._encode(body))
+
+    async def count(self, mode: Mode, body: Mapping[str, Any]) -> CountResult:
+        """How many leads match. Free in database mode, billed per request in realtime mode."""
+        return await self._call(self._endpoint("count", mode), self._encode(body))
+
+    async def account(self) -> Account:
+        """The account's balance and monthly usage (free)."""
+        return await self._call(ENDPOINTS[("account", "")], None)
+
+    async def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
+        args = self._request_args(endpoint, content)
+        attempt = 0
+        while True:
+            try:
+                async with self._slots:
+                    response = await self._http.request(**args)
+            except HTTPX_ERRORS as exc:
+                outcome = exception_outcome(endpoint, exc, scrub=self._scrub)
+            else:
+                logger.debug(
+                    "%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code
+                )
+                outcome = self._interpret_response(endpoint, response)
+            if outcome.error is None:
+                return outcome.result
+            delay = self._delay_before_retry(endpoint, attempt, outcome)
+            if delay is None:
+                raise self._final_error(endpoint, outcome) from outcome.cause
+            await self._sleep(delay)
+            attempt += 1
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+# One pooled Client per process and (base URL, key, parallel cap). No shared AsyncClient on
+# purpose: its connections are tied to one event loop, and a cache outliving asyncio.run
+# would hold dead sockets; an async caller owns one AsyncClient per run instead.
+_shared_lock = threading.Lock()
+_shared: dict[tuple[str, str, int], Client] = {}
+
+
+def shared_client(settings: Settings) -> Client:
+    """The process's :class:`Client` for these settings' base URL and key (created once).
+
+    Keyed by the key's fingerprint, never the key. Thread-safe. A missing key raises
+    :class:`~generect_excel.errors.SettingsError` at once.
+    """
+    settings.require_key()
+    cache_key = (settings.base_url, settings.account, settings.max_parallel)
+    with _shared_lock:
+        client = _shared.get(cache_key)
+        if client is None or client.is_closed:
+            client = _shared[cache_key] = Client(settings)
+        return client
+
+
+def close_shared_clients() -> None:
+    """Close and forget every shared client (tests, and a clean shutdown)."""
+    with _shared_lock:
+        clients = list(_shared.values())
+        _shared.clear()
+    for client in clients:
+        client.close()
