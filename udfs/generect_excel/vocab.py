@@ -58,25 +58,29 @@ class Vocabulary:
         table.update(self.synonyms)
         object.__setattr__(self, "_table", table)
 
-    def normalize(self, raw: str) -> str:
-        """Return the API's spelling of ``raw`` or raise :class:`UnknownValueError`."""
-        text = str(raw).strip()
+    def lookup(self, raw: str) -> str | None:
+        """The API's spelling of ``raw``, or None (cheap: no suggestions are computed)."""
         table = self._table
-        k = _key(text)
+        k = _key(str(raw))
         if k in table:
             return table[k]
         # Plurals ("Directors", "Founders") and a trailing "level"/"employees" word.
         for trimmed in (k.removesuffix("s"), k.removesuffix("level"), k.removesuffix("employees")):
             if trimmed and trimmed in table:
                 return table[trimmed]
-        raise UnknownValueError(self, text, self.suggest(text))
+        return None
+
+    def normalize(self, raw: str) -> str:
+        """Return the API's spelling of ``raw`` or raise :class:`UnknownValueError`."""
+        text = str(raw).strip()
+        value = self.lookup(text)
+        if value is None:
+            raise UnknownValueError(self, text, self.suggest(text))
+        return value
 
     def is_valid(self, raw: str) -> bool:
-        try:
-            self.normalize(raw)
-        except UnknownValueError:
-            return False
-        return True
+        """True when ``raw`` normalizes to a value of this vocabulary."""
+        return self.lookup(raw) is not None
 
     def suggest(self, raw: str, n: int = 3) -> list[str]:
         """The closest valid values: containment first, then spelling similarity."""

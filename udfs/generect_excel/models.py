@@ -1,0 +1,626 @@
+"""Lead search requests: what may be sent to Generect, checked before anything is sent.
+
+Two pydantic models follow Generect's spec: :class:`LeadSearchRequest` (database mode) and
+:class:`RealtimeLeadSearchRequest` (realtime mode, a superset), plus the fields the seed pages
+list (``without_company``). The same models serve search and count: count simply ignores
+paging.
+
+Everything the API would reject and that can be known in advance fails here, for free, as one
+:class:`~generect_excel.errors.CriteriaError` listing every problem in words an analyst can act
+on. :func:`build_request` is the entry point; it never lets a pydantic ``ValidationError`` out.
+
+Rules enforced:
+
+- unknown fields are refused, naming the closest field; a realtime-only field in database mode
+  says so ("keywords works only in realtime mode: use mode realtime");
+- vocabulary fields (seniorities, company sizes, company types, industries, filter_empty_vars)
+  are normalized to the API's spelling (:func:`generect_excel.vocab.normalize_value`);
+- list fields are stripped, emptied values dropped, duplicates removed (first one kept);
+- strict types: booleans are booleans, ``schools``/``groups`` and the ``years_*`` fields are
+  lists of whole numbers (``years_*`` in 1..5), ``company_id`` a whole number;
+- at most one company anchor (``company_name``, ``company_link``, ``company_id``, or realtime's
+  ``find_by_emails``, whose shared domain anchors the search);
+- at least one filter (see :data:`FILTER_FIELDS`: options, paging and exclusions alone are not
+  a search);
+- ``limit_by`` 1..2400, ``offset_by`` 0..2399 and their sum at most 2400 for searches without a
+  company anchor (Generect's limits for filter-only searches).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from . import vocab
+from ._constants import MAX_LIMIT, MAX_LIMIT_PLUS_OFFSET, MAX_OFFSET
+from .errors import CriteriaError
+
+__all__ = [
+    "ANCHOR_FIELDS",
+    "DATABASE_FIELDS",
+    "FILTER_FIELDS",
+    "MODES",
+    "OPTION_FIELDS",
+    "REALTIME_FIELDS",
+    "REALTIME_ONLY_FIELDS",
+    "LeadSearchRequest",
+    "Mode",
+    "RealtimeLeadSearchRequest",
+    "build_request",
+    "canonical_json",
+    "parse_mode",
+    "request_class",
+    "with_paging",
+]
+
+Mode = Literal["database", "realtime"]
+MODES: tuple[Mode, ...] = ("database", "realtime")
+
+# "Time in position/company, experience": 1 = under 1 year ... 5 = over 10 years.
+YEARS_MIN, YEARS_MAX = 1, 5
+YearsBucket = Annotated[StrictInt, Field(ge=YEARS_MIN, le=YEARS_MAX)]
+MAX_FIND_BY_EMAILS = 500  # the spec: "up to 500 per request"
+
+_EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    """Drop duplicates, keeping the first occurrence (order is the analyst's)."""
+    seen: set[Any] = set()
+    out = []
+    for item in items:
+        marker = (type(item).__name__, item)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(item)
+    return out
+
+
+def _as_list(value: Any) -> Any:
+    """A lone value where a list is expected becomes a one-item list; None items are dropped.
+
+    Strings are stripped and empty ones dropped. Anything else is left for pydantic's strict
+    type check, which names the field.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str | int | float | bool) or not isinstance(value, Iterable):
+        value = [value]
+    elif isinstance(value, Mapping):
+        return value  # a mapping is never a list: let pydantic say so
+    items = []
+    for item in value:
+        if item is None:
+            continue
+        if isinstance(item, str):
+            item = item.strip()
+            if not item:
+                continue
+        items.append(item)
+    return items
+
+
+class NumOfConnections(BaseModel):
+    """A connection-count range (realtime ``num_of_connections``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: StrictInt | None = Field(default=None, ge=0)
+    max: StrictInt | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NumOfConnections:
+        if self.min is None and self.max is None:
+            raise PydanticCustomError("connections_empty", "give a minimum, a maximum or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError(
+                "connections_order",
+                "the minimum ({lo}) is above the maximum ({hi})",
+                {"lo": self.min, "hi": self.max},
+            )
+        return self
+
+
+class LeadSearchRequest(BaseModel):
+    """A database lead search (or count) request, as Generect's ``LeadSearchRequest``.
+
+    Build it with :func:`build_request` (readable errors) rather than directly. ``body()`` is
+    the JSON to send.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: ClassVar[Mode] = "database"
+
+    job_titles: list[str] | None = None
+    seniorities: list[str] | None = None
+    locations: list[str] | None = None
+    exclude_locations: list[str] | None = None
+    company_locations: list[str] | None = None
+    exclude_company_locations: list[str] | None = None
+    company_industries: list[str] | None = None
+    exclude_company_industries: list[str] | None = None
+    company_headcounts: list[str] | None = None
+    exclude_company_headcounts: list[str] | None = None
+    company_types: list[str] | None = None
+    company_name: str | None = None
+    company_link: str | None = None
+    company_id: StrictInt | None = Field(default=None, ge=1)
+    # Listed by the seed pages, dropped by the newer spec; kept so seed bodies stay valid.
+    without_company: StrictBool | None = None
+    exclude_names: list[str] | None = None
+    exclude_ids: list[str] | None = None
+    filter_empty_vars: list[str] | None = None
+    limit_by: StrictInt | None = Field(default=None, ge=1)
+    offset_by: StrictInt | None = Field(default=None, ge=0)
+    strict: list[str] | None = None
+    skip_truncated_names: StrictBool | None = None
+
+    # -- field validators ---------------------------------------------------------------
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lists_and_text(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name]
+        if info.field_name != "personas" and _is_list_field(field.annotation):
+            return _as_list(value)
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _normalize(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, list):
+            return value
+        name = info.field_name
+        if name == "personas":
+            return value or None
+        if name in vocab.FIELD_VOCABULARY:
+            normalized, problems = [], []
+            for item in value:
+                try:
+                    normalized.append(vocab.normalize_value(name, item))
+                except vocab.UnknownValueError as exc:
+                    problems.append(str(exc))
+            if problems:
+                raise PydanticCustomError(
+                    "unknown_value", "{message}", {"message": problems[0], "problems": problems}
+                )
+            value = normalized
+        elif name == "strict":
+            value = [_strict_field(cls, item) for item in value]
+        value = _unique(value)
+        return value or None
+
+    @field_validator("company_link")
+    @classmethod
+    def _linkedin_url(cls, value: str | None) -> str | None:
+        if value is not None and "linkedin.com/" not in value.lower():
+            raise PydanticCustomError(
+                "not_linkedin",
+                '"{value}" is not a LinkedIn company URL; use one such as '
+                "https://www.linkedin.com/company/microsoft/",
+                {"value": value},
+            )
+        return value
+
+    # -- cross-field rules --------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> LeadSearchRequest:
+        problems: list[tuple[list[str], str]] = []
+        anchors = [f for f in ANCHOR_FIELDS if getattr(self, f, None) is not None]
+        if len(anchors) > 1:
+            what = "a name, a LinkedIn link or an ID"
+            if "find_by_emails" in anchors:
+                what = "a name, a LinkedIn link, an ID or emails"
+            problems.append((anchors, f"give only one company: {what}"))
+        if self.without_company and anchors:
+            problems.append(
+                (["without_company", *anchors], "without_company cannot go with a company")
+            )
+        if not self.has_filter():
+            problems.append(
+                (
+                    [],
+                    "No filter given: add at least one, such as job titles, seniorities, "
+                    "locations, industries, company sizes or a company",
+                )
+            )
+        if not anchors:
+            if self.limit_by is not None and self.limit_by > MAX_LIMIT:
+                problems.append(
+                    (
+                        ["limit_by"],
+                        f"{self.limit_by} is too many; use 1 to {MAX_LIMIT} "
+                        "(a search without a company anchor)",
+                    )
+                )
+            if self.offset_by is not None and self.offset_by > MAX_OFFSET:
+                problems.append(
+                    (
+                        ["offset_by"],
+                        f"{self.offset_by} is too far; use 0 to {MAX_OFFSET} "
+                        "(a search without a company anchor)",
+                    )
+                )
+            total = (self.limit_by or 0) + (self.offset_by or 0)
+            if (
+                self.limit_by is not None
+                and self.offset_by is not None
+                and self.limit_by <= MAX_LIMIT
+                and self.offset_by <= MAX_OFFSET
+                and total > MAX_LIMIT_PLUS_OFFSET
+            ):
+                problems.append(
+                    (
+                        ["limit_by", "offset_by"],
+                        f"limit plus offset is {total}; at most {MAX_LIMIT_PLUS_OFFSET} "
+                        "for a search without a company anchor",
+                    )
+                )
+        problems.extend(self._extra_rules())
+        if problems:
+            raise PydanticCustomError(
+                "criteria", "{message}", {"message": problems[0][1], "problems": problems}
+            )
+        return self
+
+    def _extra_rules(self) -> list[tuple[list[str], str]]:
+        """Mode-specific cross-field rules (overridden by the realtime model)."""
+        return []
+
+    # -- what callers use -----------------------------------------------------------------
+
+    def has_filter(self) -> bool:
+        """True when at least one field of :data:`FILTER_FIELDS` is set (a True boolean)."""
+        for name in FILTER_FIELDS:
+            value = getattr(self, name, None)
+            if value is None or value is False:
+                continue
+            return True
+        return False
+
+    @property
+    def is_anchored(self) -> bool:
+        """True for a search anchored to one company (name, link, ID, or emails' domain)."""
+        return any(getattr(self, f, None) is not None for f in ANCHOR_FIELDS)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body to send: unset fields and False booleans (the API's default) left out."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return {k: v for k, v in data.items() if v is not False}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.body()!r})"
+
+
+class RealtimeLeadSearchRequest(LeadSearchRequest):
+    """A realtime lead search (or count) request: the database fields plus realtime's own."""
+
+    mode: ClassVar[Mode] = "realtime"
+
+    keywords: list[str] | None = None
+    functions: list[str] | None = None
+    exclude_functions: list[str] | None = None
+    past_company_names: list[str] | None = None
+    past_company_ids: list[str] | None = None
+    exclude_past_company_ids: list[str] | None = None
+    exclude_current_company_ids: list[str] | None = None
+    schools: list[StrictInt] | None = None
+    groups: list[StrictInt] | None = None
+    groups_keywords: list[str] | None = None
+    years_in_position: list[YearsBucket] | None = None
+    years_in_company: list[YearsBucket] | None = None
+    years_of_experience: list[YearsBucket] | None = None
+    changed_jobs: StrictBool | None = None
+    posted_on_linkedin: StrictBool | None = None
+    mentioned_in_news: StrictBool | None = None
+    linkedin_filter_link: str | None = None
+    personas: list[list[Any]] | None = None
+    first_name: list[str] | None = None
+    last_name: list[str] | None = None
+    lead_industries: list[str] | None = None
+    exclude_lead_industries: list[str] | None = None
+    past_job_titles: list[str] | None = None
+    num_of_connections: NumOfConnections | None = None
+    include_full_profile: StrictBool | None = None
+    find_by_emails: list[str] | None = None
+    include_total_count: StrictBool | None = None
+    max_profiles_scanned: StrictInt | None = Field(default=None, ge=1)
+
+    @field_validator("personas", mode="before")
+    @classmethod
+    def _personas(cls, value: Any) -> Any:
+        # A persona is itself a list ([name, functions, seniorities, prohibits, priority?]);
+        # _as_list would wrap a lone persona wrongly, so only None-items are dropped here.
+        if isinstance(value, list | tuple):
+            return [p for p in value if p is not None]
+        return value
+
+    @field_validator("find_by_emails", mode="after")
+    @classmethod
+    def _emails(cls, value: list[str] | None) -> list[str] | None:
+        if not value:
+            return value
+        bad = [e for e in value if not _EMAIL.match(e)]
+        if bad:
+            raise PydanticCustomError(
+                "email", '"{value}" is not an email address', {"value": bad[0]}
+            )
+        if len(value) > MAX_FIND_BY_EMAILS:
+            raise PydanticCustomError(
+                "too_many_emails",
+                "{n} addresses; at most {limit} per request",
+                {"n": len(value), "limit": MAX_FIND_BY_EMAILS},
+            )
+        domains = sorted({_EMAIL.match(e).group(1).lower() for e in value})  # type: ignore[union-attr]
+        if len(domains) > 1:
+            raise PydanticCustomError(
+                "email_domains",
+                "every address must share one domain (found {domains})",
+                {"domains": ", ".join(domains[:3])},
+            )
+        return [e.lower() for e in value]
+
+
+# -- field sets -------------------------------------------------------------------------------
+
+DATABASE_FIELDS: frozenset[str] = frozenset(LeadSearchRequest.model_fields)
+REALTIME_FIELDS: frozenset[str] = frozenset(RealtimeLeadSearchRequest.model_fields)
+REALTIME_ONLY_FIELDS: frozenset[str] = REALTIME_FIELDS - DATABASE_FIELDS
+"""Fields Generect refuses at the database endpoints (400 pointing at realtime)."""
+
+ANCHOR_FIELDS: tuple[str, ...] = ("company_name", "company_link", "company_id", "find_by_emails")
+"""Fields that anchor a search to one company (at most one may be set)."""
+
+OPTION_FIELDS: frozenset[str] = frozenset(
+    {
+        "limit_by",
+        "offset_by",
+        "strict",
+        "skip_truncated_names",
+        "without_company",
+        "filter_empty_vars",
+        "include_full_profile",
+        "include_total_count",
+        "max_profiles_scanned",
+    }
+)
+"""Paging, matching and response options: they shape a search but are not one."""
+
+FILTER_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name in RealtimeLeadSearchRequest.model_fields
+    if name not in OPTION_FIELDS and not name.startswith("exclude_")
+)
+"""Fields that count as "a filter": every criterion that selects leads. Options
+(:data:`OPTION_FIELDS`) and exclusions (``exclude_*``, which only narrow a search) do not; a
+boolean filter counts when it is True."""
+
+# Lists whose order carries meaning; every other list of scalars is an any-of set.
+_ORDERED_FIELDS = frozenset({"personas"})
+
+
+def _is_list_field(annotation: Any) -> bool:
+    """``list[X] | None`` -> True (personas, a list of lists, is handled by its own validator)."""
+    return any(typing.get_origin(arg) is list for arg in typing.get_args(annotation))
+
+
+def _strict_field(cls: type[LeadSearchRequest], item: Any) -> str:
+    """``strict`` names fields; accept them as the API spells them only."""
+    if not isinstance(item, str):
+        return item
+    name = item.strip()
+    if name in REALTIME_FIELDS and name not in OPTION_FIELDS:
+        return name
+    choices = [f for f in cls.model_fields if f not in OPTION_FIELDS]
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    hint = (
+        f'; did you mean "{close[0]}"?'
+        if close
+        else " (use a field name such as company_locations)"
+    )
+    raise PydanticCustomError(
+        "strict_field", "{message}", {"message": f'"{name}" is not a field to match strictly{hint}'}
+    )
+
+
+# -- building requests ------------------------------------------------------------------------
+
+
+def parse_mode(value: Any) -> Mode:
+    """``None``/empty -> "database"; "Realtime", " DB " and the like -> the API's mode name."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "database"
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in ("database", "db"):
+            return "database"
+        if key in ("realtime", "real-time", "real time", "live"):
+            return "realtime"
+    raise CriteriaError(f'Mode {value!r} is not valid: use "database" or "realtime".')
+
+
+def request_class(mode: Mode) -> type[LeadSearchRequest]:
+    """The request model for ``mode``."""
+    return RealtimeLeadSearchRequest if mode == "realtime" else LeadSearchRequest
+
+
+def build_request(
+    mode: Mode | str,
+    fields: Mapping[str, Any],
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> LeadSearchRequest:
+    """Validate ``fields`` (API field names) into the request model of ``mode``.
+
+    ``labels`` maps a field to the name the analyst used for it (e.g. ``"Industry (row 4)"``);
+    problems name that label, else the API field. Raises :class:`CriteriaError` listing every
+    problem (never a pydantic ``ValidationError``).
+
+    >>> build_request("database", {"seniorities": ["CXO"]}).body()
+    {'seniorities': ['c_suite']}
+    """
+    resolved = parse_mode(mode)
+    cls = request_class(resolved)
+    try:
+        return cls.model_validate(dict(fields))
+    except ValidationError as exc:
+        raise CriteriaError(_problems(exc, cls, labels or {})) from None
+
+
+def with_paging(
+    request: LeadSearchRequest,
+    *,
+    limit: int | float | None,
+    offset: int | float | None,
+) -> LeadSearchRequest:
+    """A validated copy of ``request`` with ``limit_by``/``offset_by`` replaced.
+
+    ``None`` keeps the request's own value. Whole floats (Excel's numbers) are accepted;
+    anything else, or a value out of range, raises :class:`CriteriaError`.
+    """
+    body = request.body()
+    labels = {}
+    for name, value, label in (("limit_by", limit, "Limit"), ("offset_by", offset, "Offset")):
+        if value is None:
+            continue
+        body[name] = _whole_number(value, label)
+        labels[name] = label
+    return build_request(request.mode, body, labels=labels)
+
+
+def _whole_number(value: Any, label: str) -> int:
+    if isinstance(value, bool):
+        raise CriteriaError(f"{label}: {value} is not a number.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise CriteriaError(f"{label}: {value!r} is not a whole number.")
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    """Stable JSON for cache keys: sorted keys, any-of lists sorted, compact separators.
+
+    Two bodies that ask the same question give the same text, whatever the order the analyst
+    typed the values in.
+    """
+
+    def sort_key(item: Any) -> tuple[str, str]:
+        return (type(item).__name__, json.dumps(item, sort_keys=True, ensure_ascii=False))
+
+    def canon(value: Any, top_field: str | None) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): canon(v, None) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            items = [canon(v, None) for v in value]
+            scalars = all(not isinstance(v, dict | list) for v in items)
+            if top_field is not None and top_field not in _ORDERED_FIELDS and scalars:
+                items = sorted(items, key=sort_key)
+            return items
+        return value
+
+    data = {str(k): canon(v, str(k)) for k, v in body.items()}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- turning pydantic's errors into sentences -------------------------------------------------
+
+_RANGE_HINTS = {
+    "years_in_position": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
+    "years_in_company": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
+    "years_of_experience": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
+    "limit_by": f"1 to {MAX_LIMIT}",
+    "offset_by": f"0 to {MAX_OFFSET}",
+    "company_id": "a LinkedIn company ID (a positive whole number)",
+    "max_profiles_scanned": "1 or more",
+}
+
+
+def _label(labels: Mapping[str, str], field: str) -> str:
+    return labels.get(field, field)
+
+
+def _problems(
+    exc: ValidationError, cls: type[LeadSearchRequest], labels: Mapping[str, str]
+) -> list[str]:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = error.get("loc", ())
+        kind = error.get("type", "")
+        ctx = error.get("ctx") or {}
+        field = str(loc[0]) if loc else ""
+        value = error.get("input")
+        if kind == "criteria":
+            for fields, message in ctx.get("problems", []):
+                names = ", ".join(_label(labels, f) for f in fields)
+                problems.append(f"{names}: {message}" if names else message)
+            continue
+        label = _label(labels, field)
+        if kind == "extra_forbidden":
+            problems.append(_unknown_field(field, label, cls))
+        elif kind == "unknown_value":
+            problems.extend(f"{label}: {p}" for p in ctx.get("problems", [ctx.get("message")]))
+        elif kind in ("int_type", "int_from_float", "int_parsing"):
+            problems.append(f"{label}: {_show(value)} is not a whole number")
+        elif kind == "bool_type":
+            problems.append(f"{label}: {_show(value)} is not TRUE or FALSE")
+        elif kind == "string_type":
+            problems.append(f"{label}: {_show(value)} is not text")
+        elif kind == "list_type":
+            problems.append(f"{label}: expected a list of values, got {_show(value)}")
+        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            hint = _RANGE_HINTS.get(field)
+            if field == "num_of_connections" or hint is None:
+                hint = "0 or more" if kind.startswith("greater") else "a smaller number"
+            problems.append(f"{label}: {_show(value)} is out of range; use {hint}")
+        elif kind in ("model_type", "dict_type"):
+            problems.append(f"{label}: expected min and max, got {_show(value)}")
+        else:
+            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+            problems.append(f"{label}: {message}")
+    return _unique(problems) or ["Invalid criteria."]
+
+
+def _unknown_field(field: str, label: str, cls: type[LeadSearchRequest]) -> str:
+    if field in REALTIME_ONLY_FIELDS and cls.mode == "database":
+        return f"{label} works only in realtime mode: use mode realtime"
+    choices = list(cls.model_fields)
+    close = difflib.get_close_matches(field, choices, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(field, sorted(REALTIME_FIELDS), n=1, cutoff=0.6)
+    hint = f'; did you mean "{close[0]}"?' if close else ""
+    return f'Unknown field "{label}"{hint}'
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return repr(value) if not isinstance(value, list | dict) else json.dumps(value, default=str)
