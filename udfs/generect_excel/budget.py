@@ -134,7 +134,8 @@ def check(
     """Raise :class:`BudgetError` if ``estimate`` breaks a cap given ``spent_today``.
 
     ``settings`` needs ``max_spend_per_request`` and ``max_spend_per_day``. The error's message
-    names the estimate, the cap and the setting that raises it; it also carries ``estimate``,
+    names the estimate, the cap and the variable that raises it (``what`` names the request in
+    the details); it also carries ``estimate``,
     ``cap``, ``spent_today`` and ``setting`` attributes.
     """
     if test_mode or estimate <= 0:
@@ -143,13 +144,13 @@ def check(
     per_day = Decimal(settings.max_spend_per_day)
     if estimate > per_request:
         raise _breach(
-            f"{what} may cost up to {format_money(estimate)}, over the "
-            f"{format_money(per_request)} per-request cap. Lower the limit or raise "
-            f"{ENV_VARS['max_spend_per_request']}.",
+            f"May cost up to {format_money(estimate)}, over the {format_money(per_request)} "
+            f"per-request cap: lower the limit or raise {ENV_VARS['max_spend_per_request']}.",
             estimate=estimate,
             cap=per_request,
             spent_today=spent_today,
             setting="max_spend_per_request",
+            what=what,
         )
     if spent_today + estimate > per_day:
         raise _breach(
@@ -159,16 +160,23 @@ def check(
             cap=per_day,
             spent_today=spent_today,
             setting="max_spend_per_day",
+            what=what,
         )
 
 
 def _breach(
-    message: str, *, estimate: Decimal, cap: Decimal, spent_today: Decimal, setting: str
+    message: str,
+    *,
+    estimate: Decimal,
+    cap: Decimal,
+    spent_today: Decimal,
+    setting: str,
+    what: str,
 ) -> BudgetError:
     error = BudgetError(
         message,
         details=(
-            f"{message} Nothing was sent. Worst case {format_money(estimate)}; "
+            f"{what} was refused: {message} Nothing was sent. Worst case {format_money(estimate)}; "
             f"spent today {format_money(spent_today)}; cap {format_money(cap)}. Raise it with "
             f"the environment variable {ENV_VARS[setting]} or `{setting} = ...` in the config "
             "file (generect-excel's config.toml)."

@@ -133,6 +133,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "0004_refresh_marks",
+        (
+            # The refresh value each formula (origin) last fetched with, per cache key: two
+            # cells asking the same question with different refresh values must not take
+            # turns paying on every recalculation.
+            """
+            CREATE TABLE refresh_marks (
+                key TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                token TEXT NOT NULL,
+                PRIMARY KEY (key, origin)
+            )
+            """,
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -511,10 +527,11 @@ class Store:
         charge: Charge | None = None,
         *,
         owner: str | None = None,
+        mark: tuple[str, str] | None = None,
         retry_for: float = 0.0,
     ) -> None:
-        """Store ``entry``, its ``charge`` (if billable) and release ``owner``'s claim on the
-        key, in ONE transaction.
+        """Store ``entry``, its ``charge`` (if billable), the refresh ``mark`` ``(origin,
+        token)`` and release ``owner``'s claim on the key, in ONE transaction.
 
         With ``retry_for`` > 0 (the engine passes it once the API has answered, so the answer
         may have been paid for), a failing write is retried for that many seconds; if it still
@@ -528,6 +545,8 @@ class Store:
                     self._put(conn, entry)
                     if charge is not None:
                         self._add_charge(conn, charge)
+                    if mark is not None:
+                        self._mark(conn, entry.key, *mark)
                     if owner is not None:
                         conn.execute(
                             "DELETE FROM inflight WHERE key = ? AND owner = ?", (entry.key, owner)
@@ -544,10 +563,35 @@ class Store:
                     _LIVE_OWNERS.discard(owner)
                 return
 
-    def set_refresh_token(self, key: str, token: str | None) -> None:
-        """Record that the entry under ``key`` answers the refresh value ``token``."""
+    def _mark(self, conn: sqlite3.Connection, key: str, origin: str, token: str) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO refresh_marks (key, origin, token) VALUES (?, ?, ?)",
+            (key, origin, token),
+        )
+
+    def refresh_mark(self, key: str, origin: str) -> str | None:
+        """The refresh value ``origin`` (a formula's place, "" for none) last used on ``key``."""
+        with self._transaction("reading the cache", write=False) as conn:
+            row = conn.execute(
+                "SELECT token FROM refresh_marks WHERE key = ? AND origin = ?", (key, origin)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
+        """The entry under ``key`` and ``origin``'s refresh mark on it, read together."""
+        with self._transaction("reading the cache", write=False) as conn:
+            entry = self._get(conn, key)
+            if entry is None:
+                return None, None
+            row = conn.execute(
+                "SELECT token FROM refresh_marks WHERE key = ? AND origin = ?", (key, origin)
+            ).fetchone()
+        return entry, None if row is None else row[0]
+
+    def set_refresh_mark(self, key: str, origin: str, token: str) -> None:
+        """Record that ``origin`` has seen ``key``'s answer for the refresh value ``token``."""
         with self._transaction("saving a refresh value", write=True) as conn:
-            conn.execute("UPDATE cache SET refresh_token = ? WHERE key = ?", (token, key))
+            self._mark(conn, key, origin, token)
 
     # -- fallback journal ------------------------------------------------------------------
 

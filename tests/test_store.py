@@ -1,0 +1,269 @@
+"""The store on real SQLite files: schema, one-transaction writes, claims, locks, the journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from generect_excel import store as store_module
+from generect_excel.errors import StoreError
+from generect_excel.ledger import Charge, Origin
+from generect_excel.store import MIGRATIONS, SCHEMA_VERSION, CacheEntry, Store, new_owner
+
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+
+
+def make_entry(key: str = "k1", *, amount: str = "0.50", fetched_at: datetime = NOW) -> CacheEntry:
+    return CacheEntry(
+        key=key,
+        endpoint="/api/v1/search/database/leads/",
+        mode="database",
+        base_url="http://127.0.0.1:1",
+        account="fp",
+        request='{"job_titles":["CTO"],"limit_by":25}',
+        answer={"leads": [{"full_name": "Ada"}], "results_count": 7, "amount_charged": amount},
+        amount_charged=Decimal(amount),
+        fetched_at=fetched_at,
+        refresh_token=None,
+        billable=True,
+        test_mode=False,
+    )
+
+
+def make_charge(
+    key: str = "k1", *, amount: str = "0.50", test_mode: bool = False, time: datetime = NOW
+) -> Charge:
+    return Charge(
+        charge_id=os.urandom(8).hex(),
+        time=time,
+        endpoint="/api/v1/search/database/leads/",
+        mode="database",
+        request={"job_titles": ["CTO"], "limit_by": 25},
+        rows=1,
+        results_count=7,
+        amount_charged=Decimal(amount),
+        test_mode=test_mode,
+        account="fp",
+        base_url="http://127.0.0.1:1",
+        cache_key=key,
+        origin=Origin("Book.xlsx", "Leads", "B4"),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "home" / "store.sqlite3")
+
+
+def lock_exclusively(path: Path) -> sqlite3.Connection:
+    """Another program holding the write lock (as a long transaction would)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    return conn
+
+
+def test_folder_and_file_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "store.sqlite3"
+    Store(path)
+    assert path.is_file()
+    if os.name != "posix":  # Windows: the folder under the user's profile is private already
+        return
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_migrations_recorded_and_safe_to_rerun(store: Store) -> None:
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+    assert store.migrations() == [m.name for m in MIGRATIONS]
+    with sqlite3.connect(store.path) as conn:
+        before = conn.execute("SELECT name, applied_at FROM _migrations").fetchall()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    again = Store(store.path)
+    with sqlite3.connect(store.path) as conn:
+        after = conn.execute("SELECT name, applied_at FROM _migrations").fetchall()
+    conn.close()
+    assert after == before
+    assert again.schema_version == SCHEMA_VERSION
+
+
+def test_an_older_file_is_upgraded_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for statement in MIGRATIONS[0].statements:
+        conn.execute(statement)
+    conn.execute("INSERT INTO _migrations VALUES (?, 'then')", (MIGRATIONS[0].name,))
+    conn.close()
+    store = Store(path)
+    assert store.migrations() == [m.name for m in MIGRATIONS]
+    store.save(make_entry(), make_charge())
+    assert len(store.charges()) == 1
+
+
+def test_entry_and_charge_round_trip(store: Store) -> None:
+    entry, charge = make_entry(), make_charge()
+    store.save(entry, charge)
+    assert store.get("k1") == entry
+    [row] = store.charges()
+    assert row.amount_charged == Decimal("0.50")
+    assert row.origin == Origin("Book.xlsx", "Leads", "B4")
+    assert row.request == {"job_titles": ["CTO"], "limit_by": 25}
+    assert row.time == NOW and row.cache_key == "k1" and row.results_count == 7
+    assert store.get("missing") is None
+
+
+def test_entry_and_charge_are_one_transaction(store: Store) -> None:
+    bad = make_charge()
+    bad.request["unserializable"] = {1, 2}  # fails after the entry's INSERT ran
+    with pytest.raises(TypeError):
+        store.save(make_entry(), bad)
+    assert store.get("k1") is None
+    assert store.charges() == []
+
+
+def test_totals_are_exact_decimals_and_skip_test_mode(store: Store) -> None:
+    for i, amount in enumerate(["0.1", "0.2", "0.004"]):
+        store.save(make_entry(f"k{i}"), make_charge(f"k{i}", amount=amount))
+    store.save(make_entry("t"), make_charge("t", amount="9", test_mode=True))
+    assert store.total_charged() == Decimal("0.304")
+    assert store.total_charged(include_test_mode=True) == Decimal("9.304")
+
+
+def test_periods_filter_by_time(store: Store) -> None:
+    store.save(make_entry("a"), make_charge("a", amount="1", time=NOW - timedelta(days=2)))
+    store.save(make_entry("b"), make_charge("b", amount="2", time=NOW))
+    assert store.total_charged(NOW - timedelta(hours=1)) == Decimal("2")
+    assert store.total_charged(None, NOW) == Decimal("1")
+    assert [c.cache_key for c in store.charges(NOW - timedelta(days=3))] == ["a", "b"]
+    assert store.total_charged(account="other") == 0
+
+
+def test_refresh_marks(store: Store) -> None:
+    store.save(make_entry(), None, mark=("[Book]Sheet1!A1", "2"))
+    assert store.lookup("k1", "[Book]Sheet1!A1")[1] == "2"
+    assert store.lookup("k1", "elsewhere") == (store.get("k1"), None)
+    store.set_refresh_mark("k1", "elsewhere", "TRUE")
+    assert store.refresh_mark("k1", "elsewhere") == "TRUE"
+
+
+def test_claims(store: Store) -> None:
+    first, second = new_owner(), new_owner()
+    never = lambda entry: False  # noqa: E731
+    assert store.claim("k1", first, ttl=60, is_fresh=never).state == "claimed"
+    busy = store.claim("k1", second, ttl=60, is_fresh=never)
+    assert busy.state == "busy" and busy.holder == first
+    store.save(make_entry(), make_charge(), owner=first)  # saving releases the claim
+    cached = store.claim("k1", second, ttl=60, is_fresh=lambda entry: True)
+    assert cached.state == "cached" and cached.entry == store.get("k1")
+    assert store.claim("k1", second, ttl=60, is_fresh=never).state == "claimed"
+    store.release("k1", second)
+    assert store.claim("k1", first, ttl=60, is_fresh=never).state == "claimed"
+
+
+def test_expired_claim_is_taken_over(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    old = new_owner()
+    assert store.claim("k1", old, ttl=1, is_fresh=never, now=NOW).state == "claimed"
+    later = NOW + timedelta(seconds=2)
+    assert store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later).state == "claimed"
+
+
+def test_claim_of_a_dead_process_is_taken_over(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead_owner = f"{store_module._HOST}|{int(child.stdout)}|abc"
+    with sqlite3.connect(store.path) as conn:
+        conn.execute(
+            "INSERT INTO inflight VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+            "'2999-01-01T00:00:00.000000Z')",
+            (dead_owner,),
+        )
+    conn.close()
+    assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "claimed"
+
+
+def test_claim_left_behind_by_this_process_is_taken_over(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    left = new_owner()
+    assert store.claim("k1", left, ttl=60, is_fresh=never).state == "claimed"
+    store_module._LIVE_OWNERS.discard(left)  # what a failed release leaves behind
+    assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "claimed"
+
+
+def test_a_live_claim_of_another_process_is_respected(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    parent = f"{store_module._HOST}|{os.getppid()}|abc"  # alive: our parent
+    with sqlite3.connect(store.path) as conn:
+        conn.execute(
+            "INSERT INTO inflight VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+            "'2999-01-01T00:00:00.000000Z')",
+            (parent,),
+        )
+    conn.close()
+    assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "busy"
+
+
+def test_locked_store_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    Store(path)
+    locker = lock_exclusively(path)
+    try:
+        store = Store(path, busy_timeout=0.05)  # opening needs no write lock
+        assert store.get("k1") is None  # WAL: reading still works
+        with pytest.raises(StoreError) as info:
+            store.save(make_entry(), make_charge())
+        assert "locked by another program" in str(info.value)
+        assert str(path) in info.value.details
+        with pytest.raises(StoreError):
+            store.claim("k1", new_owner(), ttl=60, is_fresh=lambda e: False)
+    finally:
+        locker.close()
+
+
+def test_damaged_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    path.write_bytes(b"this is not a database, it is a shopping list" * 100)
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert "damaged" in str(info.value)
+    assert "store.sqlite3" in str(info.value)
+
+
+def test_unsavable_charge_goes_to_the_journal_and_comes_back(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, busy_timeout=0.05)
+    entry, charge = make_entry(amount="0.50"), make_charge(amount="0.50")
+    locker = lock_exclusively(path)
+    try:
+        with pytest.raises(StoreError) as info:
+            store.save(entry, charge, retry_for=0.2)
+    finally:
+        locker.close()
+    message = str(info.value)
+    assert message.startswith("Charged $0.50")
+    assert store.journal_path.name in message
+    lines = store.journal_path.read_text().splitlines()
+    assert json.loads(lines[0])["charge"]["charge_id"] == charge.charge_id
+    if os.name == "posix":
+        assert store.journal_path.stat().st_mode & 0o777 == 0o600
+    assert store.charges() == []
+
+    reopened = Store(path)  # imports the journal
+    assert not reopened.journal_path.exists()
+    assert [c.charge_id for c in reopened.charges()] == [charge.charge_id]
+    assert reopened.get("k1") == entry
+    # Importing the same journal again (a crash between import and rename) adds nothing.
+    [imported] = path.parent.glob("store.sqlite3.imported-*.jsonl")
+    imported.rename(reopened.journal_path)
+    assert reopened.recover_journal() == 1
+    assert len(reopened.charges()) == 1
