@@ -19,6 +19,7 @@ Every row has the same width, so with the formula in A1:
     =DROP(A1#,2)        the rows only
     =INDEX(A1#,1,1)     the status text (matches, rows, charge, when fetched, cache, test mode)
 
+(DROP is Microsoft 365's; in Excel 2021 ``=OFFSET(A1#,1,0,ROWS(A1#)-1)`` does the same.)
 With zero leads the spill is the status row and the header row. ``search_table(...,
 status=False)`` drops the status row (header + rows only).
 
