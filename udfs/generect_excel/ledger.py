@@ -216,6 +216,10 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 def format_table(entries: Sequence[LedgerEntry]) -> str:
     """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed)."""
+    from .budget import format_money
+
+    if not entries:
+        return "No charges recorded for this period."
     rows: list[dict[str, str]] = []
     for entry in entries:
         base = _row(entry)
@@ -232,8 +236,8 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
     ]
     billed = sum((e.amount_charged for e in entries if not e.test_mode), Decimal("0"))
     test = sum((e.amount_charged for e in entries if e.test_mode), Decimal("0"))
-    total = f"{len(entries)} call(s), charged ${billed}"
+    total = f"{len(entries)} call(s), charged {format_money(billed)}"
     if test:
-        total += f" (plus ${test} in test mode, not debited)"
+        total += f" (plus {format_money(test)} in test mode, not debited)"
     lines.append(total)
     return "\n".join(lines)

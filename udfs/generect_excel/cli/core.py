@@ -1,4 +1,4 @@
-"""Core commands: check criteria for free (and, later, count and search through the API).
+"""Core commands: check criteria for free; count and search through the engine.
 
 Each command here takes a criteria FILE (JSON or TOML; keys are API names or friendly labels,
 an optional ``mode`` key) and ``--mode``; :func:`add_criteria_arguments` and
@@ -16,7 +16,14 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["add_criteria_arguments", "load_criteria", "register"]
+__all__ = [
+    "add_criteria_arguments",
+    "count",
+    "load_criteria",
+    "register",
+    "register_fetch_commands",
+    "search",
+]
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -72,3 +79,183 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_criteria_arguments(parser)
     parser.set_defaults(handler=check_criteria)
+    register_fetch_commands(subparsers)
+
+
+# -- count and search: through the engine (cache, budget, ledger) ------------------------------
+
+DEFAULT_CLI_LIMIT = 25  # like GENERECT_SEARCH: a small page unless asked for more
+CLI_CELL_WIDTH = 40  # terminal table: long values are cut for reading, never in --csv
+
+
+def _engine() -> Any:
+    from ..engine import Engine
+    from ..settings import load_settings
+
+    return Engine(load_settings())
+
+
+def _origin(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from ..engine import Origin
+
+    # The ledger's "workbook" column says where a charge came from: here, the criteria file.
+    return Origin(workbook=f"cli:{Path(args.file).name}")
+
+
+def _refresh_value(args: argparse.Namespace) -> str | None:
+    import uuid
+
+    # A value never used before: exactly one fresh fetch.
+    return f"cli-{uuid.uuid4().hex}" if args.refresh else None
+
+
+def _print_estimate(engine: Any, request: Any, kind: str) -> int:
+    from ..budget import format_money
+
+    estimate = engine.estimate(request, kind)
+    now = "free now (answer stored)" if estimate.cached else f"up to {format_money(estimate.cost)}"
+    if estimate.test_mode:
+        now += " (test key: not debited)"
+    print(f"{estimate.mode} {kind}: {now}; fetching afresh: up to {format_money(estimate.amount)}")
+    return EXIT_OK
+
+
+def count(args: argparse.Namespace) -> int:
+    """Count the leads matching a criteria file (database: free; realtime: billed per call).
+
+    Prints the count on stdout and a status line (charge, cache) on stderr.
+
+    Example::
+
+        generect-excel count criteria.toml --mode realtime
+    """
+    from ..budget import format_money
+
+    request = load_criteria(args)
+    engine = _engine()
+    if args.dry_run:
+        return _print_estimate(engine, request, "count")
+    answer = engine.count(request, refresh=_refresh_value(args), origin=_origin(args))
+    result = answer.result
+    count_text = "unknown" if result.results_count is None else result.results_count
+    print(f"{count_text:,}" if isinstance(count_text, int) else count_text)
+    where = "from cache (no charge now)" if answer.from_cache else "fetched now"
+    charged = format_money(result.amount_charged)
+    test = " · TEST MODE" if answer.test_mode else ""
+    print(
+        f"Generect {answer.mode} count · {charged} charged · "
+        f"{answer.fetched_at:%Y-%m-%d %H:%M} UTC · {where}{test}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _cut(value: Any) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    return text if len(text) <= CLI_CELL_WIDTH else text[: CLI_CELL_WIDTH - 1] + "…"
+
+
+def _neutralized(value: Any) -> Any:
+    # A CSV opened in Excel would run text starting with = + - @ as a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def search(args: argparse.Namespace) -> int:
+    """Fetch one page of leads for a criteria file, through the cache, budget and ledger.
+
+    Prints a table (or writes every column to ``--csv OUT``) and a status line on stderr.
+
+    Example::
+
+        generect-excel search criteria.toml --limit 50 --csv leads.csv
+    """
+    import csv
+    import dataclasses
+
+    from ..criteria import with_paging
+    from ..table import SearchInfo, lead_table, status_line
+
+    request = load_criteria(args)
+    limit = args.limit
+    if limit is None and request.body().get("limit_by") is None:
+        limit = DEFAULT_CLI_LIMIT
+    request = with_paging(request, limit=limit, offset=args.offset)
+    engine = _engine()
+    if args.dry_run:
+        return _print_estimate(engine, request, "search")
+    answer = engine.search(request, refresh=_refresh_value(args), origin=_origin(args))
+    table = lead_table(answer.result.leads, args.fields)
+    info = SearchInfo.from_answer(answer, mode=answer.mode)
+    if answer.test_mode and not info.test_mode:  # a test key, whatever the answer's header said
+        info = dataclasses.replace(info, test_mode=True)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.writer(fh)
+            for row in table:
+                writer.writerow(["" if v is None else _neutralized(v) for v in row])
+        print(f"wrote {len(table) - 1} lead(s) to {args.csv}", file=sys.stderr)
+    else:
+        cells = [[_cut(v) for v in row] for row in table]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+        for row in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print(status_line(info), file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch afresh even if an answer is stored (pays again for billable calls)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the worst-case cost and whether the answer is stored; send nothing",
+    )
+
+
+def register_fetch_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``count`` and ``search`` (cache first, budget-checked, recorded in the ledger)."""
+    parser = subparsers.add_parser(
+        "count",
+        help="count the leads matching a criteria file (database: free)",
+        description=(
+            "Count the leads matching a criteria file. Answers come from the local store when "
+            "it has them (no charge); a realtime count is billed per call and recorded in the "
+            "ledger. Example: generect-excel count criteria.toml --mode realtime"
+        ),
+    )
+    add_criteria_arguments(parser)
+    _add_fetch_options(parser)
+    parser.set_defaults(handler=count)
+
+    parser = subparsers.add_parser(
+        "search",
+        help="fetch one page of leads for a criteria file (billed per row, cached)",
+        description=(
+            "Fetch one page of leads for a criteria file and print them, or write every "
+            "column to a CSV file. A stored answer is reused for free; a new one is checked "
+            "against the spending caps first and recorded in the ledger. "
+            "Example: generect-excel search criteria.toml --limit 50 --csv leads.csv"
+        ),
+    )
+    add_criteria_arguments(parser)
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help=f"rows to fetch (default: the file's limit_by, else {DEFAULT_CLI_LIMIT})",
+    )
+    parser.add_argument("--offset", type=int, default=None, help="rows to skip (paging)")
+    parser.add_argument(
+        "--fields", default=None, help="comma list of columns (default: the standard set)"
+    )
+    parser.add_argument("--csv", metavar="OUT", default=None, help="write the leads to this CSV")
+    _add_fetch_options(parser)
+    parser.set_defaults(handler=search)

@@ -1,0 +1,82 @@
+"""``generect-excel spend``: what the local ledger says was charged, as a table or CSV.
+
+The ledger lives in the store (``$GENERECT_HOME/store.sqlite3``) and has one row per billable
+call: searches in both modes and realtime counts, with test-mode calls flagged (they are never
+debited and never counted in the totals). Dates are local calendar days, both ends included.
+
+Example::
+
+    generect-excel spend --since 2026-11-01 --csv november.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+__all__ = ["register", "spend"]
+
+EXIT_OK = 0
+
+
+def _date(text: str) -> date:
+    from ..ledger import parse_date
+
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def spend(args: argparse.Namespace) -> int:
+    """Print the ledger's charges between two dates and the totals, or export them as CSV.
+
+    Example::
+
+        generect-excel spend --since 2026-11-01 --until 2026-11-30
+    """
+    from ..budget import format_money
+    from ..engine import Engine
+    from ..ledger import format_table, write_csv
+    from ..settings import load_settings
+
+    engine = Engine(load_settings())
+    entries = engine.charges(args.since, args.until)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8-sig") as fh:
+            rows = write_csv(entries, fh)
+        print(f"wrote {rows} ledger row(s) to {args.csv}", file=sys.stderr)
+    else:
+        print(format_table(entries))
+    today, month, total = (engine.spend(p) for p in ("today", "month", "all"))
+    print(
+        f"Charged today {format_money(today)} · this month {format_money(month)} · "
+        f"all time {format_money(total)} (test mode excluded; local time)",
+        file=sys.stderr if args.csv else sys.stdout,
+    )
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``spend`` command."""
+    parser = subparsers.add_parser(
+        "spend",
+        help="report what the local ledger says was charged (table or CSV)",
+        description=(
+            "Report the charges recorded in the local ledger: one row per billable call "
+            "(time, mode, call, rows, amount charged, test mode, workbook/sheet/cell), then "
+            "the totals for today, this month and all time. Dates are local days, both ends "
+            "included. Example: generect-excel spend --since 2026-11-01 --csv november.csv"
+        ),
+    )
+    parser.add_argument(
+        "--since", type=_date, metavar="DATE", help="first day to include (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "--until", type=_date, metavar="DATE", help="last day to include (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "--csv", metavar="FILE", help="write the rows to FILE as CSV (with a header row)"
+    )
+    parser.set_defaults(handler=spend)
