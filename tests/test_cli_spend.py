@@ -1,0 +1,131 @@
+"""``generect-excel spend``: the ledger as a table and as CSV, over a real store file."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from generect_excel.cli import main
+from generect_excel.ledger import Charge, Origin
+from generect_excel.store import CacheEntry, Store
+
+
+def _charge(n: int, when: datetime, amount: str, *, test_mode: bool = False) -> Charge:
+    return Charge(
+        charge_id=f"c{n}",
+        time=when,
+        endpoint="/api/v1/search/realtime/leads/"
+        if n % 2
+        else "/api/v1/search/database/leads/count/",
+        mode="realtime" if n % 2 else "database",
+        request={"job_titles": ["CTO"], "limit_by": 2},
+        rows=2 if n % 2 else 0,
+        results_count=120,
+        amount_charged=Decimal(amount),
+        test_mode=test_mode,
+        account="fp",
+        base_url="http://127.0.0.1:1",
+        cache_key=f"k{n}",
+        origin=Origin("Leads.xlsx", "-Q1" if test_mode else "Sheet1", f"A{n}"),
+    )
+
+
+def _entry(n: int, when: datetime) -> CacheEntry:
+    return CacheEntry(
+        key=f"k{n}",
+        endpoint="/p",
+        mode="database",
+        base_url="http://127.0.0.1:1",
+        account="fp",
+        request="{}",
+        answer={},
+        amount_charged=Decimal("0"),
+        fetched_at=when,
+        refresh_token=None,
+        billable=True,
+        test_mode=False,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A GENERECT_HOME whose ledger holds charges today, 40 days ago, and a test-mode one."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("GENERECT_HOME", str(home))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.delenv("GENERECT_API_KEY", raising=False)
+    store = Store(home / "store.sqlite3")
+    # Noon today on the local clock: "today" whatever the time zone.
+    now = datetime.combine(date.today(), time(12)).astimezone().astimezone(UTC)
+    old = now - timedelta(days=40)
+    for n, (when, amount, test) in enumerate(
+        [(old, "1.10", False), (now, "0.08", False), (now, "0.04", False), (now, "5", True)], 1
+    ):
+        store.save(_entry(n, when), _charge(n, when, amount, test_mode=test))
+    return home
+
+
+def test_table_and_totals(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spend"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "time",
+        "(local)",
+        "mode",
+        "call",
+        "rows",
+        "charged",
+        "test",
+        "where",
+    ]
+    assert "[Leads.xlsx]Sheet1!A2" in out
+    assert "4 call(s), charged $1.22 (plus $5.00 in test mode, not debited)" in out
+    assert "Charged today $0.12" in out and "all time $1.22" in out
+
+
+def test_since_filters_by_local_day(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    today = date.today().isoformat()
+    assert main(["spend", "--since", today, "--until", today]) == 0
+    out = capsys.readouterr().out
+    assert "3 call(s), charged $0.12 (plus $5.00 in test mode, not debited)" in out
+
+
+def test_csv_export(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "spend.csv"
+    assert main(["spend", "--csv", str(out_file)]) == 0
+    assert "wrote 4 ledger row(s)" in capsys.readouterr().err
+    with out_file.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["amount_charged"] for r in rows] == ["1.10", "0.08", "0.04", "5"]
+    assert [r["test_mode"] for r in rows] == ["no", "no", "no", "yes"]
+    assert rows[1]["cell"] == "A2" and rows[1]["workbook"] == "Leads.xlsx"
+    assert sum(Decimal(r["amount_charged"]) for r in rows if r["test_mode"] == "no") == Decimal(
+        "1.22"
+    )
+    # Text never becomes a live formula when the CSV is opened in Excel.
+    assert rows[3]["sheet"] == "'-Q1"
+
+
+def test_empty_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "fresh"))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    assert main(["spend"]) == 0
+    assert "No charges recorded" in capsys.readouterr().out
+
+
+def test_bad_date_is_a_usage_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["spend", "--since", "31/12/2026"])
+    assert info.value.code == 2
+    assert "expected a date like" in capsys.readouterr().err
+
+
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["spend", "--help"])
+    assert "Example: generect-excel spend" in capsys.readouterr().out
