@@ -243,7 +243,7 @@ def status_error(
         return InsufficientFundsError(None, **kwargs)
     if "try again later" in lowered:
         cls = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIStatusError)
-        return cls(f"Generect is busy (HTTP {status}): {text}. Refresh later.", **kwargs)
+        return cls(f"Generect is busy (HTTP {status}): {text}.", **kwargs)
     if status == 400:
         message = f"Generect rejected the criteria (400): {text}" if text else None
         return BadRequestError(message or "Generect rejected the request (400).", **kwargs)
@@ -261,7 +261,8 @@ def status_error(
     cls = _STATUS_CLASSES.get(status)
     if cls is not None:
         return cls(None, **kwargs)
-    return APIStatusError(f"Generect answered HTTP {status}: {text or 'error'}", **kwargs)
+    phrase = text or httpx.codes.get_reason_phrase(status) or "error"
+    return APIStatusError(f"Generect answered HTTP {status}: {phrase}", **kwargs)
 
 
 def is_retryable(error: APIStatusError, policy: RetryPolicy) -> bool:
@@ -291,9 +292,9 @@ def exception_outcome(call: Call, exc: Exception, *, scrub: Callable[[str], str]
         return Attempt(error=error, retry=True, reason=name, cause=exc)
     if isinstance(exc, AMBIGUOUS):
         if isinstance(exc, httpx.TimeoutException):
-            lost = f"No answer within {call.timeout:g} s"
+            lost = f"Generect did not answer within {call.timeout:g} s"
         else:
-            lost = "Connection lost"
+            lost = "The connection to Generect broke"
         if call.billable:
             # The server may have done the work and charged for it: never send it again
             # blindly. The engine and the analyst decide, with the balance in hand.
@@ -302,7 +303,7 @@ def exception_outcome(call: Call, exc: Exception, *, scrub: Callable[[str], str]
                 error=OutcomeUnknownError(message, details=details, path=path), cause=exc
             )
         # A free call (database count, account) cannot have cost anything: ask again.
-        message = f"{lost} from Generect (free call, nothing charged). Retry later."
+        message = f"{lost} (free call, nothing charged). Retry later."
         error = ConnectionFailedError(message, details=details, path=path)
         return Attempt(error=error, retry=True, reason=name, cause=exc)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
