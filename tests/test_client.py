@@ -311,6 +311,7 @@ STATUS_TABLE = [
     (400, "Service is overloaded. Try again later.", BadRequestError, 5),
     (401, "Invalid token.", UnauthorizedError, 1),
     (402, "Insufficient funds in the account.", InsufficientFundsError, 1),
+    (429, "Insufficient funds in the account. Try again later.", InsufficientFundsError, 1),
     (403, "You do not have permission to perform this action.", ForbiddenError, 1),
     (404, "Not found.", NotFoundError, 1),
     (405, "Method not allowed.", APIStatusError, 1),

@@ -270,10 +270,11 @@ def is_retryable(error: APIStatusError, policy: RetryPolicy) -> bool:
 
     Safe for billable calls too: Generect does not charge (or refunds) a failed request.
     """
+    if isinstance(error, InsufficientFundsError):
+        return False  # asking again cannot top the account up
     if error.status_code in policy.retry_statuses:
         return True
-    busy = "try again later" in format_detail(error.detail).lower()
-    return busy and not isinstance(error, InsufficientFundsError)
+    return "try again later" in format_detail(error.detail).lower()
 
 
 def exception_outcome(call: Call, exc: Exception, *, scrub: Callable[[str], str] = str) -> Attempt:
