@@ -64,6 +64,7 @@ from .models import (
     LeadSearchRequest,
     Mode,
     build_request,
+    field_problems,
     parse_mode,
     with_paging,
 )
@@ -393,9 +394,9 @@ def _display(field_name: str) -> str:
     return FIELD_LABELS[field_name][0]
 
 
-def _suggest_labels(label: str, n: int = 3) -> list[str]:
+def _suggest_labels(label: str, n: int = 3, cutoff: float = 0.7) -> list[str]:
     k = _key(label)
-    close = difflib.get_close_matches(k, list(_LABEL_TABLE), n=12, cutoff=0.6)
+    close = difflib.get_close_matches(k, list(_LABEL_TABLE), n=12, cutoff=cutoff)
     out: list[str] = []
     for match in close:
         shown = _display(_LABEL_TABLE[match])
@@ -725,7 +726,8 @@ def _label_share(cells: Sequence[Any], match: Any) -> float:
 
 
 def _close_label(cell: Any) -> bool:
-    return isinstance(cell, str) and bool(_suggest_labels(cell, 1))
+    # Stricter than the suggestions: "CEO" is not a misspelt "Geo".
+    return isinstance(cell, str) and bool(_suggest_labels(cell, 1, cutoff=0.8))
 
 
 def _is_horizontal(rows: list[list[Any]]) -> bool:
@@ -848,7 +850,7 @@ def _finish(raw: dict[str, list[Any]], where_of: dict[str, str], parsed: _Parsed
             name, value = _company_anchor(value)
             if name in parsed.fields or name in raw and name != "company_name":
                 parsed.problems.add(
-                    where, "use only one of company name, company link or company ID"
+                    where, "give only one company: a name, a LinkedIn link or an ID"
                 )
                 continue
             parsed.labels[name] = where
@@ -871,15 +873,18 @@ def _company_anchor(value: str) -> tuple[str, Any]:
 
 
 def _raise(parsed: _Parsed, mode: Mode | None = None) -> None:
-    """Raise the problems found so far, with the realtime-only fields named in database mode
-    (the model would say so too, but only once the other problems are fixed)."""
+    """Raise the problems found so far, if any, together with the request model's per-field
+    problems for what could be read, so that the analyst sees everything at once."""
     problems = list(parsed.problems.items)
-    if problems and mode == "database":
-        for name, where in parsed.seen.items():
-            if name.split(".")[0] in REALTIME_ONLY_FIELDS:
-                problems.append(f"{where} works only in realtime mode: use mode realtime")
-    if problems:
-        raise CriteriaError(problems)
+    if not problems:
+        return
+    if mode is not None:
+        if mode == "database":
+            for name, where in parsed.seen.items():
+                if name.split(".")[0] in REALTIME_ONLY_FIELDS:
+                    problems.append(f"{where} works only in realtime mode: use mode realtime")
+        problems.extend(field_problems(mode, parsed.fields, labels=parsed.labels))
+    raise CriteriaError(list(dict.fromkeys(problems)))
 
 
 def parse_block(block: Sequence[Sequence[Any]] | Sequence[Any] | Any) -> dict[str, Any]:

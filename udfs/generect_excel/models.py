@@ -66,6 +66,7 @@ __all__ = [
     "RealtimeLeadSearchRequest",
     "build_request",
     "canonical_json",
+    "field_problems",
     "parse_mode",
     "request_class",
     "with_paging",
@@ -489,6 +490,20 @@ def build_request(
         raise CriteriaError(_problems(exc, cls, labels or {})) from None
 
 
+def field_problems(
+    mode: Mode, fields: Mapping[str, Any], *, labels: Mapping[str, str] | None = None
+) -> list[str]:
+    """The per-field problems of ``fields`` (unknown fields, bad values), without the
+    cross-field rules: used to report everything at once when some criteria were already
+    dropped as unreadable (a "no filter" verdict would then be misleading)."""
+    cls = request_class(mode)
+    try:
+        cls.model_validate(dict(fields))
+    except ValidationError as exc:
+        return _problems(exc, cls, labels or {}, cross_field=False)
+    return []
+
+
 def with_paging(
     request: LeadSearchRequest,
     *,
@@ -565,7 +580,11 @@ def _label(labels: Mapping[str, str], field: str) -> str:
 
 
 def _problems(
-    exc: ValidationError, cls: type[LeadSearchRequest], labels: Mapping[str, str]
+    exc: ValidationError,
+    cls: type[LeadSearchRequest],
+    labels: Mapping[str, str],
+    *,
+    cross_field: bool = True,
 ) -> list[str]:
     problems: list[str] = []
     for error in exc.errors(include_url=False):
@@ -575,6 +594,8 @@ def _problems(
         field = str(loc[0]) if loc else ""
         value = error.get("input")
         if kind == "criteria":
+            if not cross_field:
+                continue
             for fields, message in ctx.get("problems", []):
                 names = ", ".join(_label(labels, f) for f in fields)
                 problems.append(f"{names}: {message}" if names else message)
@@ -602,7 +623,7 @@ def _problems(
         else:
             message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
             problems.append(f"{label}: {message}")
-    return _unique(problems) or ["Invalid criteria."]
+    return _unique(problems) or (["Invalid criteria."] if cross_field else [])
 
 
 def _unknown_field(field: str, label: str, cls: type[LeadSearchRequest]) -> str:
