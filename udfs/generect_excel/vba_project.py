@@ -532,7 +532,10 @@ class VBAProject:
     def set_module_source(self, name: str, source: str) -> None:
         """Replace a module's source; Excel compiles it on open (no p-code is kept)."""
         module = self._module(name)
-        source.encode(self._codepage)  # fail now, not in Excel, on characters VBA cannot hold
+        try:  # fail now, not in Excel, on characters the project's code page cannot hold
+            source.encode(self._codepage)
+        except UnicodeEncodeError as exc:
+            raise VBAProjectError(f"module {name!r}: {exc}") from None
         self._sources[module.name] = source
 
     def rename_module(self, old: str, new: str) -> None:
