@@ -996,3 +996,33 @@ def test_any_block_gives_a_request_or_a_criteria_error(block: object, mode: str)
     again = build_request(mode, body)
     assert again.body() == body
     assert canonical_json(again.body()) == canonical_json(body)
+
+
+def test_title_row_above_a_horizontal_block() -> None:
+    block = [[None, None, None], ["Lead criteria", None, None], ["Job title", "Seniority", None],
+             ["CEO", "VP", None]]  # fmt: skip
+    assert criteria_from_block(block).body() == {"job_titles": ["CEO"], "seniorities": ["vp"]}
+
+
+def test_positions_count_from_the_top_left_of_the_range() -> None:
+    # a blank first row and a title row: the unknown label sits in the range's 4th row
+    block = [[None, None], ["Search criteria", None], ["Job title", "CEO"], ["Senority", "VP"]]
+    with pytest.raises(CriteriaError, match=r'"Senority" \(row 4\)'):
+        criteria_from_block(block)
+    horizontal = [[None, "Job title", "Sizes"], [None, "CEO", "1-10"]]
+    with pytest.raises(CriteriaError, match=r'"Senority" \(column 3\)'):
+        criteria_from_block([[None, "Job title", "Senority"], [None, "CEO", "VP"]])
+    assert criteria_from_block(horizontal).body() == {
+        "job_titles": ["CEO"],
+        "company_headcounts": ["1-10"],
+    }
+
+
+def test_curly_quotes_protect_a_comma() -> None:
+    block = [["Job titles", "\u201cVP, Sales\u201d, CEO"]]
+    assert criteria_from_block(block).body() == {"job_titles": ["VP, Sales", "CEO"]}
+
+
+def test_values_under_a_header_line_need_a_label() -> None:
+    with pytest.raises(CriteriaError, match=r"Values without a label in row 2"):
+        criteria_from_block([["Filter", "Values"], [None, "CEO"], ["Seniority", "VP"]])

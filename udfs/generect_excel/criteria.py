@@ -8,11 +8,13 @@ numbers, bools, strings and datetimes.
 Layouts
     *vertical*: the label in the first column, its values in the cells to the right;
     *horizontal*: labels as headers in the first row, the values below each.
-    Rule: fully empty outer rows and columns are trimmed; then the first column and the first
-    row are each scored by the share of their non-empty cells that are known labels (header
-    words such as "Filter", "Values" left out). The higher share wins; on a tie, close
-    misspellings of labels are scored the same way; then the layout whose value cells hold
-    fewer labels wins; then vertical.
+    Rule: fully empty outer rows and columns are trimmed, and so are leading rows and columns
+    made only of title or header words ("Lead criteria", "Filter | Values", a "Field / Value"
+    column); then the first column and the first row are each scored by the share of their
+    non-empty cells that are known labels (header words left out). The higher share wins; on
+    a tie, close misspellings of labels are scored the same way; then the layout whose value
+    cells hold fewer labels wins; then vertical. Positions in messages ("row 4", "column 3")
+    count from the top left cell of the range as given.
 
 Lines
     Empty cells and empty lines are ignored; a label with no values is an empty criterion and
@@ -322,6 +324,7 @@ _EXCEL_ERRORS = re.compile(
     r"^#(N/A|VALUE!|REF!|DIV/0!|NUM!|NAME\?|NULL!|SPILL!|CALC!|GETTING_DATA|FIELD!|BLOCKED!)$",
     re.IGNORECASE,
 )
+_QUOTES = '"\u201c\u201d'
 _TRUE = frozenset({"true", "yes", "y", "1", "x", "on", "t", "✓", "✔"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "f", "-"})
 # Company-name suffixes that follow a comma ("Acme, Inc."): re-joined, never split off.
@@ -526,10 +529,11 @@ def _text_of(cell: Any, field_name: str) -> str:
 
 
 def _split_commas(text: str) -> list[str]:
-    """Split on commas outside double quotes; quotes around a whole piece are removed."""
+    """Split on commas outside double quotes (straight or curly, as pasted from a document);
+    quotes around a whole piece are removed."""
     pieces, current, quoted = [], [], False
     for ch in text:
-        if ch == '"':
+        if ch in _QUOTES:
             quoted = not quoted
             current.append(ch)
         elif ch == "," and not quoted:
@@ -541,7 +545,7 @@ def _split_commas(text: str) -> list[str]:
     out = []
     for piece in pieces:
         piece = piece.strip()
-        if len(piece) >= 2 and piece[0] == piece[-1] == '"':
+        if len(piece) >= 2 and piece[0] in _QUOTES and piece[-1] in _QUOTES:
             piece = piece[1:-1].strip()
         out.append(piece)
     return out
@@ -692,10 +696,25 @@ def _clean(cell: Any) -> Any:
     return cell
 
 
-def _rows(block: Any) -> list[list[Any]]:
-    """A block as a padded list of rows, trimmed of fully empty outer rows and columns."""
+@dataclass
+class _Grid:
+    """A block as padded rows, trimmed; ``top``/``left`` keep positions in the analyst's range."""
+
+    rows: list[list[Any]]
+    top: int = 0
+    left: int = 0
+
+
+def _header_only(cells: Sequence[Any]) -> bool:
+    present = [c for c in cells if c is not None]
+    return bool(present) and all(_is_header(c) for c in present)
+
+
+def _grid(block: Any) -> _Grid:
+    """Pad the rows; trim fully empty outer rows and columns, and leading title/header-only
+    rows and columns ("Lead criteria", "Field | Value") so that they cannot sway the layout."""
     if block is None:
-        return []
+        return _Grid([])
     if isinstance(block, str | bytes | Mapping) or not isinstance(block, Iterable):
         rows = [[block]]
     else:
@@ -709,13 +728,22 @@ def _rows(block: Any) -> list[list[Any]]:
     rows = [r + [None] * (width - len(r)) for r in rows]
     while rows and all(c is None for c in rows[-1]):
         rows.pop()
+    top = 0
     while rows and all(c is None for c in rows[0]):
         rows.pop(0)
+        top += 1
     if not rows:
-        return []
+        return _Grid([])
     cols = [i for i in range(width) if any(r[i] is not None for r in rows)]
-    first, last = cols[0], cols[-1]
-    return [r[first : last + 1] for r in rows]
+    left, last = cols[0], cols[-1]
+    rows = [r[left : last + 1] for r in rows]
+    while len(rows) > 1 and _header_only(rows[0]):
+        rows.pop(0)
+        top += 1
+    while len(rows[0]) > 1 and _header_only([r[0] for r in rows]):
+        rows = [r[1:] for r in rows]
+        left += 1
+    return _Grid(rows, top, left)
 
 
 def _label_share(cells: Sequence[Any], match: Any) -> float:
@@ -743,14 +771,16 @@ def _is_horizontal(rows: list[list[Any]]) -> bool:
     return in_horizontal_values < in_vertical_values
 
 
-def _lines(rows: list[list[Any]]) -> tuple[list[tuple[Any, list[Any], str]], str]:
-    """(label cell, value cells, "row N"/"column N") per line, and the layout's name."""
+def _lines(grid: _Grid) -> list[tuple[Any, list[Any], str]]:
+    """(label cell, value cells, "row N"/"column N") per line; N counts from the range's top
+    left cell, as the analyst sees it."""
+    rows = grid.rows
     if _is_horizontal(rows):
-        width = len(rows[0])
         return [
-            (rows[0][c], [r[c] for r in rows[1:]], f"column {c + 1}") for c in range(width)
-        ], "horizontal"
-    return [(r[0], r[1:], f"row {i + 1}") for i, r in enumerate(rows)], "vertical"
+            (rows[0][c], [r[c] for r in rows[1:]], f"column {grid.left + c + 1}")
+            for c in range(len(rows[0]))
+        ]
+    return [(r[0], r[1:], f"row {grid.top + i + 1}") for i, r in enumerate(rows)]
 
 
 def _where(label: Any, position: str) -> str:
@@ -760,13 +790,13 @@ def _where(label: Any, position: str) -> str:
 
 def _parse(block: Any) -> _Parsed:
     parsed = _Parsed()
-    rows = _rows(block)
-    if not rows:
+    grid = _grid(block)
+    if not grid.rows:
         parsed.problems.items.append(
             "The criteria range is empty: fill in labels (e.g. Job title) and their values."
         )
         return parsed
-    lines, _layout = _lines(rows)
+    lines = _lines(grid)
     raw: dict[str, list[Any]] = {}
     where_of: dict[str, str] = {}
     current: str | None = None  # the field an unlabelled line continues
@@ -790,6 +820,7 @@ def _parse(block: Any) -> _Parsed:
         current, unknown = name, name is None
         if name is None:
             if is_first and _is_header(label) and all(_is_header(v) for v in values):
+                unknown = False  # a header has no values to continue
                 continue  # "Filter | Values", "Field | Value", "Criteria"
             parsed.problems.items.append(_unknown_label(label, position))
             continue
