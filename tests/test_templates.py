@@ -1,0 +1,577 @@
+"""Template workbooks: built, committed, well-formed, and refreshable straight away.
+
+Everything here reads real .xlsx files back with openpyxl (and the package XML where openpyxl
+cannot see), as the refresher will.
+"""
+
+from __future__ import annotations
+
+import re
+import runpy
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from openpyxl import Workbook, load_workbook
+from openpyxl.chart import BarChart
+from openpyxl.utils import range_boundaries
+from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.worksheet import Worksheet
+
+from generect_excel import templates
+from generect_excel._constants import (
+    MAX_LIMIT,
+    PRICE_DATABASE_ROW,
+    PRICE_REALTIME_COUNT,
+    PRICE_REALTIME_ROW,
+)
+from generect_excel.cli import main
+from generect_excel.criteria import criteria_from_block, field_for_label
+from generect_excel.errors import CriteriaError, WorkbookError
+from generect_excel.table import DEFAULT_COLUMNS
+from generect_excel.templates import (
+    EXAMPLE_MARK,
+    INPUT_STYLE,
+    NOT_FETCHED,
+    TEMPLATES,
+    GridSpec,
+    build_market_sizing,
+    build_template,
+    write_template,
+    write_workbook,
+)
+from generect_excel.vocab import FIELD_VOCABULARY, allowed_values
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "workbook_templates"
+NAMES = list(TEMPLATES)
+MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+# Public worksheet functions: name -> (required arguments, most arguments).
+SIGNATURES = {
+    "GENERECT_COUNT": (1, 3),
+    "GENERECT_SEARCH": (1, 6),
+    "GENERECT_SPEND": (0, 1),
+    "GENERECT_BALANCE": (0, 0),
+    "GENERECT_VALUES": (1, 1),
+}
+REFERENCE = re.compile(
+    r"^(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
+    r"(?P<area>\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)$"
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every template written once by the builder, to a fresh folder."""
+    folder = tmp_path_factory.mktemp("templates")
+    return {name: write_template(name, folder / f"{name}.xlsx") for name in NAMES}
+
+
+def formula_text(value: Any) -> str | None:
+    text = value.text if isinstance(value, ArrayFormula) else value
+    return text if isinstance(text, str) and text.startswith("=") else None
+
+
+def generect_cells(wb: Workbook) -> list[tuple[Worksheet, str, str, Any]]:
+    """(sheet, cell, formula text, raw cell value) of every GENERECT_* formula."""
+    found = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                text = formula_text(cell.value)
+                if text and text.upper().startswith("=GENERECT_"):
+                    found.append((ws, cell.coordinate, text, cell.value))
+    return found
+
+
+def split_call(formula: str) -> tuple[str, list[str]]:
+    """ "=F(a,'x,y'!A1,,\"s\")" -> ("F", ["a", "'x,y'!A1", "", '"s"']); checks the nesting."""
+    match = re.match(r"^=([A-Z_]+)\((.*)\)$", formula, re.DOTALL)
+    assert match, f"not a single call: {formula}"
+    name, body = match.groups()
+    args, depth, quote, current = [], 0, None, ""
+    for char in body:
+        if quote:
+            current += char
+            if char == quote:
+                quote = None
+            continue
+        if char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            assert depth >= 0, f"unbalanced parentheses: {formula}"
+        elif char == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+            continue
+        current += char
+    assert depth == 0 and quote is None, f"unbalanced: {formula}"
+    if body.strip() or args:
+        args.append(current.strip())
+    return name, args
+
+
+def resolve(wb: Workbook, home: Worksheet, reference: str) -> tuple[Worksheet, str]:
+    match = REFERENCE.match(reference)
+    assert match, f"not a cell or range reference: {reference}"
+    sheet = match.group("sheet")
+    if sheet is None:
+        return home, match.group("area").replace("$", "")
+    name = sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet
+    assert name in wb.sheetnames, f"{reference}: no sheet {name!r}"
+    return wb[name], match.group("area").replace("$", "")
+
+
+def block(ws: Worksheet, area: str) -> list[list[Any]]:
+    """A range as a 2-D block of values, the way xlwings hands one to Python."""
+    min_col, min_row, max_col, max_row = range_boundaries(area)
+    return [
+        [cell.value for cell in row]
+        for row in ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)
+    ]
+
+
+def mode_of(args: list[str], name: str) -> str:
+    position = 1 if name == "GENERECT_COUNT" else 4
+    if len(args) > position and args[position]:
+        return args[position].strip('"')
+    return "database"
+
+
+def criteria_formulas(wb: Workbook):
+    """(sheet, cell, name, args, criteria sheet, criteria area, mode) of COUNT and SEARCH."""
+    for ws, coord, text, _ in generect_cells(wb):
+        name, args = split_call(text)
+        if name in ("GENERECT_COUNT", "GENERECT_SEARCH"):
+            crit_ws, area = resolve(wb, ws, args[0])
+            yield ws, coord, name, args, crit_ws, area, mode_of(args, name)
+
+
+def snapshot(wb: Workbook) -> dict[str, Any]:
+    """What a workbook means, cell by cell: values, formulas, styles, validations, states."""
+    sheets = {}
+    for ws in wb.worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                value = cell.value
+                if isinstance(value, ArrayFormula):
+                    value = ("array", value.ref, value.text)
+                if value is not None or cell.style != "Normal":
+                    cells[cell.coordinate] = (value, cell.style, cell.number_format)
+        validations = sorted(
+            (str(dv.sqref), dv.type, dv.formula1, dv.formula2, dv.errorStyle)
+            for dv in ws.data_validations.dataValidation
+        )
+        widths = {k: d.width for k, d in ws.column_dimensions.items() if d.width}
+        sheets[ws.title] = (ws.sheet_state, cells, validations, widths, ws.freeze_panes)
+    return {"order": wb.sheetnames, "sheets": sheets}
+
+
+# --------------------------------------------------------------------------- building
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_template_builds_with_a_read_me_first(name: str) -> None:
+    wb = build_template(name)
+    assert wb.sheetnames[0] == "Read me"
+    assert wb.active.title == "Read me"
+    text = " ".join(str(c.value) for row in wb["Read me"].iter_rows() for c in row if c.value)
+    # How to use it, what each formula costs, never paying twice, how to refresh.
+    assert "How to use it" in text
+    for price in (PRICE_DATABASE_ROW, PRICE_REALTIME_ROW, PRICE_REALTIME_COUNT):
+        assert f"${price:.2f}" in text
+    assert "database count" in text and "free" in text
+    assert "stored on this computer" in text and "costs nothing" in text
+    assert "Generect tab on the ribbon > Refresh" in text
+    assert "generect-excel refresh BOOK.xlsx" in text
+    # The Read me lists every GENERECT formula of the workbook, where it is.
+    for ws, coord, formula, _ in generect_cells(wb):
+        assert f"!{coord}:  {formula}" in text, f"{ws.title}!{coord} missing from Read me"
+
+
+def test_an_unknown_template_is_a_clear_error() -> None:
+    with pytest.raises(WorkbookError, match="lead-list"):
+        build_template("leads")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_workbooks_match_the_builder(name: str, saved: dict[str, Path]) -> None:
+    committed = COMMITTED / f"{name}.xlsx"
+    assert committed.is_file(), "run python workbook_templates/build_templates.py and commit"
+    assert snapshot(load_workbook(committed)) == snapshot(load_workbook(saved[name])), (
+        "workbook_templates/ is stale: run python workbook_templates/build_templates.py"
+    )
+
+
+def test_the_build_script_writes_every_template(tmp_path: Path, saved: dict[str, Path]) -> None:
+    script = runpy.run_path(str(COMMITTED / "build_templates.py"))
+    assert script["main"]([str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.xlsx" for n in NAMES)
+    for name in NAMES:
+        assert (tmp_path / f"{name}.xlsx").read_bytes() == saved[name].read_bytes()
+
+
+def test_output_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
+    first = write_template("lead-list", tmp_path / "a.xlsx").read_bytes()
+    second = write_template("lead-list", tmp_path / "b.xlsx").read_bytes()
+    assert first == second
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_formulas_are_well_formed_and_reference_existing_cells(
+    name: str, saved: dict[str, Path]
+) -> None:
+    wb = load_workbook(saved[name])
+    found = generect_cells(wb)
+    assert found
+    for ws, coord, text, raw in found:
+        function, args = split_call(text)
+        assert function in SIGNATURES, f"{ws.title}!{coord}: unknown function {function}"
+        low, high = SIGNATURES[function]
+        assert low <= len(args) <= high, f"{ws.title}!{coord}: {len(args)} arguments"
+        for arg in args:
+            if arg and not arg.startswith('"') and not re.fullmatch(r"\d+", arg):
+                target, area = resolve(wb, ws, arg)
+                min_col, min_row, max_col, max_row = range_boundaries(area)
+                assert max_row <= target.max_row and max_col <= target.max_column
+        if function == "GENERECT_SEARCH":
+            assert isinstance(raw, ArrayFormula) and raw.ref == coord, "must spill"
+            if len(args) > 1:
+                limit_ws, limit_cell = resolve(wb, ws, args[1])
+                limit = limit_ws[limit_cell].value
+                assert isinstance(limit, int) and 1 <= limit <= MAX_LIMIT
+        else:
+            assert isinstance(raw, str), f"{ws.title}!{coord}: one value, a plain formula"
+        if function in ("GENERECT_COUNT", "GENERECT_SEARCH"):
+            assert mode_of(args, function) in ("database", "realtime")
+
+
+def test_the_formulas_each_template_promises(saved: dict[str, Path]) -> None:
+    lead = load_workbook(saved["lead-list"])["Lead list"]
+    assert lead["B14"].value == "=GENERECT_COUNT('Lead list'!$A$2:$D$12)"
+    assert lead["A21"].value.text == "=GENERECT_SEARCH('Lead list'!$A$2:$D$12,B15)"
+    assert lead["B17"].value == '=GENERECT_SPEND("today")'
+    signals = load_workbook(saved["realtime-signals"])["Signals"]
+    assert signals["B14"].value == '=GENERECT_COUNT(Signals!$A$2:$D$11,"realtime")'
+    assert signals["A22"].value.text == '=GENERECT_SEARCH(Signals!$A$2:$D$11,B17,0,,"realtime")'
+    # The cost is spelled out beside them: count price, and limit x row price.
+    assert signals["D14"].value == float(PRICE_REALTIME_COUNT)
+    assert signals["D17"].value == f"=B17*{PRICE_REALTIME_ROW}"
+    assert lead["B16"].value == f"=B15*{PRICE_DATABASE_ROW}"
+
+
+def test_the_package_stores_searches_as_spilling_dynamic_arrays(saved: dict[str, Path]) -> None:
+    for name in NAMES:
+        with zipfile.ZipFile(saved[name]) as package:
+            names = package.namelist()
+            sheets = [package.read(n) for n in names if n.startswith("xl/worksheets/sheet")]
+            has_search = any(b'<f t="array" ref=' in xml for xml in sheets)
+            assert ("xl/metadata.xml" in names) == has_search
+            if has_search:
+                assert b"XLDAPR" in package.read("xl/metadata.xml")
+                assert b"/xl/metadata.xml" in package.read("[Content_Types].xml")
+                assert b"sheetMetadata" in package.read("xl/_rels/workbook.xml.rels")
+            for xml in sheets:
+                for cell in etree.fromstring(xml).iter(f"{MAIN_NS}c"):
+                    formula = cell.find(f"{MAIN_NS}f")
+                    if formula is None or not formula.text.startswith("GENERECT_"):
+                        continue
+                    spills = formula.text.startswith("GENERECT_SEARCH")
+                    assert (cell.get("cm") == "1") == spills
+                    assert (formula.get("t") == "array") == spills
+                    assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
+        # A reader of cached values sees what to do, not an error.
+        cached = load_workbook(saved[name], data_only=True)
+        for ws, coord, _, _ in generect_cells(load_workbook(saved[name])):
+            assert cached[ws.title][coord].value == NOT_FETCHED
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_lead_table_has_room_to_spill(name: str, saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved[name])
+    for ws, coord, name_, args, *_ in criteria_formulas(wb):
+        if name_ != "GENERECT_SEARCH":
+            continue
+        limit_ws, limit_cell = resolve(wb, ws, args[1])
+        # The largest limit the limit cell accepts (its whole-number validation).
+        rules = [
+            dv
+            for dv in limit_ws.data_validations.dataValidation
+            if dv.type == "whole" and limit_cell in dv.sqref
+        ]
+        assert len(rules) == 1, f"{limit_cell} needs a whole-number validation"
+        most = int(rules[0].formula2)
+        min_col, top, _, _ = range_boundaries(coord)
+        # status row + header row + one row per lead, one column per default field.
+        area = ws.iter_rows(
+            min_row=top,
+            max_row=top + most + 1,
+            min_col=min_col,
+            max_col=min_col + len(DEFAULT_COLUMNS) - 1,
+        )
+        taken = [c.coordinate for row in area for c in row if c.value is not None]
+        assert taken == [coord], f"{ws.title}: the spill of {coord} would hit {taken[1:]}"
+
+
+# --------------------------------------------------------------------------- criteria
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_criteria_range_parses_into_a_valid_request(
+    name: str, saved: dict[str, Path]
+) -> None:
+    """The proof that a template works straight away: the refresher reads these very cells."""
+    wb = load_workbook(saved[name])
+    checked = 0
+    for ws, coord, _, _, crit_ws, area, mode in criteria_formulas(wb):
+        request = criteria_from_block(block(crit_ws, area), mode=mode)
+        assert request.mode == mode
+        assert request.body(), f"{ws.title}!{coord}: no filter"
+        checked += 1
+    assert checked
+
+
+def test_realtime_signals_really_use_realtime_only_filters(saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved["realtime-signals"])
+    for *_, crit_ws, area, mode in criteria_formulas(wb):
+        assert mode == "realtime"
+        body = criteria_from_block(block(crit_ws, area), mode="realtime").body()
+        assert body["keywords"] and body["past_company_names"]
+        assert body["changed_jobs"] is True and body["posted_on_linkedin"] is True
+        with pytest.raises(CriteriaError, match="realtime"):
+            criteria_from_block(block(crit_ws, area), mode="database")
+
+
+def test_account_cards_anchor_each_search_on_its_company(saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved["account-list"])
+    companies = []
+    for _, _, name, _, crit_ws, area, mode in criteria_formulas(wb):
+        body = criteria_from_block(block(crit_ws, area), mode=mode).body()
+        assert sorted(body["seniorities"]) == ["c_suite", "director", "vp"]
+        if name == "GENERECT_SEARCH":
+            companies.append(body.get("company_name") or body.get("company_link"))
+    assert len(companies) == len(set(companies)) == 5
+
+
+def test_the_market_grid_counts_each_cell_for_free(saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved["market-sizing"])
+    grid = wb["Market sizing"]
+    seen = set()
+    for _ws, coord, name, _, crit_ws, area, mode in criteria_formulas(wb):
+        assert (name, mode) == ("GENERECT_COUNT", "database")
+        body = criteria_from_block(block(crit_ws, area), mode=mode).body()
+        # Each cell counts its own row heading x column heading (headings read the blocks).
+        col, row = re.match(r"([A-Z]+)(\d+)", coord).groups()
+        row_ref = grid[f"A{row}"].value.removeprefix("=")
+        col_ref = grid[f"{col}6"].value.removeprefix("=")
+        row_value = crit_ws[resolve(wb, grid, row_ref)[1]].value
+        col_value = crit_ws[resolve(wb, grid, col_ref)[1]].value
+        assert row_value in block(crit_ws, area)[1] and col_value in block(crit_ws, area)[1]
+        assert body["company_industries"] == ["Software Development"]
+        seen.add((body["seniorities"][0], body["locations"][0]))
+    assert len(seen) == 25
+    assert grid["G7"].value == "=SUM(B7:F7)" and grid["B12"].value == "=SUM(B7:B11)"
+    assert grid["G12"].value == "=SUM(G7:G11)"
+
+
+def test_market_sizing_has_a_bar_chart_over_the_grid() -> None:
+    ws = build_template("market-sizing")["Market sizing"]
+    (chart,) = ws._charts
+    assert isinstance(chart, BarChart)
+    refs = [s.val.numRef.f for s in chart.series]
+    assert refs[0] == "'Market sizing'!$B$7:$B$11" and len(refs) == 5
+
+
+def test_a_grid_of_your_own() -> None:
+    spec = GridSpec(
+        rows=("Company size", ("11-50", "51-200")),
+        columns=("Location", ("United States", "Germany", "Japan")),
+        filters=(
+            ("Job titles", ("CTO", "VP Engineering")),
+            ("Industry", ("Software Development",)),
+        ),
+    )
+    wb = build_market_sizing(spec)
+    cells = [c for c in criteria_formulas(wb)]
+    assert len(cells) == 6
+    bodies = [criteria_from_block(block(c[4], c[5])).body() for c in cells]
+    assert {b["company_headcounts"][0] for b in bodies} == {"11-50", "51-200"}
+    assert all(b["job_titles"] == ["CTO", "VP Engineering"] for b in bodies)
+    with pytest.raises(ValueError, match="at least one value"):
+        GridSpec(rows=("Seniority", ()), columns=("Location", ("France",)))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_criteria_cells_are_styled_inputs_with_bold_labels(
+    name: str, saved: dict[str, Path]
+) -> None:
+    wb = load_workbook(saved[name])
+    fills = set()
+    for _, _, _, _, crit_ws, area, _ in criteria_formulas(wb):
+        rows = list(crit_ws[area])
+        horizontal = field_for_label(rows[0][0].value) is not None and len(rows) == 2
+        labels = rows[0] if horizontal else [r[0] for r in rows[1:]]
+        values = rows[1] if horizontal else [c for r in rows[1:] for c in r[1:]]
+        assert all(c.font.b for c in labels if c.value), f"{crit_ws.title}: labels must be bold"
+        for cell in values:
+            assert cell.style == INPUT_STYLE, f"{crit_ws.title}!{cell.coordinate} not an input"
+            assert cell.number_format == "@", "criteria are text, or Excel makes 11-50 a date"
+            fills.add((cell.fill.fgColor.rgb, cell.border.left.style))
+    assert len(fills) == 1, "one input fill and border"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_examples_are_marked(name: str, saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved[name])
+    for _, _, _, _, crit_ws, area, _ in criteria_formulas(wb):
+        min_col, min_row, max_col, max_row = range_boundaries(area)
+        # A filled row of a vertical block, or a card's values row, carries the mark on its
+        # right; a grid block's sheet carries it at the top.
+        for row in crit_ws.iter_rows(min_row=min_row + 1, max_row=max_row):
+            filled = any(c.value is not None for c in row[min_col:max_col])
+            marks = [c.value for c in row if c.value == EXAMPLE_MARK]
+            if filled and crit_ws.title != "Grid criteria":
+                assert marks, f"{crit_ws.title} row {row[0].row} holds an unmarked example"
+        if crit_ws.title == "Grid criteria":
+            assert crit_ws["A3"].value == EXAMPLE_MARK
+
+
+def test_drop_downs_offer_each_vocabulary_from_the_hidden_lists_sheet(
+    saved: dict[str, Path],
+) -> None:
+    checked = set()
+    for name in ("lead-list", "realtime-signals"):
+        wb = load_workbook(saved[name])
+        lists = wb["Lists"]
+        assert lists.sheet_state == "hidden"
+        main_ws = wb.worksheets[1]
+        for dv in main_ws.data_validations.dataValidation:
+            if dv.type != "list" or not dv.formula1.startswith("Lists!"):
+                continue
+            listed = [row[0] for row in block(lists, dv.formula1.split("!")[1].replace("$", ""))]
+            for cell_range in dv.sqref.ranges:
+                # One value cell per column, B..D, on the row of the field it lists.
+                assert (cell_range.min_col, cell_range.max_col) == (2, 4)
+                assert cell_range.min_row == cell_range.max_row
+                field = field_for_label(main_ws.cell(cell_range.min_row, 1).value)
+                assert listed == list(allowed_values(FIELD_VOCABULARY[field]))
+                checked.add(FIELD_VOCABULARY[field])
+                # Friendly spellings stay possible: a warning, not a refusal.
+                assert dv.errorStyle == "warning"
+    assert checked == {"seniorities", "company_headcounts", "company_types", "company_industries"}
+    assert len(allowed_values("company_industries")) == 434
+
+
+def test_lead_list_drop_down_rows() -> None:
+    ws = build_template("lead-list")["Lead list"]
+    by_range = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+    assert by_range["B4:D4"] == "Lists!$A$2:$A$12"  # Seniority: 11 values
+    assert by_range["B6:D6"] == "Lists!$B$2:$B$9"  # Company size: 8
+    assert by_range["B7:D7"] == "Lists!$C$2:$C$9"  # Company type: 8
+    assert by_range["B8:D8"] == "Lists!$D$2:$D$435"  # Industry: 434
+    assert by_range["B15"] == "1"
+
+
+def test_account_limits_keep_the_sections_apart(saved: dict[str, Path]) -> None:
+    wb = load_workbook(saved["account-list"])
+    anchors = [
+        int(coord[1:]) for ws, coord, text, _ in generect_cells(wb) if ws.title == "Decision makers"
+    ]
+    gaps = {b - a for a, b in zip(anchors, anchors[1:], strict=False)}
+    assert gaps == {templates.ACCOUNT_MAX_LIMIT + 5}
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_new_list_shows_every_template(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["new", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, description in TEMPLATES.items():
+        assert re.search(rf"^{re.escape(name)}\s+{re.escape(description)}$", out, re.MULTILINE)
+
+
+def test_new_writes_a_template_and_never_overwrites_by_accident(
+    tmp_path: Path, saved: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "my leads.xlsx"
+    assert main(["new", "lead-list", "-o", str(target)]) == 0
+    assert target.read_bytes() == saved["lead-list"].read_bytes()
+    assert "generect-excel refresh" in capsys.readouterr().out
+
+    target.write_bytes(b"the analyst's work")
+    assert main(["new", "lead-list", "-o", str(target)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert target.read_bytes() == b"the analyst's work"
+
+    assert main(["new", "realtime-signals", "-o", str(target), "--force"]) == 0
+    assert target.read_bytes() == saved["realtime-signals"].read_bytes()
+
+
+def test_new_refuses_unknown_templates_and_misplaced_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new", "leads", "-o", str(tmp_path / "x.xlsx")]) == 1
+    assert "lead-list" in capsys.readouterr().err
+    assert main(["new", "lead-list", "-o", str(tmp_path / "x.csv")]) == 1
+    assert main(["new", "lead-list", "--rows", "Seniority=VP", "-o", str(tmp_path / "y.xlsx")]) == 2
+    assert main(["new"]) == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_new_market_sizing_builds_your_grid_and_checks_it_first(tmp_path: Path) -> None:
+    target = tmp_path / "sizing.xlsx"
+    args = [
+        "new",
+        "market-sizing",
+        "-o",
+        str(target),
+        "--rows",
+        "Company size=11-50;51-200",
+        "--columns",
+        "Location=United States;Germany",
+        "--filter",
+        "Industry=Software",
+    ]
+    # "Software" is not an industry: refused before anything is written, with a suggestion.
+    assert main(args) == 1
+    assert not target.exists()
+    args[-1] = "Industry=Software Development"
+    assert main(args) == 0
+    wb = load_workbook(target)
+    bodies = [criteria_from_block(block(c[4], c[5])).body() for c in criteria_formulas(wb)]
+    assert len(bodies) == 4
+    assert {tuple(b["company_headcounts"]) for b in bodies} == {("11-50",), ("51-200",)}
+
+
+def test_write_workbook_replaces_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "book.xlsx"
+    target.write_bytes(b"old")
+    write_workbook(build_template("account-list"), target)
+    assert load_workbook(target).sheetnames == ["Read me", "Accounts", "Decision makers"]
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def test_prices_come_from_the_constants() -> None:
+    # The Read me and the cost cells must follow a price change, not a copy of it.
+    assert templates.PRICE_DATABASE_ROW is PRICE_DATABASE_ROW
+    assert Decimal(str(build_template("lead-list")["Lead list"]["B16"].value[5:])) == (
+        PRICE_DATABASE_ROW
+    )
