@@ -29,7 +29,7 @@ from generect_excel._constants import (
     PRICE_REALTIME_ROW,
 )
 from generect_excel.cli import main
-from generect_excel.criteria import criteria_from_block, field_for_label
+from generect_excel.criteria import FIELD_KINDS, criteria_from_block, field_for_label
 from generect_excel.errors import CriteriaError, WorkbookError
 from generect_excel.table import DEFAULT_COLUMNS
 from generect_excel.templates import (
@@ -428,11 +428,16 @@ def test_criteria_cells_are_styled_inputs_with_bold_labels(
         rows = list(crit_ws[area])
         horizontal = field_for_label(rows[0][0].value) is not None and len(rows) == 2
         labels = rows[0] if horizontal else [r[0] for r in rows[1:]]
-        values = rows[1] if horizontal else [c for r in rows[1:] for c in r[1:]]
+        if horizontal:
+            values = [(label.value, cell) for label, cell in zip(*rows, strict=True)]
+        else:
+            values = [(r[0].value, cell) for r in rows[1:] for cell in r[1:]]
         assert all(c.font.b for c in labels if c.value), f"{crit_ws.title}: labels must be bold"
-        for cell in values:
+        for label, cell in values:
             assert cell.style == INPUT_STYLE, f"{crit_ws.title}!{cell.coordinate} not an input"
-            assert cell.number_format == "@", "criteria are text, or Excel makes 11-50 a date"
+            # Text, or Excel turns a typed 11-50 into a date; yes/no cells stay General.
+            yes_no = FIELD_KINDS[field_for_label(label)] == "yes/no"
+            assert cell.number_format == ("General" if yes_no else "@"), cell.coordinate
             fills.add((cell.fill.fgColor.rgb, cell.border.left.style))
     assert len(fills) == 1, "one input fill and border"
 
@@ -491,6 +496,9 @@ def test_lead_list_drop_down_rows() -> None:
 
 def test_account_limits_keep_the_sections_apart(saved: dict[str, Path]) -> None:
     wb = load_workbook(saved["account-list"])
+    rules = {str(dv.sqref): dv for dv in wb["Accounts"].data_validations.dataValidation}
+    assert rules["F5"].formula2 == str(templates.ACCOUNT_MAX_LIMIT)
+    assert rules["A5:B5"].formula1 == 'OR($A5="",$B5="")'  # one company identifier
     anchors = [
         int(coord[1:]) for ws, coord, text, _ in generect_cells(wb) if ws.title == "Decision makers"
     ]

@@ -292,6 +292,21 @@ def _whole_number(ws: Worksheet, cells: str, low: int, high: int, what: str) -> 
     ws.add_data_validation(dv)
 
 
+def _one_company(ws: Worksheet, row: int) -> None:
+    """Refuse a second company identifier (A: name, B: LinkedIn URL) on a card's row."""
+    dv = DataValidation(
+        type="custom",
+        formula1=f'OR($A{row}="",$B{row}="")',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="One company identifier",
+        error="Fill the company name OR its LinkedIn URL, not both.",
+    )
+    dv.add(f"A{row}:B{row}")
+    ws.add_data_validation(dv)
+
+
 def _yes_no(ws: Worksheet, cells: str) -> None:
     dv = DataValidation(type="list", formula1='"TRUE,FALSE"', allow_blank=True)
     dv.add(cells)
@@ -335,7 +350,9 @@ def _criteria_block(
         _label(ws, f"A{index}", row.label)
         for col in range(value_columns):
             value = row.values[col] if col < len(row.values) else None
-            _input(ws, f"{get_column_letter(col + 2)}{index}", value, TEXT_FORMAT)
+            # Yes/no cells keep the General format: a Text cell shows TRUE as 1 in LibreOffice.
+            fmt = None if row.yes_no else TEXT_FORMAT
+            _input(ws, f"{get_column_letter(col + 2)}{index}", value, fmt)
         cells = f"B{index}:{last_col}{index}"
         if row.vocabulary:
             _dropdown(ws, cells, lists[row.vocabulary], row.label.lower())
@@ -847,6 +864,7 @@ def _build_account_list() -> Workbook:
         _input(ws, f"B{values}", url, TEXT_FORMAT)
         _input(ws, f"C{values}", _DECISION_MAKERS, TEXT_FORMAT)
         _input(ws, f"D{values}", None, TEXT_FORMAT)
+        _one_company(ws, values)
         criteria = f"$A${top}:$D${values}"  # same-sheet reference, as Excel writes one
         _generect(ws, f"E{values}", f"=GENERECT_COUNT({criteria})", COUNT_FORMAT)
         _input(ws, f"F{values}", 5)
