@@ -211,6 +211,7 @@ class Engine:
         self._lock = threading.Lock()
         self._account: tuple[float, Account] | None = None
         self._account_lock = threading.Lock()
+        self._store_key: str | None = None
 
     # -- parts -----------------------------------------------------------------------------
 
@@ -232,7 +233,10 @@ class Engine:
 
     @property
     def _store_id(self) -> str:
-        return str(Path(self.store.path).resolve())
+        # Engines on the same file (however its path is spelled) share their flights.
+        if self._store_key is None:
+            self._store_key = str(Path(self.store.path).resolve())
+        return self._store_key
 
     def _call(self, kind: Kind, request: _Request, refresh: Any, origin: Origin | None) -> _Call:
         mode = str(request.mode)
@@ -422,6 +426,7 @@ class Engine:
                 _reserved[store_id] = _reserved.get(store_id, ZERO) - amount
 
     def _lead(self, call: _Call, seen: CacheEntry | None, mark: str | None) -> Answer:
+        self.client  # noqa: B018 - no key? fail now, before claiming or reserving anything
         reserved = self._reserve(call)
         try:
             return self._claim_and_fetch(call, seen, mark)

@@ -596,6 +596,8 @@ class Store:
     # -- fallback journal ------------------------------------------------------------------
 
     def _journal(self, entry: CacheEntry, charge: Charge | None, cause: StoreError) -> StoreError:
+        from .budget import format_money
+
         amount = charge.amount_charged if charge is not None else entry.amount_charged
         line = json.dumps({"entry": entry.to_json(), "charge": charge and charge.to_json()})
         try:
@@ -609,13 +611,14 @@ class Store:
             # Last resort: the log. Neither the entry nor the charge contains the key.
             log.error("UNSAVED GENERECT CHARGE (store and journal failed): %s", line)
             return StoreError(
-                f"Charged ${amount} but could not save the answer or its charge (see the log).",
+                f"Charged {format_money(amount)} but could not save the answer or its charge "
+                "(see the log).",
                 details=f"{cause.details}; journal {self.journal_path}: {exc}",
             )
         log.error("charge of $%s kept in %s: %s", amount, self.journal_path, cause.details)
         return StoreError(
-            f"Charged ${amount}; the store is unavailable, so the answer was kept in "
-            f"{self.journal_path.name} and is saved on the next start.",
+            f"Charged {format_money(amount)}, but the store is unavailable: kept in "
+            f"{self.journal_path.name}, saved on the next start.",
             details=f"{cause.details}; journal: {self.journal_path}",
         )
 
