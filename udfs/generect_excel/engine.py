@@ -272,12 +272,22 @@ class Engine:
         """One page of leads for ``request`` (``limit_by``/``offset_by`` inside it)."""
         return self._answer(self._call("search", request, refresh, origin))
 
-    def cached(self, request: _Request, kind: Kind = "search") -> Answer | None:
-        """The stored answer a plain recalculation would get, or None. Never calls the API."""
-        call = self._call(kind, request, None, None)
-        entry, _ = self.store.lookup(call.key, "")
-        if entry is None or not self._usable(call, entry, None):
+    def cached(
+        self,
+        request: _Request,
+        kind: Kind = "search",
+        *,
+        refresh: Any = None,
+        origin: Origin | None = None,
+    ) -> Answer | None:
+        """The stored answer ``count``/``search`` with these arguments would return, or None
+        when they would fetch. Never calls the API (the worksheet functions use it to answer
+        slow realtime calls from the store at once and fetch only what is missing)."""
+        call = self._call(kind, request, refresh, origin)
+        entry, mark = self.store.lookup(call.key, call.slot)
+        if entry is None or not self._usable(call, entry, mark):
             return None
+        self._remember_token(call, mark)
         return self._from_entry(call, entry)
 
     def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
