@@ -1,0 +1,484 @@
+"""The sandbox's ASGI application (Starlette): Generect's lead endpoints, offline.
+
+Every API call goes through one pipeline, in this order:
+
+1. auth: ``Authorization: Token <key>``; no header, another scheme or a raw key -> 401; keys
+   starting ``invalid`` -> 401 "Invalid token." (so tests can reach it); ``test_`` keys are
+   test mode (``X-Generect-Mode: test`` on every answer, prices reported, nothing debited);
+2. ``latency`` (every call);
+3. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429;
+4. a fault, if one applies (see :mod:`.faults`); failures answer here and never charge;
+5. the body: JSON object, Generect's validation (:mod:`.validation`) -> 400/415;
+6. ``realtime_latency`` (realtime calls);
+7. the search, the price, the debit (402 when the balance cannot cover it), the answer.
+
+Unknown paths (including a missing trailing slash) answer 404 and wrong methods 405, both in
+Generect's error envelope. ``/_sandbox/...`` is the sandbox's own admin API (loopback only):
+queue faults, read the log, reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .. import _constants as C
+from ..settings import key_fingerprint
+from .accounts import Accounts
+from .config import SandboxConfig
+from .faults import DELAY_FAULTS, Fault, FaultQueue, fault_for_key, parse_fault
+from .population import Population
+from .requestlog import RequestLog
+from .search import matching_rows, run_search
+from .validation import InvalidRequest, is_anchored, paging, validate
+
+__all__ = ["DropConnection", "SandboxApp"]
+
+TEST_BEHAVIOUR_HEADER = "X-Generect-Test-Behaviour"
+MODE_HEADER = "X-Generect-Mode"
+INSUFFICIENT_FUNDS = "Insufficient funds in the account."
+THROTTLED = "Request was throttled."
+_POLL = 0.05  # how often long waits look up (shutdown, released hangs, gone clients)
+
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+class DropConnection(Exception):
+    """Raised after a partial answer: uvicorn then closes the connection (the ``drop`` and
+    ``hang`` faults). The server's log filter keeps it out of the error log."""
+
+
+class _ShuttingDown(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    path: str
+    kind: str  # "search", "count" or "account"
+    mode: str | None  # "database", "realtime" or None
+
+    @property
+    def is_lead(self) -> bool:
+        return self.kind != "account"
+
+
+ENDPOINTS = (
+    _Endpoint(C.PATH_DATABASE_SEARCH, "search", "database"),
+    _Endpoint(C.PATH_DATABASE_COUNT, "count", "database"),
+    _Endpoint(C.PATH_REALTIME_SEARCH, "search", "realtime"),
+    _Endpoint(C.PATH_REALTIME_COUNT, "count", "realtime"),
+    _Endpoint(C.PATH_ACCOUNT, "account", None),
+)
+
+
+def _envelope(status: int, detail: Any) -> dict[str, Any]:
+    return {"status": "error", "status_code": status, "detail": detail}
+
+
+def _money(amount: Decimal) -> float | int:
+    """JSON number for an amount: 0 stays 0, cents stay exact (0.06, not 0.060000000000000005)."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+class _PartialResponse(Response):
+    """200 headers announcing ``body``, then only its first ``keep`` bytes, then a closed
+    connection (``keep=None``: headers only, for a hang's end)."""
+
+    def __init__(self, body: bytes, keep: int | None, headers: dict[str, str]) -> None:
+        self.full = body
+        self.keep = keep
+        super().__init__(status_code=200, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (k.encode(), v.encode()) for k, v in self.headers.items() if k != "content-length"
+        ]
+        headers.append((b"content-length", str(len(self.full)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.keep:
+            await send(
+                {"type": "http.response.body", "body": self.full[: self.keep], "more_body": True}
+            )
+        raise DropConnection("sandbox fault: connection dropped mid-answer")
+
+
+class SandboxApp:
+    """The state behind one sandbox server, and its Starlette application (``.asgi``)."""
+
+    def __init__(
+        self,
+        config: SandboxConfig,
+        population: Population,
+        *,
+        log: RequestLog,
+        accounts: Accounts,
+        faults: FaultQueue,
+    ) -> None:
+        self.config = config
+        self.population = population
+        self.log = log
+        self.accounts = accounts
+        self.faults = faults
+        self.in_flight: dict[str, int] = {}
+        self.closing = False
+        self._hang_generation = 0
+        routes = [
+            Route(e.path, self._route(e), methods=["GET"] if e.kind == "account" else ["POST"])
+            for e in ENDPOINTS
+        ]
+        routes += [
+            Route("/_sandbox/", self._admin_info, methods=["GET"]),
+            Route("/_sandbox/faults", self._admin_faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sandbox/log", self._admin_log, methods=["GET"]),
+            Route("/_sandbox/reset", self._admin_reset, methods=["POST"]),
+        ]
+        self.asgi = Starlette(routes=routes, exception_handlers={HTTPException: self._http_error})
+        # Generect's paths must be exact: no redirect from a path without its trailing slash.
+        self.asgi.router.redirect_slashes = False
+
+    # ----------------------------------------------------------------- control
+    def release_hangs(self) -> None:
+        """End every ``hang`` in progress (their connections are closed)."""
+        self._hang_generation += 1
+
+    def reset(self) -> None:
+        """Fresh log, opening balances, no queued faults, no hangs."""
+        self.log.clear()
+        self.accounts.reset()
+        self.faults.clear()
+        self.release_hangs()
+
+    # ----------------------------------------------------------------- helpers
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            detail = f'Method "{request.method}" not allowed.'
+        elif exc.status_code == 404:
+            detail = "Not found."
+        else:
+            detail = exc.detail
+        return JSONResponse(_envelope(exc.status_code, detail), exc.status_code, exc.headers)
+
+    async def _sleep(self, seconds: float) -> None:
+        """asyncio.sleep that gives up when the server stops (so stopping stays quick)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            if self.closing:
+                raise _ShuttingDown
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, _POLL))
+
+    def _error(self, status: int, detail: Any, test_mode: bool, **headers: str) -> Response:
+        if test_mode:
+            headers[MODE_HEADER] = "test"
+        return JSONResponse(_envelope(status, detail), status, headers or None)
+
+    def _route(self, endpoint: _Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await self._handle(request, endpoint)
+
+        return handle
+
+    # ----------------------------------------------------------------- the pipeline
+    async def _handle(self, request: Request, endpoint: _Endpoint) -> Response:
+        started = time.perf_counter()
+        raw = await request.body()
+        decoded: Any = None
+        if raw:
+            try:
+                decoded = json.loads(raw)
+            except ValueError:
+                decoded = None
+        entry: dict[str, Any] = {
+            "method": request.method,
+            "path": endpoint.path,
+            "key": None,
+            "body": RequestLog.body_for_log(raw, decoded),
+            "status": None,
+            "rows": None,
+            "results_count": None,
+            "amount_charged": None,
+            "debited": None,
+            "test_mode": False,
+            "fault": None,
+        }
+        try:
+            response = await self._answer(request, endpoint, raw, entry)
+        except _ShuttingDown:
+            response = self._error(503, "The sandbox is shutting down.", entry["test_mode"])
+        finally:
+            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        if not isinstance(response, _PartialResponse) or response.keep is not None:
+            entry["status"] = response.status_code
+        self.log.record(**entry)
+        return response
+
+    async def _answer(
+        self, request: Request, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]
+    ) -> Response:
+        key, problem = _parse_auth(request.headers.get("authorization"))
+        if key is None:
+            return JSONResponse(_envelope(401, problem), 401, headers={"WWW-Authenticate": "Token"})
+        test_mode = key.startswith("test_")
+        entry["key"] = key_fingerprint(key)
+        entry["test_mode"] = test_mode
+        if problem:
+            return self._error(401, problem, test_mode, **{"WWW-Authenticate": "Token"})
+        await self._sleep(self.config.latency)
+        fingerprint = entry["key"]
+        if not endpoint.is_lead:
+            return await self._with_fault(request, endpoint, raw, key, entry)
+        if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
+            return self._error(429, THROTTLED, test_mode)
+        self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
+        try:
+            return await self._with_fault(request, endpoint, raw, key, entry)
+        finally:
+            self.in_flight[fingerprint] -= 1
+
+    def _pick_fault(self, request: Request, path: str, key: str, test_mode: bool) -> Fault | None:
+        header = request.headers.get(TEST_BEHAVIOUR_HEADER)
+        if header and test_mode:  # Generect honours it in test mode only
+            return parse_fault(header)
+        return self.faults.take(path) or fault_for_key(key)
+
+    async def _with_fault(
+        self, request: Request, endpoint: _Endpoint, raw: bytes, key: str, entry: dict[str, Any]
+    ) -> Response:
+        test_mode = entry["test_mode"]
+        try:
+            fault = self._pick_fault(request, endpoint.path, key, test_mode)
+        except ValueError as exc:
+            return self._error(400, {TEST_BEHAVIOUR_HEADER: [str(exc)]}, test_mode)
+        if fault is not None:
+            entry["fault"] = str(fault)
+            if fault.name in DELAY_FAULTS:
+                seconds = self.config.slow_seconds if fault.name == "slow" else fault.seconds
+                await self._sleep(min(seconds or 0.0, self.config.hang_limit))
+            else:
+                return await self._fault_response(request, endpoint, fault, test_mode)
+        return await self._serve(endpoint, raw, entry)
+
+    async def _fault_response(
+        self, request: Request, endpoint: _Endpoint, fault: Fault, test_mode: bool
+    ) -> Response:
+        name = fault.name
+        if name == "not_found":
+            return self._error(404, "Not found.", test_mode)
+        if name == "insufficient_funds":
+            return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+        if name == "rate_limited":
+            return self._error(429, THROTTLED, test_mode)
+        if name == "upstream_error":
+            return self._error(502, "Upstream service error. Try again later.", test_mode)
+        if name == "html_error":
+            return Response(_HTML_502, 502, media_type="text/html")
+        headers = {"content-type": "application/json"}
+        if test_mode:
+            headers[MODE_HEADER] = "test"
+        sample = json.dumps(self._sample_answer(endpoint), ensure_ascii=False).encode()
+        if name == "malformed_json":
+            return Response(sample[: len(sample) // 2], 200, headers=headers)
+        if name == "drop":
+            return _PartialResponse(sample, max(1, len(sample) // 2), headers)
+        # hang: wait for the client to give up, the server to stop, a release or the limit.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.hang_limit
+        generation = self._hang_generation
+        while (
+            loop.time() < deadline
+            and generation == self._hang_generation
+            and not self.closing
+            and not await request.is_disconnected()
+        ):
+            await asyncio.sleep(_POLL)
+        return _PartialResponse(sample, None, headers)
+
+    def _sample_answer(self, endpoint: _Endpoint) -> dict[str, Any]:
+        """A plausible answer for a fault to mangle (nothing is searched or charged)."""
+        if endpoint.kind == "account":
+            return {"data": {"credits": {"balance": 0}}}
+        if endpoint.kind == "count":
+            return {"data": {"results_count": 1240}, "meta": {"amount_charged": 0}}
+        pop = self.population
+        leads = [pop.row(i, endpoint.mode or "database") for i in range(min(3, pop.size))]
+        return {"data": {"leads": leads, "results_count": 1240}, "meta": {"amount_charged": 0}}
+
+    async def _serve(self, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]) -> Response:
+        test_mode = entry["test_mode"]
+        fingerprint = entry["key"]
+        if endpoint.kind == "account":
+            return self._account(fingerprint, test_mode)
+        try:
+            body = validate(_decode(raw), endpoint.mode or "database")
+        except InvalidRequest as exc:
+            return self._error(400, exc.detail, test_mode)
+        if endpoint.mode == "realtime":
+            await self._sleep(self.config.realtime_latency)
+        pop = self.population
+        leads: list[dict[str, Any]] | None = None
+        if endpoint.kind == "count":
+            total = matching_rows(pop, body, endpoint.mode or "database").bit_count()
+            price = (
+                C.PRICE_REALTIME_COUNT if endpoint.mode == "realtime" else C.PRICE_DATABASE_COUNT
+            )
+            amount = price
+        else:
+            result = run_search(pop, body, endpoint.mode or "database")
+            total = result.total
+            price = C.PRICE_REALTIME_ROW if endpoint.mode == "realtime" else C.PRICE_DATABASE_ROW
+            amount = price * len(result.row_ids)
+            leads = [pop.row(i, endpoint.mode or "database") for i in result.row_ids]
+        debited = Decimal("0")
+        if amount and not test_mode:
+            if not self.accounts.debit(fingerprint, amount):
+                return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+            debited = amount
+        results_count: int | str = total
+        if leads is not None and endpoint.mode == "realtime" and is_anchored(body):
+            limit, offset = paging(body)
+            if offset == 0 and total <= limit:
+                results_count = "within limit"  # the whole company fits in this page
+        entry.update(
+            rows=None if leads is None else len(leads),
+            results_count=results_count,
+            amount_charged=_money(amount),
+            debited=_money(debited),
+        )
+        data: dict[str, Any] = {"results_count": results_count}
+        if leads is not None:
+            data = {"leads": leads, "results_count": results_count}
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        return JSONResponse(
+            {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
+        )
+
+    def _account(self, fingerprint: str, test_mode: bool) -> Response:
+        account = self.accounts.snapshot(fingerprint)
+        data = {
+            "id": str(uuid.UUID(hex=fingerprint * 2)),
+            "email": "analyst@sandbox.example",
+            "name": "Sandbox Analyst",
+            "plan": "Sandbox",
+            "credits": {
+                "balance": _money(account.balance),
+                "used_this_month": _money(account.used_this_month),
+                "monthly_limit": _money(self.accounts.monthly_limit),
+            },
+            "preview_tier": False,
+        }
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        return JSONResponse({"data": data}, 200, headers)
+
+    # ----------------------------------------------------------------- admin (loopback only)
+    @staticmethod
+    def _loopback(request: Request) -> bool:
+        host = request.client.host if request.client else ""
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def _admin_guard(self, request: Request) -> Response | None:
+        if not self._loopback(request):
+            return JSONResponse(_envelope(403, "The sandbox admin API is loopback-only."), 403)
+        return None
+
+    async def _admin_info(self, request: Request) -> Response:
+        if denied := self._admin_guard(request):
+            return denied
+        c = self.config
+        return JSONResponse(
+            {
+                "sandbox": "generect-excel",
+                "seed": c.seed,
+                "leads": self.population.size,
+                "clean": self.population.clean,
+                "latency": c.latency,
+                "realtime_latency": c.realtime_latency,
+                "max_parallel": c.max_parallel,
+                "balance": _money(c.balance),
+                "pending_faults": self.faults.pending(),
+            }
+        )
+
+    async def _admin_faults(self, request: Request) -> Response:
+        if denied := self._admin_guard(request):
+            return denied
+        if request.method == "DELETE":
+            self.faults.clear()
+        elif request.method == "POST":
+            try:
+                payload = _decode(await request.body())
+                faults = payload["faults"] if isinstance(payload, dict) else payload
+                path = payload.get("path") if isinstance(payload, dict) else None
+                if not isinstance(faults, list) or not (path is None or isinstance(path, str)):
+                    raise TypeError
+                self.faults.push(faults, path=path)
+            except InvalidRequest as exc:
+                return JSONResponse(_envelope(400, exc.detail), 400)
+            except (KeyError, TypeError):
+                return JSONResponse(
+                    _envelope(400, 'Send {"faults": ["rate_limited", ...], "path": null}.'), 400
+                )
+            except ValueError as exc:
+                return JSONResponse(_envelope(400, str(exc)), 400)
+        return JSONResponse({"pending": self.faults.pending()})
+
+    async def _admin_log(self, request: Request) -> Response:
+        if denied := self._admin_guard(request):
+            return denied
+        return JSONResponse({"entries": self.log.entries()})
+
+    async def _admin_reset(self, request: Request) -> Response:
+        if denied := self._admin_guard(request):
+            return denied
+        self.reset()
+        return JSONResponse({"reset": True})
+
+
+def _parse_auth(header: str | None) -> tuple[str | None, str | None]:
+    """(key, problem): DRF's TokenAuthentication rules and messages."""
+    if not header:
+        return None, "Authentication credentials were not provided."
+    parts = header.split()
+    if not parts or parts[0].lower() != "token":
+        # A raw key, or Bearer: DRF does not even try to read it.
+        return None, "Authentication credentials were not provided."
+    if len(parts) == 1:
+        return None, "Invalid token header. No credentials provided."
+    if len(parts) > 2:
+        return None, "Invalid token header. Token string should not contain spaces."
+    key = parts[1]
+    if key.startswith("invalid"):
+        return key, "Invalid token."
+    return key, None
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"JSON parse error - {exc}") from None
