@@ -68,10 +68,19 @@ tests/test_excel_contract_harness.py):
 - ``call_in_wizard=False`` writes :data:`WIZARD_GUARD_VBA`; ``volatile=True`` writes
   ``Application.Volatile``; ``async_mode`` leaves no trace in the VBA.
 
+The reserved ``caller`` argument is modelled: ``call_udf`` hands the function xlwings'
+``ComRange`` of ``Application.Caller`` (the formula's cell, :class:`ExcelRange` ``caller=``,
+by default A1 of Sheet1 in the calling workbook), marshalled for use from another thread
+(``pythoncom.CoMarshalInterThreadInterfaceInStream``; the stand-in keeps the object itself).
+The fake Range records ``Dirty()`` and ``Calculate()``; its ``Application`` records
+``Calculate()`` and has a settable ``Calculation`` mode: what a background thread may ask of
+Excel (inside :func:`excel_session`, which keeps the Windows state in place after the call
+returned). The stand-in ``pythoncom.CoInitialize`` is a no-op.
+
 Not modelled (:class:`UnsupportedInHarnessError`): ``async_mode="threading"`` and the legacy
 ``expand`` option (both need a live caller cell, window handles and Excel re-entering the
-formula), and the reserved ``caller`` argument (a marshalled COM Range). Their metadata and VBA
-are still checked through :func:`decorate_module` and :func:`vba_for`.
+formula). Their metadata and VBA are still checked through :func:`decorate_module` and
+:func:`vba_for`.
 
 Limitation: :func:`decorate_module` re-executes one module's source with the Windows decorators
 bound; functions it imports from other modules keep their Linux (undecorated) form. Keep the
@@ -117,6 +126,7 @@ __all__ = [
     "call_like_excel",
     "cell_error",
     "decorate_module",
+    "excel_session",
     "import_like_excel",
     "load_windows_udfs",
     "parse_vba",
@@ -308,13 +318,19 @@ class _OleObject:
 
 
 class _ComApplication:
-    """``Application``: what ``_xlwindows.App`` and ``import_udfs`` read, and MacroOptions."""
+    """``Application``: what ``_xlwindows.App`` and ``import_udfs`` read, MacroOptions, and
+    ``Calculate()`` (recorded in ``calculations``) with the ``Calculation`` mode."""
 
     Version = "16.0"  # Excel 2016 and later, Microsoft 365 included
     Hwnd = _FAKE_HWND
+    Calculation = -4105  # xlCalculationAutomatic
 
     def __init__(self) -> None:
         self.macro_options: list[tuple[str, dict[str, Any]]] = []
+        self.calculations = 0
+
+    def Calculate(self) -> None:
+        self.calculations += 1
 
     def MacroOptions(self, macro: str, **options: Any) -> None:
         self.macro_options.append((macro, options))
@@ -336,9 +352,12 @@ class _ComSheet:
 
 
 class _ComRange:
-    """An Excel Range as pywin32 exposes it, for ``_xlwindows.Range`` and ``is_range_instance``."""
+    """An Excel Range as pywin32 exposes it, for ``_xlwindows.Range`` and ``is_range_instance``.
+
+    ``Dirty()`` and ``Calculate()`` are counted in ``dirtied`` and ``calculated``."""
 
     _oleobj_ = _OleObject()
+    CLSID = _RANGE_IID  # read by xlwings' ComRange when it marshals the caller
 
     def __init__(self, rows: tuple[tuple[Any, ...], ...], row: int, column: int, sheet: _ComSheet):
         self._rows = rows
@@ -348,6 +367,18 @@ class _ComRange:
         self.Columns = _Count(len(rows[0]))
         self.Count = len(rows) * len(rows[0])
         self.Worksheet = sheet
+        self.dirtied = 0
+        self.calculated = 0
+
+    @property
+    def Application(self) -> _ComApplication:
+        return self.Worksheet.Parent.Application
+
+    def Dirty(self) -> None:
+        self.dirtied += 1
+
+    def Calculate(self) -> None:
+        self.calculated += 1
 
     @property
     def Value(self) -> Any:
@@ -472,6 +503,19 @@ _pywintypes = _stand_in(
 _IID_IDISPATCH: Final = "{00020400-0000-0000-C000-000000000046}"
 
 
+class _Stream:
+    """What CoMarshalInterThreadInterfaceInStream returns: here, the object itself (single use)."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def take(self) -> Any:
+        obj, self.obj = self.obj, None
+        if obj is None:
+            raise _ComError("the marshalled stream was already released")
+        return obj
+
+
 def _build_stand_ins() -> dict[str, types.ModuleType]:
     pythoncom = _stand_in(
         "pythoncom",
@@ -480,10 +524,10 @@ def _build_stand_ins() -> dict[str, types.ModuleType]:
         IID_IDispatch=_IID_IDISPATCH,
         TypeIIDs={_IID_IDISPATCH: _PyIDispatch},
         CoInitialize=lambda *args: None,  # COM apartments mean nothing here
-        CoMarshalInterThreadInterfaceInStream=_windows_only(
-            "pythoncom.CoMarshalInterThreadInterfaceInStream"
-        ),
-        CoGetInterfaceAndReleaseStream=_windows_only("pythoncom.CoGetInterfaceAndReleaseStream"),
+        # Marshalling a COM interface for another thread (xlwings' ComRange for ``caller``):
+        # the fake objects need no proxy, so the stream carries the object itself.
+        CoMarshalInterThreadInterfaceInStream=lambda iid, obj: _Stream(obj),
+        CoGetInterfaceAndReleaseStream=lambda stream, iid: stream.take(),
     )
     client = _stand_in(
         "win32com.client",
@@ -665,6 +709,15 @@ def _windows_session() -> Iterator[_Machinery]:
                     sys.modules.pop("xlwings.com_server", None)
                 else:
                     sys.modules["xlwings.com_server"] = saved["com_server"]
+
+
+@contextmanager
+def excel_session() -> Iterator[None]:
+    """Keep xlwings' Windows state in place while the block runs, as it always is inside
+    Excel: for background threads that use a marshalled ``caller`` after
+    :func:`call_like_excel` has returned (xlwings' ComRange needs ``xlwings._xlwindows``)."""
+    with _windows_session():
+        yield
 
 
 # --------------------------------------------------------------------------------------
@@ -922,14 +975,15 @@ def _owner_of(func: Callable[..., Any]) -> ExcelModule:
 
 def _vba_arguments(info: Mapping[str, Any], args: Sequence[Any]) -> tuple[Any, ...]:
     """The ``Array(...)`` the VBA wrapper passes: every declared argument, omitted ones as
-    DISP_E_PARAMNOTFOUND."""
-    declared = info["args"]
+    DISP_E_PARAMNOTFOUND. The reserved ``caller`` argument is not declared in VBA: the wrapper
+    passes ``Nothing`` (None) in its place, which ``call_udf`` replaces."""
     name = info["name"]
-    if any(a["vararg"] for a in declared):
-        fixed = len(declared) - 1
+    if any(a["vararg"] for a in info["args"]):
+        fixed = len(info["args"]) - 1
         if len(args) < fixed:
             raise TypeError(f"{name} needs at least {fixed} arguments, got {len(args)}")
         return tuple(to_com(a) for a in args)
+    declared = [a for a in info["args"] if a["name"] != "caller"]
     if len(args) > len(declared):
         raise TypeError(
             f"Excel refuses {name} with {len(args)} arguments: it declares {len(declared)}"
@@ -938,7 +992,8 @@ def _vba_arguments(info: Mapping[str, Any], args: Sequence[Any]) -> tuple[Any, .
     for arg_info, value in zip(declared, padded, strict=True):
         if value is OMITTED and "optional" not in arg_info:
             raise TypeError(f"{name}: the required argument {arg_info['name']!r} is missing")
-    return tuple(to_com(a) for a in padded)
+    given = iter(to_com(a) for a in padded)
+    return tuple(None if a["name"] == "caller" else next(given) for a in info["args"])
 
 
 def call_like_excel(
@@ -954,7 +1009,8 @@ def call_like_excel(
     Python default, the others pass ``conversion.read`` with each argument's declared options,
     the function runs, ``conversion.write`` converts the result with the declared return
     options, and CallUDF squeezes it. Returns that value (see :func:`as_grid`). ``caller`` is
-    ``Application.Caller``, the formula's cell (unused by synchronous functions).
+    ``Application.Caller``, the formula's cell: a function with the reserved ``caller``
+    argument gets it as xlwings' ``ComRange`` (default: A1 of Sheet1 in ``workbook_name``).
     """
     owner = _owner_of(func)
     info = func.__xlfunc__  # type: ignore[attr-defined]
@@ -969,10 +1025,8 @@ def call_like_excel(
             f"{info['name']} uses the legacy 'expand' return option, which resizes the "
             "caller's array formula in a live Excel; use dynamic arrays instead"
         )
-    if any(a["name"] == "caller" for a in info["args"]):
-        raise UnsupportedInHarnessError(
-            f"{info['name']} takes the reserved 'caller' argument (a marshalled COM Range)"
-        )
+    if caller is None and any(a["name"] == "caller" for a in info["args"]):
+        caller = ExcelRange(None, book=workbook_name)
     com_args = _vba_arguments(info, args)
     with _windows_session() as machinery:
         _register(machinery.udfs, owner)

@@ -30,6 +30,7 @@ from excel_contract import (
     call_like_excel,
     cell_error,
     decorate_module,
+    excel_session,
     import_like_excel,
     load_windows_udfs,
     parse_vba,
@@ -518,3 +519,61 @@ def test_annotations_must_resolve_at_runtime(tmp_path: Path) -> None:
     linux_import(path)  # fine on Linux, where the decorator ignores annotations
     with pytest.raises(NameError, match="Decimal"):
         decorate_module(path)  # xlfunc calls get_type_hints at import on Windows
+
+
+# --- the reserved caller argument ----------------------------------------------------------
+
+CALLER_SOURCE = '''
+import xlwings as xw
+
+SEEN = []  # the caller each call got
+
+
+@xw.func
+@xw.arg("block", ndim=2)
+def CALLER_WHERE(block, label="cell", caller=None):
+    """Say which cell called."""
+    SEEN.append(caller)
+    return f"{label} {caller.sheet.book.name}!{caller.sheet.name}!{caller.address}"
+'''
+
+
+@pytest.fixture
+def caller_module(tmp_path: Path) -> ExcelModule:
+    path = tmp_path / "caller_contract_udfs.py"
+    path.write_text(CALLER_SOURCE)
+    return decorate_module(path)
+
+
+def test_caller_is_not_declared_in_vba_and_passed_as_nothing(caller_module: ExcelModule) -> None:
+    where = parse_vba(vba_for(caller_module))["CALLER_WHERE"]
+    assert where.param_names == ("block", "label")
+    assert where.optional_params == ("label",)
+    assert where.call_args == "Array(block, label, Nothing)"
+
+
+def test_caller_is_the_formula_cell(caller_module: ExcelModule) -> None:
+    where = caller_module["CALLER_WHERE"]
+    cell = ExcelRange(None, cell="C5", sheet="Leads", book="Team.xlsx")
+    assert call_like_excel(where, "x", caller=cell) == "cell Team.xlsx!Leads!$C$5"
+    assert call_like_excel(where, "x", "at") == "at Book1.xlsm!Sheet1!$A$1"  # the default
+    with pytest.raises(TypeError, match="declares 2"):
+        call_like_excel(where, "x", "at", "extra")
+
+
+def test_caller_can_be_used_from_another_thread_once(caller_module: ExcelModule) -> None:
+    # xlwings marshals the caller (ComRange) so that a background thread may reach Excel.
+    cell = ExcelRange(None, cell="B2")
+    call_like_excel(caller_module["CALLER_WHERE"], "x", caller=cell)
+    (caller,) = caller_module.module.SEEN
+
+    def recalculate() -> None:
+        caller.api.Dirty()
+        caller.api.Application.Calculate()
+
+    with excel_session(), ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+        first.submit(recalculate).result()
+        assert cell.com.dirtied == 1
+        assert cell.com.Application.calculations == 1
+        with pytest.raises(AssertionError, match="already deserialized"):
+            second.submit(lambda: caller.api).result()
