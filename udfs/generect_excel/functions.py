@@ -1,0 +1,258 @@
+"""What each GENERECT_* worksheet function computes, given its arguments as Python values.
+
+The one place the functions' semantics live. Two edges call it: the xlwings worksheet functions
+(``udfs``, Excel on Windows) and the workbook refresher (``generect-excel refresh``, any
+platform). Both hand over the arguments the way xlwings would: a criteria range as a 2-D block
+(list of rows), other arguments as one value (a 1x1 range may also arrive as ``[[v]]`` or
+``[v]``), ``None`` for an omitted argument or an empty cell. Pure core: no xlwings, no openpyxl.
+
+    request_for_count(criteria, mode)                      -> LeadSearchRequest
+    request_for_search(criteria, limit, offset, mode)       -> LeadSearchRequest
+    run_count / run_search                                  -> Outcome (value + engine Answer)
+    evaluate_count, evaluate_search, evaluate_spend,
+    evaluate_balance, evaluate_values                       -> the cell value or 2-D table
+    cell_error(exc)                                         -> "#GENERECT! ..." one line
+
+Defaults (an omitted argument or an empty cell): ``mode`` "database"; ``limit`` the criteria's
+own limit if it has one, else :data:`DEFAULT_SEARCH_LIMIT`; ``offset`` the criteria's own, else
+none (0); ``fields`` the standard columns; ``refresh`` no refresh; ``period`` "today".
+
+Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
+:class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
+:func:`cell_error` turns any exception into the one-line cell message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ._constants import CELL_ERROR_PREFIX, CELL_MESSAGE_MAX
+from .criteria import criteria_from_block, with_paging
+from .errors import CriteriaError, GenerectError, ProtocolError, one_line
+from .ledger import PERIODS, Origin
+from .models import LeadSearchRequest, parse_mode
+from .table import SearchInfo, parse_fields, search_table
+from .vocab import allowed_values
+
+__all__ = [
+    "DEFAULT_SEARCH_LIMIT",
+    "FUNCTION_NAMES",
+    "Outcome",
+    "cell_error",
+    "evaluate_balance",
+    "evaluate_count",
+    "evaluate_search",
+    "evaluate_spend",
+    "evaluate_values",
+    "request_for_count",
+    "request_for_search",
+    "run_count",
+    "run_search",
+    "scalar",
+]
+
+log = logging.getLogger(__name__)
+
+# GENERECT_SEARCH's page size when neither the formula nor the criteria say: small, so a
+# half-built sheet never buys thousands of rows by accident.
+DEFAULT_SEARCH_LIMIT = 25
+
+# Every worksheet function, with its arguments in order (the public Excel signatures).
+FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
+    "GENERECT_COUNT": ("criteria", "mode", "refresh"),
+    "GENERECT_SEARCH": ("criteria", "limit", "offset", "fields", "mode", "refresh"),
+    "GENERECT_SPEND": ("period",),
+    "GENERECT_BALANCE": (),
+    "GENERECT_VALUES": ("field",),
+}
+
+UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """A function's value and, for counts and searches, the engine's answer behind it.
+
+    ``value`` is what the cell shows (a number, text, or a 2-D table for searches);
+    ``answer`` is the :class:`~generect_excel.engine.Answer` (``from_cache``, charge, rows).
+    """
+
+    value: Any
+    answer: Any = None
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def scalar(value: Any, name: str) -> Any:
+    """One value from an argument that may come as a 1x1 range (``[[v]]`` or ``[v]``).
+
+    Raises :class:`CriteriaError` when a range of several cells is given where one value is
+    expected. Blank text counts as empty (``None``).
+    """
+    while isinstance(value, list | tuple):
+        cells = [cell for cell in value]
+        if len(cells) == 0:
+            return None
+        if len(cells) > 1:
+            raise CriteriaError(f"{name}: expected one cell or value, got a range of {len(cells)}.")
+        value = cells[0]
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _block(criteria: Any) -> Any:
+    # A single cell or text arrives as a bare value; the criteria parser takes any shape.
+    if criteria is None:
+        raise CriteriaError(
+            "No criteria: give the range holding your filters as the first argument."
+        )
+    return criteria
+
+
+def request_for_count(criteria: Any, mode: Any = None) -> LeadSearchRequest:
+    """The validated count request for a criteria block (raises CriteriaError; free)."""
+    return criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+
+
+def request_for_search(
+    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+) -> LeadSearchRequest:
+    """The validated search request: criteria, then the page (``limit``/``offset``).
+
+    An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
+    """
+    request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+    limit = scalar(limit, "limit")
+    offset = scalar(offset, "offset")
+    if limit is None and request.body().get("limit_by") is None:
+        limit = DEFAULT_SEARCH_LIMIT
+    if limit is None and offset is None:
+        return request
+    return with_paging(request, limit=limit, offset=offset)
+
+
+def _count_value(answer: Any) -> int | str:
+    count = answer.result.results_count
+    if count is None:
+        raise ProtocolError("Generect's count answer had no results_count. Refresh later.")
+    return count
+
+
+# --------------------------------------------------------------------------- evaluations
+
+
+def run_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_COUNT`` with its answer: the number of matching leads."""
+    request = request_for_count(criteria, mode)
+    answer = engine.count(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    return Outcome(_count_value(answer), answer)
+
+
+def run_search(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_SEARCH`` with its answer: status row, header row, one row per lead."""
+    request = request_for_search(criteria, limit, offset, mode)
+    columns = parse_fields(fields)  # a bad value fails here, before anything is bought
+    answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    info = SearchInfo.from_answer(answer, mode=str(request.mode))
+    if getattr(answer, "test_mode", False) and not info.test_mode:
+        # A test key is never debited, whatever the answer's own header said.
+        info = dataclasses.replace(info, test_mode=True)
+    return Outcome(search_table(answer.result.leads, info, columns), answer)
+
+
+def evaluate_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> int | str:
+    """``=GENERECT_COUNT(criteria, [mode], [refresh])``: how many leads match."""
+    return run_count(engine, criteria, mode, refresh, origin).value
+
+
+def evaluate_search(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> list[list[Any]]:
+    """``=GENERECT_SEARCH(criteria, [limit], [offset], [fields], [mode], [refresh])``: the
+    spilled table (see :mod:`generect_excel.table` for its shape)."""
+    return run_search(engine, criteria, limit, offset, fields, mode, refresh, origin).value
+
+
+def evaluate_spend(engine: Any, period: Any = None) -> float:
+    """``=GENERECT_SPEND([period])``: what the local ledger says was charged ("today",
+    "month" or "all"; test-mode calls excluded), in USD."""
+    value = scalar(period, "period")
+    text = "today" if value is None else str(value).strip().lower()
+    if text not in PERIODS:
+        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
+    return float(engine.spend(text))
+
+
+def evaluate_balance(engine: Any) -> float:
+    """``=GENERECT_BALANCE()``: the account's balance in USD (a free call, cached briefly)."""
+    balance = engine.account().balance
+    if balance is None:
+        raise ProtocolError("Generect's account answer had no balance. Refresh later.")
+    return float(Decimal(balance))
+
+
+def evaluate_values(field: Any) -> list[list[str]]:
+    """``=GENERECT_VALUES(field)``: the allowed values of a vocabulary field, as one column
+    (for drop-down lists). ``field`` is a request field, a vocabulary or a friendly label."""
+    name = scalar(field, "field")
+    if name is None:
+        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
+    try:
+        values: Sequence[str] = allowed_values(str(name).strip())
+    except KeyError as exc:
+        raise CriteriaError(
+            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
+        ) from None
+    return [[value] for value in values]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def cell_error(exc: BaseException) -> str:
+    """Any exception as the one-line cell message: ``"#GENERECT! <what to do>"``.
+
+    A :class:`GenerectError` shows its own short message (never the key, never a traceback);
+    anything else is logged here and shown as a generic line, since its text was not written
+    for a person and could hold anything.
+    """
+    if isinstance(exc, GenerectError):
+        message = str(exc)
+    else:
+        log.error("unexpected error in a GENERECT function", exc_info=exc)
+        message = UNEXPECTED_MESSAGE
+    return one_line(f"{CELL_ERROR_PREFIX} {message}", CELL_MESSAGE_MAX + len(CELL_ERROR_PREFIX) + 1)
