@@ -1,0 +1,105 @@
+"""``generect-excel count`` and ``search`` against the sandbox: cache, budget, CSV, dry run."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generect_excel.cli import main
+from generect_excel.client import close_shared_clients
+
+KEY = "live_SECRET_cli_77aa"
+
+
+@pytest.fixture
+def env(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The environment a person's shell would have; yields a criteria file."""
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("GENERECT_BASE_URL", sandbox.url)
+    monkeypatch.setenv("GENERECT_API_KEY", KEY)
+    criteria = tmp_path / "directors.toml"
+    criteria.write_text('seniorities = ["Director"]\nlocations = ["United States"]\n')
+    yield criteria
+    close_shared_clients()
+
+
+def test_search_twice_pays_once(
+    env: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", str(env), "--limit", "4"]) == 0
+    first = capsys.readouterr()
+    assert first.out.splitlines()[0].split()[:2] == ["full_name", "first_name"]
+    assert len(first.out.splitlines()) == 5  # header + 4 leads
+    assert "4 rows" in first.err and "from cache" not in first.err
+
+    assert main(["search", str(env), "--limit", "4"]) == 0
+    second = capsys.readouterr()
+    assert second.out == first.out
+    assert "from cache (no charge now)" in second.err
+    assert len(sandbox.billable_calls()) == 1
+
+    assert main(["search", str(env), "--limit", "4", "--refresh"]) == 0
+    assert len(sandbox.billable_calls()) == 2
+    assert KEY not in capsys.readouterr().err
+
+
+def test_search_to_csv(
+    env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "leads.csv"
+    code = main(
+        ["search", str(env), "--limit", "3", "--csv", str(out), "--fields", "full_name,job_title"]
+    )
+    assert code == 0
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["full_name", "job_title"] and len(rows) == 4
+    assert all(row[0] for row in rows[1:])
+    assert "wrote 3 lead(s)" in capsys.readouterr().err
+
+
+def test_count(env: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", str(env)]) == 0
+    captured = capsys.readouterr()
+    assert int(captured.out.strip().replace(",", "")) > 0
+    assert "database count" in captured.err
+    assert sandbox.billable_calls() == []  # database counts are free
+    assert main(["count", str(env), "--mode", "realtime"]) == 0
+    assert len(sandbox.billable_calls()) == 1
+
+
+def test_invalid_criteria_make_no_call(
+    env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('seniorities = ["Galactic overlord"]\n')
+    assert main(["search", str(bad)]) == 1
+    assert "Galactic overlord" in capsys.readouterr().err
+    assert sandbox.log_entries() == []
+
+
+def test_budget_breach_makes_no_call(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GENERECT_MAX_SPEND_PER_REQUEST", "0.10")
+    assert main(["search", str(env), "--limit", "25"]) == 1
+    err = capsys.readouterr().err
+    assert "error: May cost up to $0.50" in err and "GENERECT_MAX_SPEND_PER_REQUEST" in err
+    assert sandbox.log_entries() == []
+
+
+def test_dry_run_sends_nothing(env: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", str(env), "--limit", "10", "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "database search: up to $0.20; fetching afresh: up to $0.20"
+    )
+    main(["search", str(env), "--limit", "10"])
+    capsys.readouterr()
+    assert main(["search", str(env), "--limit", "10", "--dry-run"]) == 0
+    assert "free now (answer stored)" in capsys.readouterr().out
+    assert len(sandbox.log_entries()) == 1

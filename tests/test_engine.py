@@ -1,0 +1,494 @@
+"""The engine against the sandbox over real HTTP: paid once, counted from the request log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generect_excel import _constants as C
+from generect_excel.client import Client
+from generect_excel.criteria import criteria_from_kwargs
+from generect_excel.engine import Engine, Origin, make_cache_key, refresh_token
+from generect_excel.errors import BudgetError, CriteriaError, StoreError
+from generect_excel.settings import Settings, load_settings
+from generect_excel.store import Store
+
+KEY = "live_SECRET_4f9c2b7e1d8a"  # not test_: charged, and counted against the caps
+TEST_KEY = "test_SECRET_0a1b2c3d4e"
+
+
+def make_settings(sandbox: Any, home: Path, *, key: str = KEY, **overrides: Any) -> Settings:
+    return load_settings(
+        environ={},
+        config_file=home / "absent.toml",
+        use_keyring=False,
+        api_key=key,
+        base_url=sandbox.url,
+        home=home,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def settings(sandbox: Any, home: Path) -> Settings:
+    return make_settings(sandbox, home)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    with Client(settings) as client:
+        yield client
+
+
+@pytest.fixture
+def engine(settings: Settings, client: Client) -> Engine:
+    return Engine(settings, client=client)
+
+
+def directors(limit: int = 5, **extra: Any) -> Any:
+    return criteria_from_kwargs("database", seniorities=["director"], limit_by=limit, **extra)
+
+
+def billable(sandbox: Any) -> list[dict[str, Any]]:
+    return sandbox.billable_calls()
+
+
+def ids(answer: Any) -> list[Any]:
+    return [lead.get("lead_id") or lead.get("id") for lead in answer.result.leads]
+
+
+def child_env(sandbox: Any, home: Path, key: str = KEY) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENERECT_")}
+    env.update(
+        GENERECT_HOME=str(home),
+        GENERECT_BASE_URL=sandbox.url,
+        GENERECT_API_KEY=key,
+        GENERECT_CONFIG=str(home / "absent.toml"),
+    )
+    return env
+
+
+CHILD_SEARCH = """
+import json, sys, time
+from pathlib import Path
+from generect_excel.criteria import criteria_from_kwargs
+from generect_excel.engine import Engine
+from generect_excel.settings import load_settings
+
+engine = Engine(load_settings(use_keyring=False))
+request = criteria_from_kwargs("database", seniorities=["director"], limit_by=int(sys.argv[1]))
+engine.store  # open the store before the start signal
+if len(sys.argv) > 2:
+    Path(sys.argv[2]).touch()  # ready
+    deadline = time.monotonic() + 30
+    while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:
+        time.sleep(0.002)
+answer = engine.search(request)
+leads = answer.result.leads
+print(json.dumps({"from_cache": answer.from_cache,
+                  "ids": [lead.get("lead_id") or lead.get("id") for lead in leads]}))
+"""
+
+
+def run_child(sandbox: Any, home: Path, limit: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_SEARCH, str(limit)],
+        env=child_env(sandbox, home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+# -- Must show --------------------------------------------------------------------------------
+
+
+def test_same_search_twice_then_from_a_fresh_process_is_one_call(
+    sandbox: Any, engine: Engine, home: Path
+) -> None:
+    first = engine.search(directors(5))
+    second = engine.search(directors(5))
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert ids(first) == ids(second) and len(ids(first)) == 5
+    assert second.fetched_at == first.fetched_at
+
+    child = run_child(sandbox, home, 5)
+
+    assert child == {"from_cache": True, "ids": ids(first)}
+    assert len(billable(sandbox)) == 1
+    assert len(engine.charges()) == 1
+
+
+def test_fifty_threads_one_cold_search_make_one_call(sandbox: Any, engine: Engine) -> None:
+    barrier = threading.Barrier(50)
+    answers: list[Any] = [None] * 50
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            answers[i] = engine.search(directors(7))
+        except BaseException as exc:  # reported below: a thread must not die silently
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(billable(sandbox)) == 1
+    assert all(len(a.result.leads) == 7 for a in answers)
+    assert len({tuple(ids(a)) for a in answers}) == 1
+    assert sum(1 for a in answers if not a.from_cache) == 1
+    assert len(engine.charges()) == 1
+
+
+def test_processes_sharing_the_store_make_one_call(
+    sandbox: Any, engine: Engine, home: Path, tmp_path: Path
+) -> None:
+    engine.store  # noqa: B018 - the file exists before the children open it
+    # The first request answers slowly, so the processes are surely in flight together.
+    sandbox.queue_faults(["latency=1.5"])
+    go = tmp_path / "go"
+    children = []
+    for n in range(3):
+        ready = tmp_path / f"ready{n}"
+        children.append(
+            (
+                ready,
+                subprocess.Popen(
+                    [sys.executable, "-c", CHILD_SEARCH, "9", str(ready), str(go)],
+                    env=child_env(sandbox, home),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r, _ in children) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    results = []
+    for _, proc in children:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    assert len(billable(sandbox)) == 1
+    assert sorted(r["from_cache"] for r in results) == [False, True, True]
+    assert len({tuple(r["ids"]) for r in results}) == 1 and len(results[0]["ids"]) == 9
+    assert len(engine.charges()) == 1
+
+
+def test_changing_refresh_makes_exactly_one_new_call(sandbox: Any, engine: Engine) -> None:
+    cell = Origin("Book.xlsx", "Leads", "A1")
+    engine.search(directors(3), origin=cell)
+    assert len(billable(sandbox)) == 1
+    assert engine.search(directors(3), refresh=None, origin=cell).from_cache
+    assert not engine.search(directors(3), refresh=1, origin=cell).from_cache
+    assert len(billable(sandbox)) == 2
+    # Excel sends 1 as 1.0; recalculating with the same value is free.
+    assert engine.search(directors(3), refresh=1.0, origin=cell).from_cache
+    assert engine.search(directors(3), origin=cell).from_cache
+    assert len(billable(sandbox)) == 2
+    assert not engine.search(directors(3), refresh=2, origin=cell).from_cache
+    assert len(billable(sandbox)) == 3
+    assert len(engine.charges()) == 3
+
+
+def test_two_cells_with_different_refresh_values_do_not_take_turns_paying(
+    sandbox: Any, engine: Engine
+) -> None:
+    a, b = Origin("Book.xlsx", "S", "A1"), Origin("Book.xlsx", "S", "B1")
+    engine.search(directors(3), refresh="x", origin=a)
+    engine.search(directors(3), refresh="y", origin=b)
+    assert len(billable(sandbox)) == 2
+    for _ in range(3):  # recalculations
+        assert engine.search(directors(3), refresh="x", origin=a).from_cache
+        assert engine.search(directors(3), refresh="y", origin=b).from_cache
+    # A third cell with a value that already fetched this request pays nothing.
+    assert engine.search(
+        directors(3), refresh="y", origin=Origin("Book.xlsx", "S", "C1")
+    ).from_cache
+    assert len(billable(sandbox)) == 2
+    # A toggle back and forth refetches at each change.
+    assert not engine.search(directors(3), refresh="z", origin=a).from_cache
+    assert not engine.search(directors(3), refresh="x", origin=a).from_cache
+    assert len(billable(sandbox)) == 4
+
+
+def test_budget_breach_makes_zero_calls(sandbox: Any, home: Path, client: Client) -> None:
+    settings = make_settings(sandbox, home, max_spend_per_request=Decimal("0.10"))
+    engine = Engine(settings, client=client)
+    with pytest.raises(BudgetError) as info:
+        engine.search(directors(25))  # worst case 25 x $0.02 = $0.50
+    message = str(info.value)
+    assert "$0.50" in message and "$0.10" in message
+    assert "GENERECT_MAX_SPEND_PER_REQUEST" in message
+    assert sandbox.log_entries() == []
+    assert engine.charges() == []
+
+
+def test_daily_cap_counts_the_ledger(sandbox: Any, home: Path, client: Client) -> None:
+    settings = make_settings(sandbox, home, max_spend_per_day=Decimal("0.15"))
+    engine = Engine(settings, client=client)
+    first = engine.search(directors(5))  # worst case $0.10: within the day's $0.15
+    spent = engine.spend("today")
+    assert spent == first.result.amount_charged > 0
+    with pytest.raises(BudgetError) as info:
+        engine.search(directors(4))  # $0.08 more would pass $0.15
+    assert "GENERECT_MAX_SPEND_PER_DAY" in str(info.value)
+    assert len(sandbox.log_entries()) == 1
+    # A stored answer costs nothing, so the cap does not stop it.
+    assert engine.search(directors(5)).from_cache
+
+
+def test_invalid_criterion_makes_zero_calls(sandbox: Any, engine: Engine) -> None:
+    with pytest.raises(CriteriaError):
+        criteria_from_kwargs("database", seniorities=["galactic overlord"], limit_by=5)
+    with pytest.raises(CriteriaError):
+        criteria_from_kwargs("database", keywords=["python"])  # realtime-only field
+    assert sandbox.log_entries() == []
+
+
+def test_the_key_is_never_stored_or_logged(
+    sandbox: Any, engine: Engine, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    engine.search(directors(3), origin=Origin("Book.xlsx", "S", "A1"))
+    engine.search(directors(3))
+    engine.count(directors(3))
+    engine.count(criteria_from_kwargs("realtime", seniorities=["director"]))
+    engine.account()
+    with pytest.raises(BudgetError):
+        Engine(
+            make_settings(sandbox, home, max_spend_per_request=Decimal("0")), client=engine.client
+        ).search(directors(4))
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "store.sqlite3" for p in files)
+    for path in files:  # the database, its WAL and anything else under GENERECT_HOME
+        assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in repr(engine.charges())
+    assert KEY not in caplog.text
+    assert caplog.records  # the engine did log: the check above saw real output
+
+
+def test_a_ledger_row_per_billable_call_with_the_right_amount(sandbox: Any, engine: Engine) -> None:
+    answers = [
+        engine.search(directors(3), origin=Origin("Book.xlsx", "Leads", "A1")),
+        engine.search(directors(6)),
+        engine.count(criteria_from_kwargs("realtime", seniorities=["director"])),
+        engine.count(directors(3)),  # database count: free, not billable, no ledger row
+        engine.search(directors(3)),  # cache hit: no ledger row
+    ]
+    rows = engine.charges()
+    calls = billable(sandbox)
+    assert len(rows) == len(calls) == 3
+    assert [r.amount_charged for r in rows] == [a.result.amount_charged for a in answers[:3]]
+    assert [r.amount_charged for r in rows] == [Decimal(str(c["amount_charged"])) for c in calls]
+    assert [r.rows for r in rows] == [3, 6, 0]
+    assert rows[0].origin == Origin("Book.xlsx", "Leads", "A1")
+    assert rows[0].cache_key == answers[0].cache_key
+    total = sum((r.amount_charged for r in rows), Decimal("0"))
+    assert engine.spend("today") == engine.spend("month") == engine.spend("all") == total
+    assert total == Decimal("0.18") + Decimal(str(calls[2]["amount_charged"]))  # 9 rows + a count
+
+
+def test_test_mode_key_is_flagged_and_ignored_by_the_budget(sandbox: Any, home: Path) -> None:
+    settings = make_settings(
+        sandbox, home, key=TEST_KEY, max_spend_per_request=Decimal("0"), max_spend_per_day="0"
+    )
+    with Client(settings) as client:
+        engine = Engine(settings, client=client)
+        answer = engine.search(directors(25))  # $0.50 worst case against $0 caps: allowed
+        assert answer.test_mode and len(answer.result.leads) == 25
+        [row] = engine.charges()
+        assert row.test_mode and row.amount_charged == answer.result.amount_charged > 0
+        assert engine.spend("today") == 0
+        assert engine.spend("today", include_test_mode=True) == row.amount_charged
+        assert engine.estimate(directors(25)).cost == 0
+    assert len(billable(sandbox)) == 1
+
+
+def test_test_mode_answers_do_not_count_against_a_live_key(sandbox: Any, home: Path) -> None:
+    with Client(make_settings(sandbox, home, key=TEST_KEY)) as client:
+        Engine(make_settings(sandbox, home, key=TEST_KEY), client=client).search(directors(25))
+    settings = make_settings(sandbox, home, max_spend_per_day=Decimal("0.50"))
+    with Client(settings) as client:
+        engine = Engine(settings, client=client)
+        engine.search(directors(25))  # the $0.50 spent in test mode is not counted
+    assert len(billable(sandbox)) == 2
+
+
+def test_locked_store_is_a_clear_error_and_no_call(
+    sandbox: Any, settings: Settings, client: Client
+) -> None:
+    store = Store(settings.store_path, busy_timeout=0.05)
+    locker = sqlite3.connect(settings.store_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        engine = Engine(settings, client=client, store=store)
+        with pytest.raises(StoreError) as info:
+            engine.search(directors(5))
+        assert "locked by another program" in str(info.value)
+    finally:
+        locker.close()
+    assert sandbox.log_entries() == []
+    assert Engine(settings, client=client, store=store).search(directors(5)).from_cache is False
+
+
+class LockAfterAnswer:
+    """A real client whose answer arrives while another program locks the store."""
+
+    def __init__(self, client: Client, path: Path) -> None:
+        self.client, self.path = client, path
+        self.locker: sqlite3.Connection | None = None
+
+    def search(self, mode: str, body: Any) -> Any:
+        result = self.client.search(mode, body)  # type: ignore[arg-type]
+        self.locker = sqlite3.connect(self.path, isolation_level=None)
+        self.locker.execute("BEGIN EXCLUSIVE")
+        return result
+
+    def count(self, mode: str, body: Any) -> Any:
+        raise AssertionError("not used")
+
+    def account(self) -> Any:
+        raise AssertionError("not used")
+
+
+def test_a_charge_that_cannot_be_saved_is_kept_and_recovered(
+    sandbox: Any, settings: Settings, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(C, "STORE_WRITE_RETRY_SECONDS", 0.2)
+    store = Store(settings.store_path, busy_timeout=0.05)
+    locking = LockAfterAnswer(client, settings.store_path)
+    engine = Engine(settings, client=locking, store=store)
+    try:
+        with pytest.raises(StoreError) as info:
+            engine.search(directors(5))
+    finally:
+        assert locking.locker is not None
+        locking.locker.close()
+    assert str(info.value).startswith("Charged $0.10")
+    assert len(billable(sandbox)) == 1
+    # The next start imports the journal: the charge is in the ledger, the answer is stored.
+    recovered = Engine(settings, client=client, store=Store(settings.store_path))
+    [row] = recovered.charges()
+    assert row.amount_charged == Decimal("0.10")
+    assert recovered.search(directors(5)).from_cache
+    assert len(billable(sandbox)) == 1
+
+
+# -- the rest of the flow ---------------------------------------------------------------------
+
+
+def test_free_counts_expire_paid_answers_do_not(
+    sandbox: Any, settings: Settings, client: Client
+) -> None:
+    now = [datetime(2026, 3, 2, 9, 0, tzinfo=UTC)]
+    engine = Engine(settings, client=client, clock=lambda: now[0])
+    realtime = criteria_from_kwargs("realtime", seniorities=["director"])
+    engine.count(directors(3))
+    engine.count(realtime)
+    engine.search(directors(3))
+    assert len(sandbox.log_entries()) == 3
+    now[0] += timedelta(seconds=settings.free_count_max_age + 1)
+    assert not engine.count(directors(3)).from_cache  # free: fetched again
+    assert engine.count(realtime).from_cache  # paid: kept
+    assert engine.search(directors(3)).from_cache
+    assert len(sandbox.log_entries()) == 4
+    assert len(engine.charges()) == 2  # the free counts are not in the ledger
+
+
+def test_errors_reach_every_waiter_and_release_the_claim(
+    sandbox: Any, engine: Engine, settings: Settings
+) -> None:
+    from generect_excel.errors import NotFoundError
+
+    sandbox.queue_faults(["not_found"])
+    with pytest.raises(NotFoundError):
+        engine.search(directors(2))
+    assert engine.charges() == []
+    with sqlite3.connect(settings.store_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM inflight").fetchone()[0] == 0
+    conn.close()
+    assert not engine.search(directors(2)).from_cache  # nothing was stored: fetched now
+    assert len(billable(sandbox)) == 1
+
+
+def test_estimate_and_cached(sandbox: Any, engine: Engine) -> None:
+    before = engine.estimate(directors(10))
+    assert (before.amount, before.cached, before.cost) == (Decimal("0.20"), False, Decimal("0.20"))
+    assert engine.cached(directors(10)) is None
+    engine.search(directors(10))
+    after = engine.estimate(directors(10))
+    assert (after.cached, after.cost, after.refresh_cost) == (True, 0, Decimal("0.20"))
+    assert engine.cached(directors(10)).from_cache
+    assert engine.estimate(directors(10), "count").amount == 0
+    assert len(sandbox.log_entries()) == 1
+
+
+def test_account_has_a_short_cache(sandbox: Any, engine: Engine) -> None:
+    first, second = engine.account(), engine.account()
+    assert first == second and first.balance is not None
+    assert [e["path"] for e in sandbox.log_entries()] == [C.PATH_ACCOUNT]
+
+
+def test_cache_key_covers_endpoint_request_base_url_and_account() -> None:
+    base = make_cache_key("/a/", '{"x":1}', "http://127.0.0.1:1", "fp")
+    assert len(base) == 64
+    assert base == make_cache_key("/a/", '{"x":1}', "http://127.0.0.1:1/", "fp")
+    for other in (
+        make_cache_key("/b/", '{"x":1}', "http://127.0.0.1:1", "fp"),
+        make_cache_key("/a/", '{"x":2}', "http://127.0.0.1:1", "fp"),
+        make_cache_key("/a/", '{"x":1}', "http://127.0.0.1:2", "fp"),
+        make_cache_key("/a/", '{"x":1}', "http://127.0.0.1:1", "fp2"),
+    ):
+        assert other != base
+
+
+def test_value_order_does_not_change_the_key(sandbox: Any, engine: Engine) -> None:
+    a = criteria_from_kwargs("database", seniorities=["director", "vp"], limit_by=2)
+    b = criteria_from_kwargs("database", seniorities=["vp", "director"], limit_by=2)
+    assert engine.search(a).cache_key == engine.search(b).cache_key
+    assert len(billable(sandbox)) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        (None, None),
+        ("", None),
+        ("  ", None),
+        (1, "1"),
+        (1.0, "1"),  # Excel's numbers are floats
+        (2.5, "2.5"),
+        (True, "TRUE"),
+        ("Refresh 3", "Refresh 3"),
+        (datetime(2026, 1, 2, 3, 4), "2026-01-02T03:04:00"),
+    ],
+)
+def test_refresh_token(value: Any, token: str | None) -> None:
+    assert refresh_token(value) == token
