@@ -37,6 +37,7 @@ cannot be computed without a spreadsheet engine.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ __all__ = [
     "parse_expression",
     "parse_formula",
     "parse_reference",
+    "replace_arguments",
 ]
 
 EXCEL_MAX_COLUMN = 16_384
@@ -449,3 +451,84 @@ def _call_arguments(tokens: list[Token], start: int) -> tuple[int, list[list[Tok
             continue
         pieces[-1].append(token)
     raise FormulaSyntaxError("a function call is not closed")
+
+
+def _token_spans(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
+    """Where each (non-whitespace) token sits in ``text``: the tokenizer folds runs of spaces
+    into one token, so positions are found by walking the text, not by adding lengths."""
+    spans = []
+    pos = 1 if text.startswith("=") else 0
+    for token in tokens:
+        while pos < len(text) and text[pos].isspace() and not text.startswith(token.value, pos):
+            pos += 1
+        if not text.startswith(token.value, pos):
+            raise FormulaSyntaxError(f"cannot place {token.value!r} in {text}")
+        spans.append((pos, pos + len(token.value)))
+        pos += len(token.value)
+    return spans
+
+
+def replace_arguments(formula: str, replace: Callable[[Call], Mapping[str, str] | None]) -> str:
+    """``formula`` with some arguments of its GENERECT calls replaced, every other character
+    kept. ``replace(call)`` returns {parameter name: new argument text} for that call (None or
+    empty: leave it). An argument left out is added, with empty ones before it:
+
+    >>> replace_arguments('=GENERECT_SEARCH(A1:B5)', lambda call: {"refresh": '"r:1"'})
+    '=GENERECT_SEARCH(A1:B5,,,,,"r:1")'
+
+    Raises :class:`FormulaSyntaxError` when the formula cannot be tokenized.
+    """
+    text = formula if formula.startswith("=") else "=" + formula
+    try:
+        tokens = [t for t in Tokenizer(text).items if t.type != Token.WSPACE]
+    except TokenizerError as exc:
+        raise FormulaSyntaxError(str(exc)) from None
+    spans = _token_spans(text, tokens)
+    edits: list[tuple[int, int, str]] = []
+    for start, token in enumerate(tokens):
+        if token.type != Token.FUNC or token.subtype != Token.OPEN:
+            continue
+        function = _canonical(token.value)
+        if function is None:
+            continue
+        end, pieces = _call_arguments(tokens, start)
+        params = FUNCTION_NAMES[function]
+        args: list[Arg] = [_argument(piece) for piece in pieces]
+        if len(args) == 1 and isinstance(args[0], Omitted) and not params:
+            args = []
+        extra = max(0, len(args) - len(params))
+        args = args[: len(params)] + [Omitted()] * (len(params) - len(args))
+        wanted = replace(Call(function, tuple(args), extra)) or {}
+        # The tokens around each argument slot: "(" or "," before it, "," or ")" after it.
+        fences = [start]
+        depth = 0
+        for i in range(start + 1, end):
+            if tokens[i].subtype == Token.OPEN:
+                depth += 1
+            elif tokens[i].subtype == Token.CLOSE:
+                depth -= 1
+            elif depth == 0 and tokens[i].type == Token.SEP and tokens[i].subtype == Token.ARG:
+                fences.append(i)
+        fences.append(end)
+        slots = len(fences) - 1  # "F()" has one, empty
+        for name, new_text in wanted.items():
+            k = params.index(name)
+            if k < slots:
+                before, after = fences[k], fences[k + 1]
+                if after - before > 1:  # the old argument: its first to its last token
+                    edits.append((spans[before + 1][0], spans[after - 1][1], new_text))
+                else:
+                    edits.append((spans[before][1], spans[before][1], new_text))
+            else:
+                at = spans[end][0]
+                edits.append((at, at, "," * (k - slots + 1) + new_text))
+    # An edit inside an argument that is replaced (a nested call) goes with that argument.
+    kept: list[tuple[int, int, str]] = []
+    for edit in sorted(edits, key=lambda e: (e[0], -e[1])):
+        if kept and edit[0] < kept[-1][1]:
+            continue
+        kept.append(edit)
+    out = text
+    for lo, hi, new_text in reversed(kept):
+        out = out[:lo] + new_text + out[hi:]
+    return out if formula.startswith("=") else out[1:]
