@@ -446,8 +446,12 @@ def test_estimate_and_cached(sandbox: Any, engine: Engine) -> None:
     after = engine.estimate(directors(10))
     assert (after.cached, after.cost, after.refresh_cost) == (True, 0, Decimal("0.20"))
     assert engine.cached(directors(10)).from_cache
+    cell = Origin("Book.xlsx", "S", "A1")
+    assert engine.cached(directors(10), refresh=5, origin=cell) is None  # would fetch
+    engine.search(directors(10), refresh=5, origin=cell)
+    assert engine.cached(directors(10), refresh=5.0, origin=cell).from_cache
     assert engine.estimate(directors(10), "count").amount == 0
-    assert len(sandbox.log_entries()) == 1
+    assert len(sandbox.log_entries()) == 2
 
 
 def test_account_has_a_short_cache(sandbox: Any, engine: Engine) -> None:
