@@ -145,25 +145,26 @@ class WorkbookReader:
             return self._resolve(target, scope_sheet, depth + 1)
         if isinstance(arg, Unsupported):
             raise WorkbookError(
-                f"Argument {arg.text} is {arg.reason}: the refresher reads only cells, ranges, "
-                "defined names and typed values."
+                f"Cannot read {arg.text} from the file ({arg.reason}): "
+                "use a cell, a range, a defined name or a typed value.",
+                details="The refresher computes no Excel formulas: it reads each GENERECT "
+                "argument from the cells, names and literals it references.",
             )
         raise WorkbookError(f"Cannot read the argument {arg!r}.")  # pragma: no cover
 
     def _name_target(self, name: Name, sheet: str) -> Arg:
         key = name.name.lower()
         scope = self.formulas[self.sheet_title(name.sheet or sheet)]
-        for names in (scope.defined_names, None if name.sheet else self.formulas.defined_names):
-            if names is None:
-                continue
+        # The sheet's own names first; Excel also accepts Sheet!Name for a workbook name.
+        for names in (scope.defined_names, self.formulas.defined_names):
             for candidate, defined in names.items():
                 if candidate.lower() == key:
                     value = defined.attr_text or ""
                     target = parse_expression(value)
                     if isinstance(target, Unsupported):
                         raise WorkbookError(
-                            f"The name {name.name} stands for {value}, which is "
-                            f"{target.reason}: point it at a range or a value."
+                            f"Point the name {name.name} at a range or a value: "
+                            f"{value} is {target.reason}."
                         )
                     return target
         raise WorkbookError(f"No defined name {name.text or name.name} in {self.path.name}.")
