@@ -999,3 +999,152 @@ def test_retries_are_logged_without_the_key(caplog: pytest.LogCaptureFixture) ->
     assert "HTTP 503" in record.getMessage()
     assert "retry 1 of 4" in record.getMessage()
     assert KEY not in record.getMessage()
+
+
+# -- against the sandbox, over real HTTP -----------------------------------------------------
+
+DB_BODY = {"job_titles": ["Engineer", "Manager", "Director"], "limit_by": 3}
+
+
+def sandbox_client(sandbox: Any, key: str = KEY, **kw: Any) -> tuple[Client, Sleeps]:
+    sleeps = Sleeps()
+    kw.setdefault("random", lambda: 0.0)
+    settings = make_settings(key, base_url=sandbox.url, max_parallel=kw.pop("max_parallel", 4))
+    return Client(settings, sleep=sleeps, **kw), sleeps
+
+
+def paths_seen(sandbox: Any) -> list[str]:
+    return [entry["path"] for entry in sandbox.log_entries()]
+
+
+def test_sandbox_round_trip_of_every_endpoint(sandbox: Any) -> None:
+    client, sleeps = sandbox_client(sandbox)
+    with client:
+        before = client.account().balance
+        counted = client.count("database", DB_BODY)
+        found = client.search("database", DB_BODY)
+        realtime = client.count("realtime", DB_BODY)
+        found_rt = client.search("realtime", {**DB_BODY, "limit_by": 2})
+        after = client.account()
+    assert isinstance(counted.results_count, int) and counted.results_count >= 3
+    assert counted.amount_charged == 0
+    assert len(found.leads) == 3 and all(isinstance(lead, dict) for lead in found.leads)
+    assert len(found_rt.leads) <= 2
+    charged = found.amount_charged + realtime.amount_charged + found_rt.amount_charged
+    assert found.amount_charged > 0 and realtime.amount_charged > 0
+    assert before is not None and after.balance == before - charged  # exact Decimal arithmetic
+    assert not (found.test_mode or after.test_mode)
+    assert paths_seen(sandbox) == [
+        C.PATH_ACCOUNT,
+        C.PATH_DATABASE_COUNT,
+        C.PATH_DATABASE_SEARCH,
+        C.PATH_REALTIME_COUNT,
+        C.PATH_REALTIME_SEARCH,
+        C.PATH_ACCOUNT,
+    ]
+    assert [e["body"] for e in sandbox.log_entries()][1:3] == [DB_BODY, DB_BODY]
+    assert len(sandbox.billable_calls()) == 3
+    assert sleeps == []
+
+
+def test_sandbox_test_mode_key_is_detected_and_not_debited(sandbox: Any) -> None:
+    client, _ = sandbox_client(sandbox, "Token test_client_demo")
+    with client:
+        found = client.search("database", DB_BODY)
+        account = client.account()
+    assert found.test_mode and account.test_mode
+    assert found.amount_charged > 0  # the real price is reported...
+    assert sandbox.balance("test_client_demo") == account.balance  # ...but nothing debited
+
+
+def test_sandbox_validation_400_is_readable(sandbox: Any) -> None:
+    client, _ = sandbox_client(sandbox)
+    with client, pytest.raises(BadRequestError) as info:
+        client.search("database", {**DB_BODY, "company_headcounts": ["999"]})
+    assert "company_headcounts: Object with name=999 does not exist" in str(info.value)
+    assert sandbox.billable_calls() == []
+
+
+def test_sandbox_bad_key_is_unauthorized(sandbox: Any) -> None:
+    client, _ = sandbox_client(sandbox, "invalid_key_123")
+    with client, pytest.raises(UnauthorizedError) as info:
+        client.account()
+    assert "Token" in str(info.value) and "invalid_key_123" not in str(info.value)
+
+
+def test_sandbox_insufficient_funds(sandbox: Any) -> None:
+    client, _ = sandbox_client(sandbox)
+    sandbox.queue_faults(["insufficient_funds"])
+    with client, pytest.raises(InsufficientFundsError):
+        client.search("database", DB_BODY)
+    assert len(sandbox.log_entries()) == 1
+
+
+def test_sandbox_throttling_and_upstream_errors_are_retried_and_paid_once(sandbox: Any) -> None:
+    client, sleeps = sandbox_client(sandbox)
+    sandbox.queue_faults(["rate_limited", "upstream_error", "html_error"])
+    with client:
+        found = client.search("realtime", DB_BODY)
+    assert len(found.leads) <= 3
+    assert [e["status"] for e in sandbox.log_entries()] == [429, 502, 502, 200]
+    assert len(sandbox.billable_calls()) == 1
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_sandbox_dropped_answer_on_a_billable_call_is_not_resent(sandbox: Any) -> None:
+    client, sleeps = sandbox_client(sandbox)
+    sandbox.queue_faults(["drop"])
+    with client, pytest.raises(OutcomeUnknownError) as info:
+        client.search("database", DB_BODY)
+    assert paths_seen(sandbox) == [C.PATH_DATABASE_SEARCH]  # exactly one request
+    assert sleeps == []
+    assert info.value.path == C.PATH_DATABASE_SEARCH
+
+
+def test_sandbox_dropped_answer_on_a_free_count_is_asked_again(sandbox: Any) -> None:
+    client, sleeps = sandbox_client(sandbox)
+    sandbox.queue_faults(["drop"])
+    with client:
+        counted = client.count("database", DB_BODY)
+    assert isinstance(counted.results_count, int)
+    assert paths_seen(sandbox) == [C.PATH_DATABASE_COUNT, C.PATH_DATABASE_COUNT]
+    assert sleeps == [0.5]
+
+
+def test_sandbox_malformed_json_is_a_protocol_error(sandbox: Any) -> None:
+    client, _ = sandbox_client(sandbox)
+    sandbox.queue_faults(["malformed_json"])
+    with client, pytest.raises(ProtocolError) as info:
+        client.count("realtime", DB_BODY)
+    assert "may have been charged" in str(info.value)
+    assert len(sandbox.log_entries()) == 1
+
+
+def test_async_client_within_the_servers_parallel_cap(sandbox_factory: Any) -> None:
+    server = sandbox_factory(max_parallel=2, realtime_latency=0.05)
+    settings = make_settings(base_url=server.url, max_parallel=2)
+
+    async def main() -> list[CountResult]:
+        async with AsyncClient(settings, sleep=Sleeps().async_sleep) as client:
+            return await asyncio.gather(*(client.count("realtime", DB_BODY) for _ in range(8)))
+
+    results = asyncio.run(main())
+    assert len(results) == 8
+    # The client never had more in flight than the server allows: not a single 429.
+    assert [e["status"] for e in server.log_entries()] == [200] * 8
+
+
+def test_sandbox_logs_never_carry_the_key(sandbox: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
+    client, _ = sandbox_client(sandbox)
+    sandbox.queue_faults(["rate_limited"], path=C.PATH_DATABASE_COUNT)
+    sandbox.queue_faults(["drop"], path=C.PATH_DATABASE_SEARCH)
+    with client:
+        client.count("database", DB_BODY)
+        with pytest.raises(OutcomeUnknownError):
+            client.search("database", DB_BODY)
+        client.account()
+    assert any(r.name.startswith("httpcore") for r in caplog.records)
+    assert KEY not in caplog.text
+    for record in caplog.records:
+        assert KEY not in record.getMessage()
