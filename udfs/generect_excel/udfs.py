@@ -1,0 +1,300 @@
+"""The worksheet functions: ``=GENERECT_COUNT``, ``=GENERECT_SEARCH``, ``=GENERECT_SPEND``,
+``=GENERECT_BALANCE``, ``=GENERECT_VALUES`` (the module xlwings imports; Excel on Windows).
+
+Each function is a thin adapter: the cells as xlwings hands them -> :mod:`generect_excel.functions`
+(the semantics, shared with the workbook refresher) -> a value or a table for the sheet. What
+is specific to Excel lives here, and only here:
+
+**Errors.** Classic xlwings cannot return Excel error values, and an uncaught exception would
+put pywin32's "Unexpected Python Error" text (maybe a traceback) in the cell. So every function
+catches everything and returns one short line starting ``#GENERECT!``
+(:func:`functions.cell_error`): what is wrong, what to do, never the API key.
+
+**One engine per process**, made on the first call from :func:`~generect_excel.settings.load_settings`
+(environment, config file, keyring) and made again when the settings change (a new key, another
+base URL): settings are re-read at every call (about 50 microseconds). Nothing heavy is imported
+when Excel imports this module (no pydantic, httpx or SQLite until a function runs).
+
+**Function wizard** (``call_in_wizard=False`` on GENERECT_SEARCH and GENERECT_COUNT). Excel
+evaluates a formula again at each keystroke in the wizard; a half-typed search with a valid
+criteria range but an unfinished ``limit`` would buy rows. With the flag, xlwings' VBA wrapper
+exits at once while the wizard is open. Known side effect (xlwings #1574): Excel disables the
+same command bar at other moments too, e.g. while a workbook opens, and the cell then shows 0
+until it is recalculated (F9). The cache is not a substitute: each keystroke is a new question
+(a different limit, a different range) and would be paid for. The free functions (SPEND,
+BALANCE, VALUES) run in the wizard.
+
+**Origin** (``caller``). Every billable function takes xlwings' reserved ``caller`` argument
+(the formula's cell; not visible in Excel). Its workbook, sheet and cell go to the ledger with
+each charge, and identify the formula for ``refresh`` (each formula fetches afresh once per new
+refresh value; without an origin, two formulas with different refresh cells would take turns
+paying). It is also the cell to recalculate when a background fetch lands. Cost: a few COM
+property reads per call.
+
+**Realtime calls do not freeze Excel** (:mod:`generect_excel.pending`). A realtime search or
+count that the store cannot answer is fetched on a background thread (identical questions share
+one fetch) and the cell shows at once ``#GENERECT! pending: realtime search started 10:31,
+usually 5-60 s; updates by itself.`` When the answer is stored, :func:`_recalculate` marks the
+waiting cells dirty and asks Excel to calculate; the cell then shows the answer (or the error,
+once). In manual calculation mode the cells are only marked dirty: the answer shows at the next
+F9. Database calls (under a second) and stored answers are returned synchronously. xlwings'
+``async_mode="threading"`` was not used: it shows ``#N/A waiting...`` even for stored answers,
+keeps results in a per-cell memory cache, and leaves cells stuck on open and on Ctrl+Alt+F9
+(xlwings #2040, #2134).
+
+Type hints are NOT written on the decorated functions: on Windows xlwings reads them as
+conversion options (``str | None`` breaks every call). Arguments use ``@xw.arg`` options.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import xlwings as xw
+
+__all__ = [
+    "GENERECT_BALANCE",
+    "GENERECT_COUNT",
+    "GENERECT_SEARCH",
+    "GENERECT_SPEND",
+    "GENERECT_VALUES",
+]
+
+log = logging.getLogger(__name__)
+
+CATEGORY = "Generect"
+
+# Excel's Application.Calculation for manual mode (xlCalculationManual): respected, no Calculate.
+XL_CALCULATION_MANUAL = -4135
+# COM errors meaning "Excel is busy (editing a cell, calculating, a dialog open); call later":
+# RPC_E_SERVERCALL_RETRYLATER, RPC_E_CALL_REJECTED, and Excel's VBA_E_IGNORE.
+EXCEL_BUSY_HRESULTS = frozenset({-2147417846, -2147418111, -2146777998})
+EXCEL_BUSY_RETRY_SECONDS = 120.0  # how long a landed fetch keeps asking a busy Excel
+
+
+# ----------------------------------------------------------------------------- the runtime
+
+
+class _Runtime:
+    """The process's engine (re-made when the settings change) and background fetches."""
+
+    lock = threading.Lock()
+    engine: Any = None
+    fetches: Any = None
+
+
+def _engine() -> Any:
+    from .engine import Engine
+    from .settings import load_settings
+
+    settings = load_settings()
+    with _Runtime.lock:
+        if _Runtime.engine is None or _Runtime.engine.settings != settings:
+            _Runtime.engine = Engine(settings)
+        return _Runtime.engine
+
+
+def _background_engine(caller: Any) -> Any:
+    """The engine for one billable call: slow calls that are not stored go to the background."""
+    from .pending import BackgroundEngine, PendingFetches
+
+    engine = _engine()
+    with _Runtime.lock:
+        if _Runtime.fetches is None:
+            _Runtime.fetches = PendingFetches(
+                notify=_recalculate, max_workers=engine.settings.max_parallel
+            )
+    return BackgroundEngine(engine, _Runtime.fetches, waiter=caller)
+
+
+def _origin(caller: Any) -> Any:
+    """Workbook, sheet and cell of the calling formula, or None when Excel does not say."""
+    from .ledger import Origin
+
+    if caller is None:
+        return None
+    try:
+        cell = caller.api  # the COM Range: three property reads, not xlwings' dozen
+        sheet = cell.Worksheet
+        return Origin(str(sheet.Parent.Name), str(sheet.Name), str(cell.Address).replace("$", ""))
+    except Exception:  # a formula evaluated outside a cell (VBA, Evaluate): no origin
+        log.debug("no origin for this call", exc_info=True)
+        return None
+
+
+def _error(exc: BaseException) -> str:
+    from .functions import cell_error
+
+    return cell_error(exc)
+
+
+# ----------------------------------------------------------------------------- Windows only
+
+
+_com_ready = threading.local()
+
+
+def _join_com() -> None:
+    """Make this thread a COM apartment once (like xlwings' own COM executor threads)."""
+    if getattr(_com_ready, "done", False):
+        return
+    try:
+        import pythoncom  # pywin32, always beside xlwings on Windows
+    except ImportError:  # the Excel contract harness on Linux: its fakes need no apartment
+        pythoncom = None
+    if pythoncom is not None:
+        pythoncom.CoInitialize()
+    _com_ready.done = True
+
+
+def _when_excel_listens(
+    call: Callable[[], Any], sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    """Run a COM call, retrying while Excel answers "busy" (a cell being edited, a dialog)."""
+    deadline = time.monotonic() + EXCEL_BUSY_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            busy = getattr(exc, "hresult", None) in EXCEL_BUSY_HRESULTS
+            if not busy or time.monotonic() > deadline:
+                raise
+        sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+def _recalculate(cells: Sequence[Any]) -> None:
+    """Ask Excel to recalculate the cells whose background fetch has landed.
+
+    Runs on a fetch worker thread, never on Excel's calculation thread. ``cells`` are the
+    callers (xlwings ComRanges, marshalled for use from this thread, each usable once): each is
+    marked dirty, then the application calculates (dirty cells and their dependents), unless
+    calculation is manual, where the answer shows at the next F9. Windows-only, and on the
+    manual checklist.
+    """
+    if not cells:
+        return
+    _join_com()
+    application = None
+    for cell in cells:
+        api = cell.api
+        _when_excel_listens(api.Dirty)
+        application = api.Application
+    if application is not None and application.Calculation != XL_CALCULATION_MANUAL:
+        _when_excel_listens(application.Calculate)
+
+
+# ----------------------------------------------------------------------------- the functions
+
+
+@xw.func(category=CATEGORY, call_in_wizard=False)
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your filters: labels (Job titles, Seniority, Location...) and their values, down or across.",
+)
+@xw.arg(
+    "mode",
+    err_to_str=True,
+    doc='"database" (default; free) or "realtime" (billed per request, takes 5-60 s).',
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes (e.g. a date or a counter cell), the count is fetched afresh once.",
+)
+def GENERECT_COUNT(criteria, mode="database", refresh=None, caller=None):
+    """How many leads match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused: recalculating costs nothing."""
+    try:
+        from .functions import evaluate_count
+
+        return evaluate_count(_background_engine(caller), criteria, mode, refresh, _origin(caller))
+    except Exception as exc:
+        return _error(exc)
+
+
+@xw.func(category=CATEGORY, call_in_wizard=False)
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your filters: labels (Job titles, Seniority, Location...) and their values, down or across.",
+)
+@xw.arg(
+    "limit",
+    err_to_str=True,
+    doc="How many leads to buy (default 25, at most 2400). Each returned row is billed.",
+)
+@xw.arg(
+    "offset", err_to_str=True, doc="How many leads to skip first (default 0), for the next page."
+)
+@xw.arg(
+    "fields",
+    ndim=2,
+    err_to_str=True,
+    doc='Optional columns, as a range or a comma list, e.g. "full_name, job_title, company.domain". Default: name, title, company, industry, location, LinkedIn, website, id.',
+)
+@xw.arg(
+    "mode", err_to_str=True, doc='"database" (default) or "realtime" (fresher, dearer, 5-60 s).'
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes (e.g. a date or a counter cell), the leads are fetched afresh once.",
+)
+def GENERECT_SEARCH(
+    criteria, limit=25, offset=0, fields=None, mode="database", refresh=None, caller=None
+):
+    """Spills matching leads: a status row (matches, rows, charge, when fetched), a header row, one row per lead. Billed per row once; recalculating reuses the stored answer. =DROP(A1#,1) gives a clean table."""
+    try:
+        from .functions import evaluate_search
+
+        engine = _background_engine(caller)
+        return evaluate_search(
+            engine, criteria, limit, offset, fields, mode, refresh, _origin(caller)
+        )
+    except Exception as exc:
+        return _error(exc)
+
+
+@xw.func(category=CATEGORY, volatile=True)
+@xw.arg("period", err_to_str=True, doc='"today" (default), "month" or "all".')
+def GENERECT_SPEND(period="today"):
+    """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
+    try:
+        from .functions import evaluate_spend
+
+        return evaluate_spend(_engine(), period)
+    except Exception as exc:
+        return _error(exc)
+
+
+@xw.func(category=CATEGORY)
+def GENERECT_BALANCE():
+    """The Generect account's balance in USD (a free call, kept for a minute). Recalculate with Ctrl+Alt+F9."""
+    try:
+        from .functions import evaluate_balance
+
+        return evaluate_balance(_engine())
+    except Exception as exc:
+        return _error(exc)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "field",
+    err_to_str=True,
+    doc='A field with a fixed list of values: "seniorities", "company_headcounts", "company_types", "company_industries" or "filter_empty_vars" (or a label such as "Seniority").',
+)
+def GENERECT_VALUES(field):
+    """Spills the values a field accepts, down one column: use it as the source of a drop-down list (Data Validation, =A1#). Free, no network."""
+    try:
+        from .functions import evaluate_values
+
+        return evaluate_values(field)
+    except Exception as exc:
+        return _error(exc)
