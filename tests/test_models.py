@@ -445,6 +445,13 @@ def test_canonical_json_is_stable_across_orders() -> None:
     }
 
 
+def test_canonical_json_takes_offset_zero_as_no_offset() -> None:
+    # The API's default: a formula with offset 0 and one without ask the same question.
+    plain = canonical_json({"job_titles": ["CEO"], "limit_by": 5})
+    assert canonical_json({"job_titles": ["CEO"], "limit_by": 5, "offset_by": 0}) == plain
+    assert canonical_json({"job_titles": ["CEO"], "limit_by": 5, "offset_by": 5}) != plain
+
+
 def test_canonical_json_differs_when_the_question_differs() -> None:
     a = canonical_json({"job_titles": ["CEO"], "limit_by": 50})
     assert a != canonical_json({"job_titles": ["CEO"], "limit_by": 51})

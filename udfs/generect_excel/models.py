@@ -541,7 +541,8 @@ def canonical_json(body: Mapping[str, Any]) -> str:
     """Stable JSON for cache keys: sorted keys, any-of lists sorted, compact separators.
 
     Two bodies that ask the same question give the same text, whatever the order the analyst
-    typed the values in.
+    typed the values in. ``offset_by`` 0 is left out: skipping no leads is the API's default,
+    so ``=GENERECT_SEARCH(A1, 25, 0)`` and ``=GENERECT_SEARCH(A1, 25)`` share one stored answer.
     """
 
     def sort_key(item: Any) -> tuple[str, str]:
@@ -559,6 +560,8 @@ def canonical_json(body: Mapping[str, Any]) -> str:
         return value
 
     data = {str(k): canon(v, str(k)) for k, v in body.items()}
+    if data.get("offset_by") == 0 and not isinstance(data["offset_by"], bool):
+        del data["offset_by"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
