@@ -298,6 +298,35 @@ def test_a_one_row_one_column_search_keeps_its_table_shape(
     assert result[1] == ["full_name"]
 
 
+def test_omitted_arguments_ask_what_the_refresher_asks(
+    udfs: ExcelModule, excel_env: Any, sandbox: Any
+) -> None:
+    from generect_excel.engine import Engine
+    from generect_excel.functions import evaluate_search
+    from generect_excel.settings import load_settings
+
+    block = DIRECTORS + [["Limit", 7]]
+    # generect-excel refresh evaluates the formula's omitted arguments as None...
+    refreshed = evaluate_search(Engine(load_settings()), block)
+    # ...and Excel then recalculates =GENERECT_SEARCH(B3:C4): the same question, stored.
+    table = grid(search(udfs, ExcelRange(block, cell="B3")))
+    assert len(table) == 2 + 7  # the criteria's own Limit row, not the default 25
+    assert table[1:] == [[("" if v is None else v) for v in row] for row in refreshed[1:]]
+    assert "from cache" in table[0][0]
+    assert len(billable(sandbox)) == 1
+    assert len(grid(search(udfs, block, 3))) == 2 + 3  # an explicit limit wins
+    assert len(grid(search(udfs, DIRECTORS))) == 2 + 25  # neither: 25
+
+
+def test_unusable_settings_are_one_line(
+    udfs: ExcelModule, excel_env: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENERECT_BASE_URL", "http://api.example.com")  # plain http, not local
+    result = search(udfs, DIRECTORS)
+    assert is_cell_error(result) and "base_url" in result and "https" in result
+    assert sandbox.log_entries() == []
+
+
 def test_a_count_is_one_number(udfs: ExcelModule, excel_env: Any, sandbox: Any) -> None:
     count = call_like_excel(udfs["GENERECT_COUNT"], ExcelRange(DIRECTORS))
     assert isinstance(count, int | float) and count > 4

@@ -42,6 +42,11 @@ F9. Database calls (under a second) and stored answers are returned synchronousl
 keeps results in a per-cell memory cache, and leaves cells stuck on open and on Ctrl+Alt+F9
 (xlwings #2040, #2134).
 
+**Defaults.** Every optional argument defaults to None, which :mod:`generect_excel.functions`
+reads as "omitted", exactly as the workbook refresher passes an omitted argument: both ask
+the same question (``limit`` from the criteria's own Limit row, else 25; ``mode`` database;
+``period`` today), so a workbook refreshed by one is answered from the store by the other.
+
 Type hints are NOT written on the decorated functions: on Windows xlwings reads them as
 conversion options (``str | None`` breaks every call). Arguments use ``@xw.arg`` options.
 """
@@ -208,7 +213,7 @@ def _recalculate(cells: Sequence[Any]) -> None:
     "refresh",
     doc="Optional. When this value changes (e.g. a date or a counter cell), the count is fetched afresh once.",
 )
-def GENERECT_COUNT(criteria, mode="database", refresh=None, caller=None):
+def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
     """How many leads match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused: recalculating costs nothing."""
     try:
         from .functions import evaluate_count
@@ -228,10 +233,12 @@ def GENERECT_COUNT(criteria, mode="database", refresh=None, caller=None):
 @xw.arg(
     "limit",
     err_to_str=True,
-    doc="How many leads to buy (default 25, at most 2400). Each returned row is billed.",
+    doc="How many leads to buy (default: the criteria's Limit row, else 25; at most 2400). Each returned row is billed.",
 )
 @xw.arg(
-    "offset", err_to_str=True, doc="How many leads to skip first (default 0), for the next page."
+    "offset",
+    err_to_str=True,
+    doc="How many leads to skip first (default: the criteria's Offset row, else 0), for the next page.",
 )
 @xw.arg(
     "fields",
@@ -247,7 +254,7 @@ def GENERECT_COUNT(criteria, mode="database", refresh=None, caller=None):
     doc="Optional. When this value changes (e.g. a date or a counter cell), the leads are fetched afresh once.",
 )
 def GENERECT_SEARCH(
-    criteria, limit=25, offset=0, fields=None, mode="database", refresh=None, caller=None
+    criteria, limit=None, offset=None, fields=None, mode=None, refresh=None, caller=None
 ):
     """Spills matching leads: a status row (matches, rows, charge, when fetched), a header row, one row per lead. Billed per row once; recalculating reuses the stored answer. =DROP(A1#,1) gives a clean table."""
     try:
@@ -263,7 +270,7 @@ def GENERECT_SEARCH(
 
 @xw.func(category=CATEGORY, volatile=True)
 @xw.arg("period", err_to_str=True, doc='"today" (default), "month" or "all".')
-def GENERECT_SPEND(period="today"):
+def GENERECT_SPEND(period=None):
     """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
     try:
         from .functions import evaluate_spend
