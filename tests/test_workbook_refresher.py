@@ -1,0 +1,265 @@
+"""The refresher end to end against the sandbox over HTTP: costs counted from its request log."""
+
+from __future__ import annotations
+
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.workbook.defined_name import DefinedName
+
+from generect_excel.engine import Engine
+from generect_excel.errors import BudgetError, SettingsError
+from generect_excel.templates import write_template
+from generect_excel.workbook.formulas import parse_reference
+from generect_excel.workbook.references import WorkbookReader
+from generect_excel.workbook.refresher import plan_refresh, quote_plan, refresh_workbook
+from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
+from workbook_support import load, sandbox_settings, save, snapshot, zip_members
+
+CRITERIA = [("Job titles", "Sales Director"), ("Location", "United States")]
+
+
+def _engine(sandbox, tmp_path: Path, key: str = "test_refresh", **overrides) -> Engine:
+    return Engine(sandbox_settings(sandbox, tmp_path / "home", key, **overrides))
+
+
+def _yes(quote) -> bool:
+    return True
+
+
+def _criteria(ws, top: int = 1, rows=CRITERIA) -> str:
+    for i, (label, value) in enumerate(rows, start=top):
+        ws[f"A{i}"], ws[f"B{i}"] = label, value
+    return f"A{top}:B{top + len(rows) - 1}"
+
+
+def _spill_areas(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    areas: dict[str, list] = {}
+    for ws in load(path).worksheets:
+        for name, defined in ws.defined_names.items():
+            if name.startswith(SPILL_NAME_PREFIX):
+                areas.setdefault(ws.title, []).append(parse_reference(defined.attr_text).bounds)
+    return areas
+
+
+def test_second_refresh_of_an_unchanged_workbook_makes_no_billable_call(
+    sandbox, tmp_path: Path
+) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    engine = _engine(sandbox, tmp_path)
+    first = refresh_workbook(book, engine, confirm=_yes)
+    assert len(sandbox.billable_calls()) == 1  # the search; the database count is free
+    assert first.new == 2 and first.rows > 0 and first.ok
+    once = book.read_bytes()
+    sandbox.reset()
+    second = refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    assert sandbox.billable_calls() == []
+    assert (second.new, second.from_cache, second.rows) == (0, 2, first.rows)
+    # Same leads, same cells: only the status line's "from cache" differs.
+    values = load(book, data_only=True)["Lead list"]
+    assert values["A21"].value.endswith("from cache (no charge now) · TEST MODE")
+    assert book.read_bytes() != once
+
+
+def test_everything_outside_the_results_survives(sandbox, tmp_path: Path) -> None:
+    book = write_template("market-sizing", tmp_path / "sizing.xlsx")
+    lead_list = write_template("lead-list", tmp_path / "leads.xlsx")
+    engine = _engine(sandbox, tmp_path)
+    for path in (book, lead_list):
+        before_zip = zip_members(path)
+        before_formulas = {(c.sheet, c.coordinate) for c in WorkbookReader(path).formula_cells()}
+        refresh_workbook(path, engine, confirm=_yes)
+        areas = _spill_areas(path)
+        # Formula cells keep their formulas (array formulas become plain ones: compare text).
+        after_wb = load(path)
+        for sheet, coordinate in before_formulas:
+            value = after_wb[sheet][coordinate].value
+            assert isinstance(value, str) and value.startswith("=GENERECT_"), (sheet, coordinate)
+        before = snapshot_from_bytes(before_zip, tmp_path, areas, before_formulas)
+        after = snapshot(path, outside=_with_cells(areas, before_formulas))
+        assert after == before, path.name
+        after_zip = zip_members(path)
+        assert set(after_zip) == set(before_zip)
+        changed = {name for name in before_zip if before_zip[name] != after_zip[name]}
+        assert changed <= {"xl/workbook.xml"} | {
+            n for n in before_zip if n.startswith("xl/worksheets/sheet")
+        }
+        for name in before_zip:
+            if name.startswith(("xl/charts/", "xl/drawings/", "xl/styles", "docProps/")):
+                assert after_zip[name] == before_zip[name], name
+
+
+def _with_cells(areas, cells):
+    merged = {sheet: list(bounds) for sheet, bounds in areas.items()}
+    for sheet, coordinate in cells:
+        letters, row = coordinate_from_string(coordinate)
+        col = column_index_from_string(letters)
+        merged.setdefault(sheet, []).append((col, row, col, row))
+    return merged
+
+
+def snapshot_from_bytes(members: dict[str, bytes], tmp_path: Path, areas, cells) -> dict:
+    copy = tmp_path / "before-copy.xlsx"
+    with zipfile.ZipFile(copy, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return snapshot(copy, outside=_with_cells(areas, cells))
+
+
+def test_dry_run_sends_nothing_billable_and_writes_nothing(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    original = book.read_bytes()
+    summary = refresh_workbook(book, _engine(sandbox, tmp_path, key="live_key"), dry_run=True)
+    assert sandbox.billable_calls() == []
+    assert book.read_bytes() == original
+    text = "\n".join(summary.lines())
+    assert "'Lead list'!A21" in text and "new, up to $0.50" in text
+    # The free database count sharpened the estimate: fewer matches than the limit.
+    assert "likely $" in text
+    assert summary.quote.worst_case == Decimal("0.50")
+    assert "Dry run: nothing was sent" in text
+
+
+def test_a_costly_refresh_needs_confirmation(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    original = book.read_bytes()
+    engine = _engine(sandbox, tmp_path, key="live_key", confirm_above=Decimal("0.10"))
+    with pytest.raises(BudgetError, match="not confirmed"):
+        refresh_workbook(book, engine)
+    with pytest.raises(BudgetError, match="not confirmed"):
+        refresh_workbook(book, engine, confirm=lambda quote: False)
+    with pytest.raises(BudgetError, match="over --max-spend"):
+        refresh_workbook(book, engine, confirm=_yes, max_spend=Decimal("0.25"))
+    assert sandbox.billable_calls() == []
+    assert book.read_bytes() == original
+    summary = refresh_workbook(book, engine, confirm=_yes, max_spend=Decimal("1"))
+    assert len(sandbox.billable_calls()) == 1
+    assert summary.amount_charged > 0 and not summary.test_mode
+
+
+def test_formula_problems_are_reported_per_formula(sandbox, tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    good = _criteria(ws)
+    ws["A4"], ws["B4"] = "Shoe size", "42"
+    ws["D1"] = f"=GENERECT_COUNT({good})"
+    ws["D2"] = "=GENERECT_COUNT(A4:B4)"  # unknown criterion: the cell shows the error
+    ws["D3"] = f"=GENERECT_COUNT({good},TODAY())"  # an expression: skipped, left as is
+    ws["D4"] = "=IFERROR(GENERECT_COUNT(A1:B1),0)"  # nested: fetched, cell not written
+    ws["D5"] = '=GENERECT_SPEND("fortnight")'
+    ws["D6"] = '=GENERECT_VALUES("Seniority")'
+    ws["D20"] = "=GENERECT_SPEND()"
+    book = save(wb, tmp_path / "problems.xlsx")
+    summary = refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    values = load(book, data_only=True)["Sheet"]
+    assert isinstance(values["D1"].value, int) and values["D1"].value > 0
+    assert values["D2"].value.startswith("#GENERECT! ")
+    assert "Shoe size" in values["D2"].value
+    assert values["D3"].value is None  # untouched: openpyxl saved no value
+    assert values["D4"].value is None
+    assert values["D5"].value.startswith("#GENERECT! Period")
+    assert [values[f"D{r}"].value for r in range(6, 9)] == ["owner", "founder", "c_suite"]
+    assert values["D20"].value == 0
+    assert len(summary.errors) == 2 and len(summary.skipped) == 1
+    assert "TODAY()" in summary.skipped[0]
+    assert len(summary.not_written) == 1 and "Sheet!D4" in summary.not_written[0]
+    assert not summary.ok
+    counts = [e for e in sandbox.log_entries() if e["path"].endswith("/count/")]
+    assert len(counts) == 2  # D1 and the nested D4 (other criteria): both fetched
+
+
+def test_identical_queries_coalesce_and_origins_reach_the_ledger(sandbox, tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "One"
+    criteria = _criteria(ws)
+    for col in "DEFGH":
+        ws[f"{col}1"] = f'=GENERECT_SEARCH({criteria},3,0,"full_name")'
+        ws[f"{col}20"] = f'=GENERECT_SEARCH(One!{criteria},3,0,"full_name")'
+    two = wb.create_sheet("Two Words")
+    two["A1"] = f"=GENERECT_SEARCH(One!{criteria},2)"
+    two["A10"] = "=GENERECT_SEARCH(Crit,2)"
+    wb.defined_names["Crit"] = DefinedName("Crit", attr_text="One!$A$1:$B$2")
+    book = save(wb, tmp_path / "many.xlsx")
+    engine = _engine(sandbox, tmp_path, key="live_key", confirm_above=Decimal(100))
+    progress: list[tuple[int, int]] = []
+    summary = refresh_workbook(book, engine, progress=lambda d, t: progress.append((d, t)))
+    assert len(sandbox.billable_calls()) == 2  # one per distinct request (limit 3, limit 2)
+    assert progress[-1] == (12, 12) and len(progress) == 12
+    # One column each (status, header, 3 names): side by side, no collision.
+    assert summary.spill_errors == [] and summary.new == 2 and summary.from_cache == 10
+    charges = engine.charges()
+    assert {(c.origin.workbook, c.origin.sheet) for c in charges} <= {
+        ("many.xlsx", "One"),
+        ("many.xlsx", "Two Words"),
+    }
+    assert all(c.origin.cell for c in charges)
+
+
+def test_refresh_value_change_fetches_once(sandbox, tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    criteria = _criteria(ws)
+    ws["C1"] = 1
+    ws["D1"] = f"=GENERECT_SEARCH({criteria},2,0,,,C1)"
+    book = save(wb, tmp_path / "r.xlsx")
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    assert len(sandbox.billable_calls()) == 1
+    wb = load(book)
+    wb.active["C1"] = 2
+    save(wb, book)
+    plan = plan_refresh(book)
+    quote = quote_plan(plan, _engine(sandbox, tmp_path))
+    assert (quote.new, quote.cached) == (1, 0)
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    assert len(sandbox.billable_calls()) == 2
+
+
+def test_a_smaller_result_clears_its_leftover_rows(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    ws = load(book, data_only=True)["Lead list"]
+    rows_before = ws.max_row
+    assert rows_before > 25
+    wb = load(book)
+    wb["Lead list"]["B15"] = 3
+    save(wb, book)
+    summary = refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    assert summary.rows == 3
+    ws = load(book, data_only=True)["Lead list"]
+    assert ws["A25"].value is not None  # status, header, 3 rows: A21..A25
+    assert all(
+        ws.cell(row=r, column=c).value is None
+        for r in range(26, rows_before + 1)
+        for c in range(1, 12)
+    )
+    assert _spill_areas(book)["Lead list"] == [(1, 21, 11, 25)]
+
+
+def test_no_key_and_new_queries_refuses_before_writing(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    original = book.read_bytes()
+    settings = sandbox_settings(sandbox, tmp_path / "home", key="")
+    assert settings.key is None
+    with pytest.raises(SettingsError, match="No Generect API key"):
+        refresh_workbook(book, Engine(settings), confirm=_yes)
+    assert book.read_bytes() == original
+    assert sandbox.log_entries() == []
+
+
+def test_output_elsewhere_leaves_the_source_alone(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    original = book.read_bytes()
+    out = tmp_path / "sub" / "filled.xlsx"
+    out.parent.mkdir()
+    summary = refresh_workbook(book, _engine(sandbox, tmp_path), output=out, confirm=_yes)
+    assert book.read_bytes() == original
+    assert summary.output == out
+    assert load(out, data_only=True)["Lead list"]["A22"].value == "full_name"
