@@ -28,8 +28,8 @@ BALANCE, VALUES) run in the wizard.
 (the formula's cell; not visible in Excel). Its workbook, sheet and cell go to the ledger with
 each charge, and identify the formula for ``refresh`` (each formula fetches afresh once per new
 refresh value; without an origin, two formulas with different refresh cells would take turns
-paying). It is also the cell to recalculate when a background fetch lands. Cost: a few COM
-property reads per call.
+paying). It is also the cell to recalculate when a background fetch lands. Cost: xlwings
+marshals the caller for other threads at every call, and three COM property reads.
 
 **Realtime calls do not freeze Excel** (:mod:`generect_excel.pending`). A realtime search or
 count that the store cannot answer is fetched on a background thread (identical questions share
@@ -46,6 +46,12 @@ keeps results in a per-cell memory cache, and leaves cells stuck on open and on 
 reads as "omitted", exactly as the workbook refresher passes an omitted argument: both ask
 the same question (``limit`` from the criteria's own Limit row, else 25; ``mode`` database;
 ``period`` today), so a workbook refreshed by one is answered from the store by the other.
+
+**Arguments.** Criteria, limit, offset, fields, mode, period and field read error cells as
+their text (``#N/A``), so a broken cell is reported instead of silently dropping a filter; an
+error in the ``refresh`` cell counts as no refresh value (it never triggers a purchase).
+GENERECT_SPEND is volatile (a local ledger read, so it follows each purchase); GENERECT_BALANCE
+is not (a network call), it updates on Ctrl+Alt+F9 or when re-entered.
 
 Type hints are NOT written on the decorated functions: on Windows xlwings reads them as
 conversion options (``str | None`` breaks every call). Arguments use ``@xw.arg`` options.
