@@ -403,6 +403,16 @@ def test_changing_refresh_makes_exactly_one_new_call(
     assert len(billable(sandbox)) == 3
 
 
+def test_an_error_in_the_refresh_cell_buys_nothing(
+    udfs: ExcelModule, excel_env: Any, sandbox: Any
+) -> None:
+    search(udfs, DIRECTORS, 3)
+    broken = ExcelRange(cell_error("#REF!"), cell="Z1")
+    table = grid(search(udfs, DIRECTORS, 3, OMITTED, OMITTED, OMITTED, broken))
+    assert "from cache" in table[0][0]
+    assert len(billable(sandbox)) == 1
+
+
 def test_a_budget_breach_makes_zero_calls_and_says_how_to_raise_the_cap(
     udfs: ExcelModule, excel_env: Any, sandbox: Any
 ) -> None:
