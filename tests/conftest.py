@@ -15,7 +15,10 @@ Spec conformance:
 - ``assert_conforms(response, path=None, method=None)``: the httpx response validates against
   the response schema Generect's ``openapi.yaml`` gives for that path, method and status (an
   undocumented error status against the spec's ``Error`` envelope). Returns the decoded JSON.
-  Import it with ``from conftest import assert_conforms``.
+- ``conforming_client(base_url, key=None, **kwargs)``: an ``httpx.Client`` that runs
+  ``assert_conforms`` on every answer from Generect's paths (not the sandbox's ``/_sandbox/``
+  admin API), so a test cannot forget to.
+  Import both with ``from conftest import assert_conforms, conforming_client``.
 """
 
 from __future__ import annotations
@@ -151,3 +154,26 @@ def assert_conforms(
         assert body.get("status") == "error", body
         assert body.get("status_code") == response.status_code, body
     return body
+
+
+def _check_answer(response: httpx.Response) -> None:
+    if urlsplit(str(response.request.url)).path.startswith("/_sandbox/"):
+        return  # the sandbox's own admin API is not Generect's
+    response.read()
+    assert_conforms(response)
+
+
+def conforming_client(
+    base_url: str, key: str | None = None, *, headers: dict[str, str] | None = None, **kwargs: Any
+) -> httpx.Client:
+    """An httpx client for ``base_url`` (``Authorization: Token <key>`` when ``key`` is given)
+    whose every answer is checked against Generect's spec."""
+    all_headers = {"Authorization": f"Token {key}"} if key is not None else {}
+    all_headers.update(headers or {})
+    kwargs.setdefault("timeout", 30)
+    return httpx.Client(
+        base_url=base_url,
+        headers=all_headers,
+        event_hooks={"response": [_check_answer]},
+        **kwargs,
+    )

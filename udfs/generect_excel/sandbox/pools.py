@@ -701,8 +701,9 @@ LOCATIONS: list[tuple[str, str | None, str, int]] = [
     ("Mexico City", "Mexico City", "Mexico", 4),
 ]
 
-# What analysts type for a place -> the name used above (keys are normalized: lower case,
-# accents stripped).
+# What analysts type for a place -> the name used above, or a whole place text when the name
+# alone is ambiguous (New York the city, not the state). Keys are normalized: lower case,
+# accents stripped.
 LOCATION_ALIASES: dict[str, str] = {
     "us": "united states",
     "usa": "united states",
@@ -740,8 +741,8 @@ LOCATION_ALIASES: dict[str, str] = {
     "bc": "british columbia",
     "qc": "quebec",
     "nsw": "new south wales",
-    "nyc": "new york",
-    "new york city": "new york",
+    "nyc": "new york, new york, united states",
+    "new york city": "new york, new york, united states",
     "sf": "san francisco",
     "la": "los angeles",
     "bangalore": "bengaluru",

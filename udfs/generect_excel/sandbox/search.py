@@ -124,7 +124,10 @@ def _place_ids(pop: Population, value: str, strict: bool) -> set[int]:
         exact = {pid for pid, place in enumerate(pop.place_text) if norm(place) == text}
         return exact | pop.places_by_name.get(text, set())
     if text in P.LOCATION_ALIASES:
-        return set(pop.places_by_name.get(P.LOCATION_ALIASES[text], set()))
+        target = P.LOCATION_ALIASES[text]
+        if "," in target:  # a whole place
+            return {pid for pid, place in enumerate(pop.place_text) if norm(place) == target}
+        return set(pop.places_by_name.get(target, set()))
     result: set[int] | None = None
     for part in text.split(","):
         part = part.strip()
