@@ -1,0 +1,135 @@
+"""``generect-excel refresh``: the command, its refusals, and a kill during the write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from generect_excel.cli import main
+from generect_excel.templates import write_template
+from generect_excel.workbook.xlsxpatch import WRITE_PAUSE_ENV
+from workbook_support import load
+
+# The whole command as a user runs it, in a fresh interpreter.
+RUN_CLI = "import sys; from generect_excel.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.fixture
+def env(sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The CLI's settings come from the environment: point it at the sandbox."""
+    values = {
+        "GENERECT_API_KEY": "test_cli",
+        "GENERECT_BASE_URL": sandbox.url,
+        "GENERECT_HOME": str(tmp_path / "home"),
+        "GENERECT_CONFIG": str(tmp_path / "no-config.toml"),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    return write_template("lead-list", tmp_path / "leads.xlsx")
+
+
+def test_refresh_then_nothing_new(env, sandbox, book: Path, capsys) -> None:
+    assert main(["refresh", str(book)]) == 0
+    out = capsys.readouterr().out
+    assert "1 fetched now" not in out and "2 fetched now" in out
+    assert f"Wrote {book}" in out
+    assert main(["refresh", str(book)]) == 0
+    assert "0 fetched now" in capsys.readouterr().out
+    assert len(sandbox.billable_calls()) == 1
+
+
+def test_dry_run_lists_queries(env, sandbox, book: Path, capsys) -> None:
+    original = book.read_bytes()
+    assert main(["refresh", str(book), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "'Lead list'!B14" in out and "GENERECT_COUNT" in out and "database" in out
+    assert "worst case" in out and "Dry run" in out
+    assert book.read_bytes() == original and sandbox.billable_calls() == []
+
+
+def test_refused_without_yes_when_not_on_a_terminal(
+    env, sandbox, book: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("GENERECT_API_KEY", "live_cli")
+    monkeypatch.setenv("GENERECT_CONFIRM_ABOVE", "0.10")
+    original = book.read_bytes()
+    assert main(["refresh", str(book)]) == 1
+    err = capsys.readouterr().err
+    assert "pass --yes" in err and "$0.50" in err
+    assert main(["refresh", str(book), "--yes", "--max-spend", "0.20"]) == 1
+    assert "over --max-spend $0.20" in capsys.readouterr().err
+    assert book.read_bytes() == original and sandbox.billable_calls() == []
+    assert main(["refresh", str(book), "--yes", "--max-spend", "$1"]) == 0
+    assert len(sandbox.billable_calls()) == 1
+
+
+def test_output_option_and_exit_status_for_formula_errors(env, tmp_path: Path, capsys) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active["A1"] = '=GENERECT_SPEND("someday")'
+    src = tmp_path / "bad.xlsx"
+    wb.save(src)
+    original = src.read_bytes()
+    out = tmp_path / "out.xlsx"
+    assert main(["refresh", str(src), "-o", str(out)]) == 1
+    assert "error Sheet!A1 GENERECT_SPEND: #GENERECT! Period" in capsys.readouterr().out
+    assert src.read_bytes() == original
+    assert load(out, data_only=True).active["A1"].value.startswith("#GENERECT!")
+
+
+def test_bad_arguments(env, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["refresh", "x.xlsx", "--max-spend", "lots"])
+    assert main(["refresh", str(tmp_path / "missing.xlsx")]) == 1
+    assert "No such workbook" in capsys.readouterr().err
+
+
+def _wait_for_temp_file(folder: Path, name: str, process: subprocess.Popen) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(folder.glob(f".{name}.*.tmp"))
+        if found:
+            return found[0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the refresh never started writing")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_killed_during_the_write_leaves_the_original_intact(env, book: Path, how: str) -> None:
+    original = book.read_bytes()
+    child_env = {**os.environ, **env, WRITE_PAUSE_ENV: "30"}
+    with subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, "refresh", str(book)],
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        try:
+            _wait_for_temp_file(book.parent, book.name, process)
+            process.send_signal(getattr(signal, how))
+            _, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert book.read_bytes() == original
+    assert load(book)["Lead list"]["A1"].value  # still opens
+    if how == "SIGINT":
+        assert process.returncode == 130, err
+        assert not list(book.parent.glob(".leads.xlsx.*.tmp"))  # cleaned up on Ctrl+C
+    # What was fetched before the kill is in the store: the next run completes for free.
+    assert main(["refresh", str(book)]) == 0
+    assert load(book, data_only=True)["Lead list"]["A22"].value == "full_name"
