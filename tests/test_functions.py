@@ -1,0 +1,135 @@
+"""The worksheet functions' semantics (shared by udfs and the refresher), against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generect_excel._constants import CELL_ERROR_PREFIX, CELL_MESSAGE_MAX
+from generect_excel.engine import Engine
+from generect_excel.errors import CriteriaError, InsufficientFundsError, ProtocolError
+from generect_excel.functions import (
+    DEFAULT_SEARCH_LIMIT,
+    cell_error,
+    evaluate_balance,
+    evaluate_count,
+    evaluate_search,
+    evaluate_spend,
+    evaluate_values,
+    request_for_count,
+    request_for_search,
+    scalar,
+)
+from generect_excel.ledger import Origin
+from workbook_support import sandbox_settings
+
+CRITERIA = [["Job titles", "Sales Director"], ["Location", "United States"]]
+
+
+@pytest.fixture
+def engine(sandbox, tmp_path: Path) -> Engine:
+    return Engine(sandbox_settings(sandbox, tmp_path / "home"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(5.0, 5.0), ([[5.0]], 5.0), ([5.0], 5.0), ("  ", None), ([[None]], None), ([], None)],
+)
+def test_scalar_accepts_one_cell_in_any_shape(value, expected) -> None:
+    assert scalar(value, "limit") == expected
+
+
+def test_scalar_refuses_a_range() -> None:
+    with pytest.raises(CriteriaError, match="limit: expected one cell"):
+        scalar([[1.0, 2.0]], "limit")
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "criteria_limit", "expected"),
+    [
+        (None, None, None, (DEFAULT_SEARCH_LIMIT, None)),
+        (10.0, None, None, (10, None)),
+        ([[10.0]], 5.0, None, (10, 5)),
+        (None, None, 40, (40, None)),  # the criteria's own limit wins over the default
+        (7.0, None, 40, (7, None)),
+    ],
+)
+def test_search_paging_defaults(limit, offset, criteria_limit, expected) -> None:
+    block = CRITERIA + ([["limit_by", criteria_limit]] if criteria_limit else [])
+    body = request_for_search(block, limit, offset).body()
+    assert (body.get("limit_by"), body.get("offset_by")) == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(None, "database"), ("", "database"), ([["Realtime"]], "realtime")]
+)
+def test_mode_defaults_to_database(mode, expected) -> None:
+    assert request_for_count(CRITERIA, mode).mode == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: request_for_count(None), "No criteria"),
+        (lambda: request_for_count(CRITERIA, "fast"), "Mode 'fast' is not valid"),
+        (lambda: request_for_search(CRITERIA, 0.5), "Limit"),
+        (lambda: evaluate_values(None), "Name a field"),
+        (lambda: evaluate_values("Shoe size"), "No value list"),
+    ],
+)
+def test_bad_arguments_fail_before_any_call(call, message: str) -> None:
+    with pytest.raises(CriteriaError, match=message):
+        call()
+
+
+def test_values_spill_one_column() -> None:
+    values = evaluate_values([["Seniority"]])
+    assert values[:3] == [["owner"], ["founder"], ["c_suite"]]
+    assert all(len(row) == 1 for row in values)
+
+
+def test_count_search_spend_balance(sandbox, engine: Engine) -> None:
+    count = evaluate_count(engine, CRITERIA)
+    assert isinstance(count, int) and count > 0
+    origin = Origin("book.xlsx", "Sheet", "A1")
+    table = evaluate_search(engine, CRITERIA, 3.0, None, "full_name, job_title", origin=origin)
+    assert table[0][0].startswith("Generect · ") and table[0][1] is None
+    assert table[1] == ["full_name", "job_title"]
+    assert len(table) == 2 + min(3, count)
+    assert evaluate_search(engine, CRITERIA, 3.0, None, "full_name, job_title")[2:] == table[2:]
+    assert len(sandbox.billable_calls()) == 1
+    assert evaluate_spend(engine) == 0.0  # a test key's charges are never counted
+    assert evaluate_spend(engine, "ALL") == 0.0
+    with pytest.raises(CriteriaError, match="Period"):
+        evaluate_spend(engine, "week")
+    assert evaluate_balance(engine) == 100.0
+    assert engine.charges()[0].origin == origin
+
+
+def test_cell_error_is_one_prefixed_line() -> None:
+    assert cell_error(InsufficientFundsError()) == (
+        f"{CELL_ERROR_PREFIX} Insufficient funds in the Generect account. Top up, then refresh."
+    )
+    long = cell_error(CriteriaError("x" * 500))
+    assert long.startswith(CELL_ERROR_PREFIX + " x") and "\n" not in long
+    assert len(long) <= CELL_MESSAGE_MAX + len(CELL_ERROR_PREFIX) + 1
+
+
+def test_unexpected_exceptions_become_a_generic_line(caplog) -> None:
+    message = cell_error(KeyError("secret internals"))
+    assert message.startswith(CELL_ERROR_PREFIX) and "secret" not in message
+    assert "Traceback" not in message
+    assert "unexpected error" in caplog.text
+
+
+def test_a_balance_missing_from_the_answer_is_a_clear_error() -> None:
+    class NoBalance:
+        def account(self):
+            class Account:
+                balance = None
+
+            return Account()
+
+    with pytest.raises(ProtocolError, match="no balance"):
+        evaluate_balance(NoBalance())
