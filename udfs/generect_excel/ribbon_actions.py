@@ -29,11 +29,13 @@ calls is quoted (:meth:`Engine.estimate`, identical requests once); above
 asked). On Windows Excel then recalculates the rewritten cells and the worksheet functions fetch
 (realtime ones in the background, see :mod:`generect_excel.pending`).
 
-On a Mac (no worksheet functions) the same tokens are written, then the workbook is saved,
-closed, the targeted formulas (plus the free GENERECT formulas in scope) are evaluated and
-written into the saved file by the workbook refresher (:mod:`generect_excel.workbook.refresher`,
-its steps run on just those formulas), and the workbook is opened again to show the values. A
-workbook never saved, stored online, or not .xlsx/.xlsm is refused before anything changes.
+On a Mac (no worksheet functions) the same tokens are written, then the workbook is saved and
+closed (so nothing typed meanwhile can be lost), every GENERECT formula in scope is evaluated
+into the saved file by the workbook refresher's steps (:mod:`generect_excel.workbook.refresher`,
+run on just those formulas: the rewritten ones fetch, a formula whose refresh cell changed
+fetches, the rest come from the store, spend/balance/values are brought up to date), and the
+workbook is opened again to show the values. A workbook never saved, stored online, or not
+.xlsx/.xlsm is refused before anything changes, and so is a missing API key.
 
 **Freeze to values** replaces the GENERECT formulas touching the selection with what they show
 now, their whole result (spill range) included, so the sheet can go to people without the
