@@ -15,12 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import assert_conforms, conforming_client
 from generect_excel import _constants as C
 from generect_excel.errors import SettingsError
 from generect_excel.sandbox import Population, Sandbox, SandboxConfig
+from generect_excel.sandbox.validation import DATABASE_FIELDS, REALTIME_ONLY_FIELDS
 from generect_excel.settings import key_fingerprint
+from generect_excel.vocab import get_vocabulary
 
 LIVE = "live-key-pytest-7f3a"
 TEST = "test_pytest"
@@ -255,14 +259,14 @@ def test_exclude_ids_and_names(test_key: httpx.Client, rows: list[dict[str, Any]
 def test_filter_empty_vars_and_skip_truncated_names(
     test_key: httpx.Client, rows: list[dict[str, Any]]
 ) -> None:
-    body = {"seniorities": ["entry"], "limit_by": 2400}
+    body = {"seniorities": ["vp"], "limit_by": 2400}
     full = search(test_key, {**body, "filter_empty_vars": ["company_website", "profile_photo"]})
     leads = full["data"]["leads"]
     assert leads and all(r["company_website"] and r["profile_photo"] for r in leads)
     assert full["data"]["results_count"] == len(
         expect(
             rows,
-            lambda r: r["seniority"] == "entry" and r["company_website"] and r["profile_photo"],
+            lambda r: r["seniority"] == "vp" and r["company_website"] and r["profile_photo"],
         )
     )
 
@@ -271,7 +275,7 @@ def test_filter_empty_vars_and_skip_truncated_names(
 
     kept = search(test_key, {**body, "skip_truncated_names": True})["data"]
     assert kept["results_count"] == len(
-        expect(rows, lambda r: r["seniority"] == "entry" and not truncated(r))
+        expect(rows, lambda r: r["seniority"] == "vp" and not truncated(r))
     )
     assert any(truncated(r) for r in search(test_key, body)["data"]["leads"])
 
@@ -586,6 +590,65 @@ def test_valid_edge_bodies_are_accepted(test_key: httpx.Client) -> None:
     search(test_key, {"seniorities": ["vp"], "without_company": True, "strict": ["locations"]})
     search(test_key, {"find_by_emails": ["ann@x.example", "bo@X.example"]}, "realtime")
     search(test_key, {"schools": [1, 2], "num_of_connections": {"min": 500}}, "realtime")
+
+
+# Bodies a buggy client could send: known and unknown fields, valid vocabulary and junk, every
+# JSON type, nested anywhere.
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 60)
+    | st.sampled_from([0, 1, 2399, 2400, 2401, 10**12])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_VOCAB = [
+    v
+    for name in ("seniorities", "company_headcounts", "company_types")
+    for v in get_vocabulary(name).values
+] + ["Software Development", "United States", "marketing manager", "CXO", "10001+"]
+_FIELD = st.sampled_from(sorted({*DATABASE_FIELDS, *REALTIME_ONLY_FIELDS})) | st.text(max_size=10)
+_VALUE = _JSON | st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=3)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.dictionaries(_FIELD, _VALUE, max_size=5) | _JSON,
+    path=st.sampled_from(
+        [
+            C.PATH_DATABASE_SEARCH,
+            C.PATH_DATABASE_COUNT,
+            C.PATH_REALTIME_SEARCH,
+            C.PATH_REALTIME_COUNT,
+        ]
+    ),
+)
+def test_any_body_gets_200_or_400_within_the_spec(
+    sandbox: Sandbox, test_key: httpx.Client, body: Any, path: str
+) -> None:
+    status, answer = call(test_key, path, body)  # call() checks the answer against the spec
+    assert status in (200, 400), answer
+
+
+def test_odd_json_is_answered_and_logged_safely(sandbox: Sandbox, test_key: httpx.Client) -> None:
+    for content in (b'{"seniorities": ["vp"], "limit_by": NaN}', b'{"limit_by": Infinity}'):
+        response = test_key.post(C.PATH_DATABASE_SEARCH, content=content)
+        assert response.status_code == 400
+        assert response.json()["detail"].startswith("JSON parse error - ")
+    # A lone surrogate cannot be UTF-8: it is echoed escaped, and the log stays one line each.
+    response = test_key.post(C.PATH_DATABASE_SEARCH, content=b'{"seniorities": ["\\ud800\\u2028"]}')
+    assert response.json()["detail"] == {
+        "seniorities": ["Object with name=\ud800\u2028 does not exist."]
+    }
+    assert sandbox.config.log_path is not None
+    lines = sandbox.config.log_path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["body"] == {"seniorities": ["\ud800\u2028"]}
 
 
 # --------------------------------------------------------------------------- hostile rows

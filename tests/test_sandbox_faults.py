@@ -7,6 +7,7 @@ answer here is checked against it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -242,6 +243,20 @@ def test_admin_endpoint_scripts_faults_without_headers(
         assert admin.get("/_sandbox/").json()["leads"] == sandbox.population.size
         assert admin.post("/_sandbox/reset").json() == {"reset": True}
     assert sandbox.log_entries() == []
+
+
+def test_admin_endpoint_refuses_other_machines(sandbox: Sandbox) -> None:
+    async def from_elsewhere() -> list[int]:
+        transport = httpx.ASGITransport(app=sandbox.asgi, client=("192.168.1.20", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            return [
+                (await client.post("/_sandbox/faults", json={"faults": ["drop"]})).status_code,
+                (await client.get("/_sandbox/log")).status_code,
+                (await client.post("/_sandbox/reset")).status_code,
+            ]
+
+    assert asyncio.run(from_elsewhere()) == [403, 403, 403]
+    assert sandbox.pending_faults() == []
 
 
 def test_fault_names_parse_and_a_bad_one_queues_nothing(sandbox: Sandbox) -> None:

@@ -99,6 +99,17 @@ def _money(amount: Decimal) -> float | int:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
+class _JSONResponse(JSONResponse):
+    """Starlette's JSONResponse, but a lone surrogate echoed from a request (in a validation
+    message) is escaped instead of failing to encode as UTF-8."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 class _PartialResponse(Response):
     """200 headers announcing ``body``, then only its first ``keep`` bytes, then a closed
     connection (``keep=None``: headers only, for a hang's end)."""
@@ -176,7 +187,7 @@ class SandboxApp:
             detail = "Not found."
         else:
             detail = exc.detail
-        return JSONResponse(_envelope(exc.status_code, detail), exc.status_code, exc.headers)
+        return _JSONResponse(_envelope(exc.status_code, detail), exc.status_code, exc.headers)
 
     async def _sleep(self, seconds: float) -> None:
         """asyncio.sleep that gives up when the server stops (so stopping stays quick)."""
@@ -193,7 +204,7 @@ class SandboxApp:
     def _error(self, status: int, detail: Any, test_mode: bool, **headers: str) -> Response:
         if test_mode:
             headers[MODE_HEADER] = "test"
-        return JSONResponse(_envelope(status, detail), status, headers or None)
+        return _JSONResponse(_envelope(status, detail), status, headers or None)
 
     def _route(self, endpoint: _Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
@@ -208,9 +219,9 @@ class SandboxApp:
         decoded: Any = None
         if raw:
             try:
-                decoded = json.loads(raw)
-            except ValueError:
-                decoded = None
+                decoded = _decode(raw)
+            except InvalidRequest:
+                decoded = None  # logged as raw text; the pipeline answers 400
         entry: dict[str, Any] = {
             "method": request.method,
             "path": endpoint.path,
@@ -240,7 +251,9 @@ class SandboxApp:
     ) -> Response:
         key, problem = _parse_auth(request.headers.get("authorization"))
         if key is None:
-            return JSONResponse(_envelope(401, problem), 401, headers={"WWW-Authenticate": "Token"})
+            return _JSONResponse(
+                _envelope(401, problem), 401, headers={"WWW-Authenticate": "Token"}
+            )
         test_mode = key.startswith("test_")
         entry["key"] = key_fingerprint(key)
         entry["test_mode"] = test_mode
@@ -371,7 +384,7 @@ class SandboxApp:
         if leads is not None:
             data = {"leads": leads, "results_count": results_count}
         headers = {MODE_HEADER: "test"} if test_mode else None
-        return JSONResponse(
+        return _JSONResponse(
             {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
         )
 
@@ -390,7 +403,7 @@ class SandboxApp:
             "preview_tier": False,
         }
         headers = {MODE_HEADER: "test"} if test_mode else None
-        return JSONResponse({"data": data}, 200, headers)
+        return _JSONResponse({"data": data}, 200, headers)
 
     # ----------------------------------------------------------------- admin (loopback only)
     @staticmethod
@@ -403,14 +416,14 @@ class SandboxApp:
 
     def _admin_guard(self, request: Request) -> Response | None:
         if not self._loopback(request):
-            return JSONResponse(_envelope(403, "The sandbox admin API is loopback-only."), 403)
+            return _JSONResponse(_envelope(403, "The sandbox admin API is loopback-only."), 403)
         return None
 
     async def _admin_info(self, request: Request) -> Response:
         if denied := self._admin_guard(request):
             return denied
         c = self.config
-        return JSONResponse(
+        return _JSONResponse(
             {
                 "sandbox": "generect-excel",
                 "seed": c.seed,
@@ -438,25 +451,25 @@ class SandboxApp:
                     raise TypeError
                 self.faults.push(faults, path=path)
             except InvalidRequest as exc:
-                return JSONResponse(_envelope(400, exc.detail), 400)
+                return _JSONResponse(_envelope(400, exc.detail), 400)
             except (KeyError, TypeError):
-                return JSONResponse(
+                return _JSONResponse(
                     _envelope(400, 'Send {"faults": ["rate_limited", ...], "path": null}.'), 400
                 )
             except ValueError as exc:
-                return JSONResponse(_envelope(400, str(exc)), 400)
-        return JSONResponse({"pending": self.faults.pending()})
+                return _JSONResponse(_envelope(400, str(exc)), 400)
+        return _JSONResponse({"pending": self.faults.pending()})
 
     async def _admin_log(self, request: Request) -> Response:
         if denied := self._admin_guard(request):
             return denied
-        return JSONResponse({"entries": self.log.entries()})
+        return _JSONResponse({"entries": self.log.entries()})
 
     async def _admin_reset(self, request: Request) -> Response:
         if denied := self._admin_guard(request):
             return denied
         self.reset()
-        return JSONResponse({"reset": True})
+        return _JSONResponse({"reset": True})
 
 
 def _parse_auth(header: str | None) -> tuple[str | None, str | None]:
@@ -477,8 +490,12 @@ def _parse_auth(header: str | None) -> tuple[str | None, str | None]:
     return key, None
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")  # json.loads would accept NaN and Infinity
+
+
 def _decode(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constants)
     except ValueError as exc:
         raise InvalidRequest(f"JSON parse error - {exc}") from None

@@ -60,7 +60,8 @@ class RequestLog:
 
     def record(self, **fields: Any) -> dict[str, Any]:
         entry = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **fields}
-        line = json.dumps(entry, ensure_ascii=False, default=str)
+        # ASCII only: a body may hold lone surrogates or U+2028, which must not break lines.
+        line = json.dumps(entry, ensure_ascii=True, default=str)
         with self._lock:
             self._entries.append(entry)
             if self.path is not None:

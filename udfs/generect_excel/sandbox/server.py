@@ -99,6 +99,13 @@ class Sandbox:
         return f"http://{LOOPBACK}:{self.port}"
 
     @property
+    def asgi(self) -> Any:
+        """The ASGI application (while running), for in-process tests with httpx.ASGITransport."""
+        if self._app is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._app.asgi
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -110,7 +117,9 @@ class Sandbox:
         self._app = SandboxApp(
             self.config, population, log=self.log, accounts=self.accounts, faults=self.faults
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it small answers wait ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.bind((LOOPBACK, self.config.port))
         except OSError as exc:
