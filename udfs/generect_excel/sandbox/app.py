@@ -5,10 +5,10 @@ Every API call goes through one pipeline, in this order:
 1. auth: ``Authorization: Token <key>``; no header, another scheme or a raw key -> 401; keys
    starting ``invalid`` -> 401 "Invalid token." (so tests can reach it); ``test_`` keys are
    test mode (``X-Generect-Mode: test`` on every answer, prices reported, nothing debited);
-2. ``latency`` (every call);
-3. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429;
+2. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429;
+3. ``latency`` (every call);
 4. a fault, if one applies (see :mod:`.faults`); failures answer here and never charge;
-5. the body: JSON object, Generect's validation (:mod:`.validation`) -> 400/415;
+5. the body: a JSON object, Generect's validation (:mod:`.validation`) -> 400;
 6. ``realtime_latency`` (realtime calls);
 7. the search, the price, the debit (402 when the balance cannot cover it), the answer.
 
@@ -259,17 +259,17 @@ class SandboxApp:
         entry["test_mode"] = test_mode
         if problem:
             return self._error(401, problem, test_mode, **{"WWW-Authenticate": "Token"})
-        await self._sleep(self.config.latency)
         fingerprint = entry["key"]
-        if not endpoint.is_lead:
-            return await self._with_fault(request, endpoint, raw, key, entry)
-        if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
-            return self._error(429, THROTTLED, test_mode)
-        self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
+        if endpoint.is_lead:
+            if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
+                return self._error(429, THROTTLED, test_mode)
+            self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
         try:
+            await self._sleep(self.config.latency)
             return await self._with_fault(request, endpoint, raw, key, entry)
         finally:
-            self.in_flight[fingerprint] -= 1
+            if endpoint.is_lead:
+                self.in_flight[fingerprint] -= 1
 
     def _pick_fault(self, request: Request, path: str, key: str, test_mode: bool) -> Fault | None:
         header = request.headers.get(TEST_BEHAVIOUR_HEADER)
