@@ -133,3 +133,22 @@ def test_killed_during_the_write_leaves_the_original_intact(env, book: Path, how
     # What was fetched before the kill is in the store: the next run completes for free.
     assert main(["refresh", str(book)]) == 0
     assert load(book, data_only=True)["Lead list"]["A22"].value == "full_name"
+
+
+def test_a_workbook_without_generect_formulas_is_left_alone(env, tmp_path: Path, capsys) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active["A1"] = "=SUM(1,2)"
+    src = tmp_path / "plain.xlsx"
+    wb.save(src)
+    original = src.read_bytes()
+    assert main(["refresh", str(src)]) == 0
+    assert "No GENERECT_* formula in plain.xlsx" in capsys.readouterr().out
+    assert src.read_bytes() == original
+
+
+def test_dynamic_spill_option(env, book: Path) -> None:
+    assert main(["refresh", str(book), "--spill", "dynamic"]) == 0
+    anchor = load(book)["Lead list"]["A21"].value
+    assert anchor.ref.startswith("A21:K") and anchor.text.startswith("=GENERECT_SEARCH(")

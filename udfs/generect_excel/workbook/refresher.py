@@ -193,6 +193,8 @@ class RefreshSummary:
 
     def lines(self) -> list[str]:
         """The report, one line each."""
+        if not self.queries:
+            return [f"No GENERECT_* formula in {self.source.name}: nothing to refresh."]
         if self.dry_run:
             out = list(self.quote.lines) if self.quote else []
             if self.quote:
@@ -519,8 +521,8 @@ def refresh_workbook(
     summary.skipped = [f"{q.where}: {q.skipped}" for q in plan.queries if q.skipped]
     quote = quote_plan(plan, engine, sharpen=dry_run)
     summary.quote = quote
-    if dry_run:
-        return summary
+    if dry_run or not plan.queries:
+        return summary  # nothing to write: the file stays exactly as it is
     if max_spend is not None and quote.worst_case > max_spend:
         raise BudgetError(
             f"This refresh may cost up to {format_money(quote.worst_case)}, over --max-spend "
