@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -575,11 +575,3 @@ def _summarize(summary: RefreshSummary, plan: Plan, report: PatchReport) -> None
 def format_progress(done: int, total: int) -> str:
     """ "12/60 queries"."""
     return f"{done}/{total} quer{'y' if total == 1 else 'ies'}"
-
-
-def tally(queries: Sequence[Query]) -> dict[str, int]:
-    """How many queries per function (for messages and tests)."""
-    counts: dict[str, int] = {}
-    for query in queries:
-        counts[query.function] = counts.get(query.function, 0) + 1
-    return counts
