@@ -13,6 +13,11 @@ parts are rewritten (with lxml, which keeps namespaces, prefixes and unknown ele
   flags array formulas; Excel rebuilds the chain), with its content type and relationship,
 - for ``spill="dynamic"`` only: ``xl/metadata.xml`` gets Excel's dynamic-array cell metadata.
 
+Limit: Excel recalculates a whole workbook on open when its ``calcId`` is older than its own
+engine (openpyxl writes Excel 2007's), and without the add-in a recalculated GENERECT cell
+shows ``#NAME?``. ``calcId`` is left alone (other formulas may need that recalculation); a
+static table's values survive it, only its formula cell turns ``#NAME?``.
+
 How a result is stored (cell by cell, like Excel stores a formula with its last value):
 
 - The formula cell keeps its formula and gets the first value as its cached ``<v>``.
