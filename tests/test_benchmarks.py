@@ -1,0 +1,112 @@
+"""The performance suite keeps working: ``benchmarks/run.py --quick`` runs every figure.
+
+Timings are never asserted (they depend on the machine); what is checked is that every
+figure completes and prints its row, and the counts that do not depend on speed: no API call
+when recalculating from the store, one API call for 200 identical calls, no openpyxl or web
+framework imported by the worksheet functions' module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+GUARD_SECONDS = 600  # only reached if something hangs
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Nothing from the developer's own setup: the suite makes its own homes and keys.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENERECT_")}
+    return subprocess.run(
+        [sys.executable, str(RUN), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=GUARD_SECONDS,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("bench")
+    out = folder / "results.json"
+    done = _run("--quick", "--json", str(out), cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done, json.loads(out.read_text(encoding="utf-8"))
+
+
+def _rows(results: dict[str, Any], figure: str) -> list[dict[str, Any]]:
+    return [row for row in results["rows"] if row["figure"] == figure]
+
+
+def test_every_figure_completes_and_prints_its_row(quick_run: Any) -> None:
+    done, results = quick_run
+    assert "Traceback" not in done.stderr
+    assert all("error" not in figure for figure in results["figures"].values())
+    table = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("fig "))
+    printed = [line.split()[0] for line in table[header + 2 :] if line.strip()][:-1]
+    for figure in ("1", "2", "3", "4", "5", "6"):
+        rows = _rows(results, figure)
+        assert rows, f"figure {figure} has no row"
+        assert printed.count(figure) == len(rows)
+        for row in rows:
+            assert row["measured"] and row["verdict"] in ("pass", "over", "-"), row
+            assert f"{row['measured']}" in done.stdout
+    # Figure 4 has both halves: shaping the table and writing the workbook.
+    assert len(_rows(results, "4")) == 2
+
+
+def test_the_machine_is_reported(quick_run: Any) -> None:
+    done, results = quick_run
+    machine = results["machine"]
+    assert machine["cores"] and machine["python"] and machine["os"] and machine["date"]
+    assert f"{machine['cores']} cores" in done.stdout and machine["python"] in done.stdout
+    assert results["mode"] == "quick"
+
+
+def test_recalculation_from_the_store_makes_no_api_call(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["1"]
+    assert figure["api_calls"] == 0
+    assert figure["calls"] > 0 and figure["rows_per_call"] > 0
+
+
+def test_identical_cold_calls_make_one_api_call(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["2"]
+    assert figure["callers"] == 200
+    assert figure["api_calls_per_run"] and set(figure["api_calls_per_run"]) == {1}
+
+
+def test_the_refresh_fetches_each_formula_once_in_parallel(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["3"]
+    assert figure["parallel_cap"] >= 1
+    assert figure["ideal_s"] == pytest.approx(
+        -(-figure["formulas"] // figure["parallel_cap"]) * 0.25
+    )
+    assert figure["sequential_s"] > 0 and len(figure["wall_s"]) >= 2
+
+
+def test_the_worksheet_module_imports_no_openpyxl_or_web_framework(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["5"]
+    assert figure["forbidden_imported"] == []
+    assert "xlwings" in figure["imported"]  # the check does see what the import loads
+
+
+def test_an_unknown_figure_is_refused(tmp_path: Path) -> None:
+    done = _run("--only", "1,9", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown figure(s) 9" in done.stderr
