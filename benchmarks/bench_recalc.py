@@ -9,7 +9,11 @@ request, billable or not): they must be 0.
 
     python benchmarks/bench_recalc.py            # 100 distinct requests, 500 calls
     python benchmarks/bench_recalc.py --quick    # 20 distinct requests, 100 calls
-    python benchmarks/bench_recalc.py --profile  # cProfile of the timed calls, top 25
+    python benchmarks/bench_recalc.py --profile  # where the time goes: stages, then cProfile
+
+``--profile`` times each stage of a call on its own, over the same calls (settings, criteria,
+store read, answer validation, table), then prints a cProfile of the timed calls. The stages
+reach into the engine's internals: they are a diagnosis, not part of the suite.
 """
 
 from __future__ import annotations
@@ -39,6 +43,51 @@ def criteria_block(n: int) -> list[list[Any]]:
     ]
 
 
+def _per_call_us(action: Any, inputs: list[Any]) -> float:
+    """Median microseconds of ``action(x)`` over ``inputs``."""
+    timings = []
+    for item in inputs:
+        start = time.perf_counter()
+        action(item)
+        timings.append((time.perf_counter() - start) * 1e6)
+    return S.median(timings)
+
+
+def stages(blocks: list[list[list[Any]]], calls: int) -> dict[str, float]:
+    """Median microseconds of each stage of a stored GENERECT_SEARCH, timed separately."""
+    from generect_excel import udfs
+    from generect_excel.functions import request_for_search
+    from generect_excel.responses import SearchResult
+    from generect_excel.settings import load_settings
+    from generect_excel.table import SearchInfo, parse_fields, search_table
+
+    inputs = [blocks[i % len(blocks)] for i in range(calls)]
+    engine = udfs._engine()
+    requests = [request_for_search(block) for block in inputs]
+    keys = [engine._call("search", r, None, None).key for r in requests]
+    entries = [engine.store.lookup(key, "")[0] for key in keys]
+    answers = [engine.search(r) for r in requests]
+    return {
+        "whole GENERECT_SEARCH": _per_call_us(udfs.GENERECT_SEARCH, inputs),
+        "settings: load_settings()": _per_call_us(lambda _: load_settings(), inputs),
+        "engine for the settings (udfs._engine)": _per_call_us(lambda _: udfs._engine(), inputs),
+        "criteria -> request (request_for_search)": _per_call_us(request_for_search, inputs),
+        "engine.search (store read + validation)": _per_call_us(engine.search, requests),
+        "  store.lookup (SQLite + json.loads)": _per_call_us(
+            lambda key: engine.store.lookup(key, ""), keys
+        ),
+        "  SearchResult.model_validate": _per_call_us(
+            lambda entry: SearchResult.model_validate(entry.answer), entries
+        ),
+        "table (SearchInfo + search_table)": _per_call_us(
+            lambda a: search_table(
+                a.result.leads, SearchInfo.from_answer(a, mode="database"), parse_fields(None)
+            ),
+            answers,
+        ),
+    }
+
+
 def run(*, quick: bool = False, profile: bool = False) -> dict[str, Any]:
     """Fill the store, then time ``calls`` GENERECT_SEARCH recalculations; return the figure."""
     distinct, calls = (20, 100) if quick else (100, 500)
@@ -62,6 +111,7 @@ def run(*, quick: bool = False, profile: bool = False) -> dict[str, Any]:
             timings.append((time.perf_counter() - start) * 1000)
         if profiler is not None:
             profiler.disable()
+        stage_us = stages(blocks, calls) if profile else None
         api_calls = len(server.log_entries()) - requests_before
     if isinstance(table, str) or "from cache" not in str(table[0][0]):
         raise RuntimeError(f"a recalculation was not answered from the store: {table[0]}")
@@ -100,6 +150,7 @@ def run(*, quick: bool = False, profile: bool = False) -> dict[str, Any]:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
         result["profile"] = out.getvalue()
+        result["stages_us"] = stage_us
     return result
 
 
@@ -112,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in result["rows"]:
         print(f"{line['what']}: {line['measured']} ({line['spread']}; limit {line['limit']})")
     if args.profile:
+        print("\nmedian per call, each stage timed on its own:")
+        for stage, micros in result["stages_us"].items():
+            print(f"  {stage:<45} {micros:8.0f} us")
         print(result["profile"])
     return 0
 
