@@ -24,6 +24,7 @@ import openpyxl
 import pytest
 
 from generect_excel import ribbon_actions as ra
+from generect_excel.cli import main
 from generect_excel.engine import Engine
 from generect_excel.errors import CriteriaError, WorkbookError
 from generect_excel.ledger import Charge, Origin
@@ -183,7 +184,13 @@ class FakeRange:
     @formula2.setter
     def formula2(self, text: str) -> None:
         assert self.shape == (1, 1)
+        self.sheet.book.formula2_writes.append((self.sheet.name, self.address, text))
         self.sheet.enter(*self._rows()[0][0], text)
+
+    def clear_contents(self) -> None:
+        for row in self._rows():
+            for r, c in row:
+                self.sheet.enter(r, c, None)
 
     @property
     def value(self) -> Any:
@@ -289,6 +296,7 @@ class FakeBook:
         self.spill_mode = spills
         self.events: list[str] = []
         self.writes: list[tuple[str, str, Any]] = []
+        self.formula2_writes: list[tuple[str, str, str]] = []
         self.on_save: Callable[[FakeBook], None] | None = None
 
     def add_sheet(self, name: str) -> FakeSheet:
@@ -323,6 +331,11 @@ class FakeBook:
     def reopen(self) -> Any:
         self.events.append("reopen")
         return self.app.open(self.fullname)
+
+    def delete_name(self, name: str) -> None:
+        kept = [n for n in self.names if n.name != name]
+        assert len(kept) == len(self.names) - 1, f"no name {name}"
+        self.names[:] = kept
 
     def spill_range(self, cell: FakeRange) -> FakeRange | None:
         if self.spill_mode == "unknown":
@@ -613,11 +626,16 @@ def _save_into_file(book: FakeBook) -> None:
     wb.save(book.fullname)
 
 
-def _book_from_file(path: Path) -> FakeBook:
-    """Excel opening the file: formulas, cached values, names (spills unknown: a Mac)."""
+_LEGACY_CALL = re.compile(r"(?<![\w.@])(GENERECT_\w+\()")
+
+
+def _book_from_file(path: Path, *, windows: bool = False) -> FakeBook:
+    """Excel opening the file: formulas, cached values, names. A Mac: spills unknown.
+    ``windows``: Excel 365 on Windows, which tells spills and shows the file's plain (legacy)
+    formulas with the implicit-intersection @ before each user-defined function."""
     formulas = openpyxl.load_workbook(path)
     values = openpyxl.load_workbook(path, data_only=True)
-    book = FakeBook(path.name, str(path), spills="unknown")
+    book = FakeBook(path.name, str(path), spills="windows" if windows else "unknown")
     for ws in formulas.worksheets:
         sheet = book.add_sheet(ws.title)
         for row in ws.iter_rows():
@@ -628,6 +646,8 @@ def _book_from_file(path: Path) -> FakeBook:
                     if isinstance(cell.value, str) and cell.value.startswith("=")
                     else None
                 )
+                if text is not None and windows:
+                    text = _LEGACY_CALL.sub(r"@\1", text)
                 if text is not None or cached is not None:
                     sheet.cells[(cell.row, cell.column)] = [text, cached]
         for name, defined in ws.defined_names.items():
@@ -824,16 +844,204 @@ def test_freeze_on_an_excel_that_cannot_tell_the_extent() -> None:
     ]
 
 
+def _cells_in(keys: Any, sheet: str, box: tuple[int, int, int, int]) -> set[tuple[str, str]]:
+    """The snapshot keys of ``sheet`` inside ``box`` (top, left, bottom, right), as A1 names."""
+    top, left, bottom, right = box
+    return {
+        (k[0], _a1(k[1], k[2], k[1], k[2]).replace("$", ""))
+        for k in keys
+        if k[0] == sheet and top <= k[1] <= bottom and left <= k[2] <= right
+    }
+
+
 def test_refresh_selection_finds_a_recorded_static_table(context: ra.Context) -> None:
     # A table the workbook refresher wrote as plain values: only its hidden record says
-    # which formula the selected cell belongs to.
+    # which formula the selected cell belongs to (this Excel cannot tell where anything
+    # spills). On Windows the table then becomes a spilling formula (more below).
     book = leads_book(spills="unknown")
     book.names.append(FakeName("Leads!_GENERECT_SPILL_1", "=Leads!$A$21:$D$24"))
     book.select("Leads", "$D$24")
     before = book.snapshot()
     report = ra.refresh(book, "selection", context)
     assert report.refreshed == ["Leads!A21"]
+    assert changed_cells(before, book.snapshot()) == _cells_in(before, "Leads", (21, 1, 24, 4))
+    assert formula(book, "Leads", "A21") == SHEET_REWRITES[("Leads", "A21")]
+    assert _cells_in(book.snapshot(), "Leads", (21, 1, 24, 4)) == {("Leads", "A21")}
+    assert [n.name for n in book.names] == ["Criteria"]
+
+
+# --------------------------------------------------------------------------- static tables
+
+
+@pytest.fixture
+def cli_refreshed(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workbook made without Excel and filled by ``generect-excel refresh`` (default
+    ``--spill static``) from the sandbox: Leads!B21 and Other!A1 hold static tables with their
+    hidden records, Leads!D1 a count."""
+    for name, value in {
+        "GENERECT_API_KEY": "test_ribbon",
+        "GENERECT_BASE_URL": sandbox.url,
+        "GENERECT_HOME": str(tmp_path / "cli-home"),
+        "GENERECT_CONFIG": str(tmp_path / "no-config.toml"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "Leads.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    for a1, value in {
+        "A1": "Job titles",
+        "B1": "CEO",
+        "A2": "Locations",
+        "B2": "Germany",
+        "D1": "=GENERECT_COUNT(A1:B2)",
+        "B21": "=GENERECT_SEARCH(A1:B2,2)",
+    }.items():
+        ws[a1] = value
+    wb.create_sheet("Other")["A1"] = "=GENERECT_SEARCH(Leads!A1:B2,1)"
+    wb.save(path)
+    assert main(["refresh", str(path)]) == 0
+    return path
+
+
+def _record(book: FakeBook, sheet: str) -> tuple[str, tuple[int, int, int, int]]:
+    """The refresher's hidden record on ``sheet``: its name and its box."""
+    (item,) = [n for n in book.names if n.name.startswith(f"{sheet}!_GENERECT_SPILL_")]
+    return item.name, _box(item.refers_to.rpartition("!")[2])
+
+
+def _static_leads_book(path: Path) -> tuple[FakeBook, str, tuple[int, int, int, int]]:
+    """The CLI-refreshed workbook open in Excel 365 on Windows, with the analyst's notes typed
+    all around its Leads table."""
+    book = _book_from_file(path, windows=True)
+    name, box = _record(book, "Leads")
+    top, left, bottom, right = box
+    assert (top, left) == (21, 2) and bottom == 24 and right > left  # status, header, 2 leads
+    assert formula(book, "Leads", "B21") == "=@GENERECT_SEARCH(A1:B2,2)"  # legacy, as Excel shows
+    assert str(book.sheet("Leads").value_at(21, 2)).startswith("Generect")
+    for r, c in [
+        (top - 1, left),
+        (top, left - 1),
+        (bottom, left - 1),
+        (top, right + 1),
+        (bottom, right + 1),
+        (bottom + 1, left),
+        (bottom + 1, right),
+        (bottom + 1, right + 1),
+    ]:
+        book.sheet("Leads").cells[(r, c)] = [None, f"note {r},{c}"]
+    return book, name, box
+
+
+def test_windows_refresh_makes_a_cli_static_table_spill(
+    cli_refreshed: Path, context: ra.Context
+) -> None:
+    book, name, box = _static_leads_book(cli_refreshed)
+    top, left, bottom, right = box
+    other_record = _record(book, "Other")[0]
+    book.select("Leads", _a1(top + 2, left + 1, top + 2, left + 1))  # a lead's cell
+    before = book.snapshot()
+
+    report = ra.refresh(book, "selection", context)
+
+    after = book.snapshot()
+    table = _cells_in(before, "Leads", box)
+    assert len(table) > 2 * (right - left + 1)  # the refresher's values really were there
+    # Exactly the recorded cells changed: emptied, but the formula's, which now spills.
+    assert changed_cells(before, after) == table
+    assert _cells_in(after, "Leads", box) == {("Leads", "B21")}
+    new = f"=GENERECT_SEARCH(A1:B2,2,,,,{T})"  # no @: a dynamic-array formula
+    assert formula(book, "Leads", "B21") == new
+    assert book.formula2_writes == [("Leads", "$B$21", new)]
+    # The formula's own cell is not emptied first (it keeps showing its last value).
+    assert [w for w in book.writes if w[1] == "$B$21"] == [("Leads", "$B$21", new)]
+    assert after[("Leads", 21, 2)][1] == before[("Leads", 21, 2)][1]
+    for sheet, a1, _ in book.writes:
+        r, c, _, _ = _box(a1)
+        assert sheet == "Leads" and top <= r <= bottom and left <= c <= right
+    # The record is gone; the other table's stays. The notes around, the count: untouched.
+    assert [n.name for n in book.names] == [other_record]
+    assert name != other_record
+    assert formula(book, "Leads", "D1") == "=@GENERECT_COUNT(A1:B2)"
+    assert report.refreshed == ["Leads!B21"] and report.failed == []
+    extent = _a1(*box).replace("$", "")
+    assert report.respilled == [f"Leads!{extent}"]
+    assert f"now spill as Excel's own (their values fill in again): Leads!{extent}." in (
+        report.message()
+    )
+
+
+def test_windows_refresh_without_a_record_keeps_the_legacy_formula(
+    cli_refreshed: Path, context: ra.Context
+) -> None:
+    # The same workbook, the Leads record removed: nothing says the values around B21 are
+    # the formula's, so only the refresh arguments change (Excel's @ kept, no spill).
+    book, name, box = _static_leads_book(cli_refreshed)
+    book.names[:] = [n for n in book.names if n.name != name]
+    names = [n.name for n in book.names]
+    before = book.snapshot()
+    report = ra.refresh(book, "sheet", context)
+    assert changed_cells(before, book.snapshot()) == {("Leads", "B21"), ("Leads", "D1")}
+    assert formula(book, "Leads", "B21") == f"=@GENERECT_SEARCH(A1:B2,2,,,,{T})"
+    assert formula(book, "Leads", "D1") == f"=@GENERECT_COUNT(A1:B2,,{T})"
+    assert [n.name for n in book.names] == names
+    assert report.respilled == [] and "now spill" not in report.message()
+
+
+def test_windows_refresh_workbook_and_a_cancelled_one(cli_refreshed: Path, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, confirm_above="0")
+    ctx = ra.Context(
+        settings=settings, engine=Engine(settings), platform="win32", clock=lambda: CLICK
+    )
+    book, _, box = _static_leads_book(cli_refreshed)
+    other_box = _record(book, "Other")[1]
+    book.app.answers = ["cancel", "ok"]
+    before = book.snapshot()
+    names = [n.name for n in book.names]
+    assert ra.refresh(book, "workbook", ctx).cancelled
+    assert book.snapshot() == before and not book.writes
+    assert [n.name for n in book.names] == names
+
+    report = ra.refresh(book, "workbook", ctx)
+    after = book.snapshot()
+    assert changed_cells(before, after) == (
+        _cells_in(before, "Leads", box) | _cells_in(before, "Other", other_box) | {("Leads", "D1")}
+    )
+    assert formula(book, "Other", "A1") == f"=GENERECT_SEARCH(Leads!A1:B2,1,,,,{T})"
+    assert _cells_in(after, "Other", other_box) == {("Other", "A1")}
+    assert not any("_GENERECT_SPILL_" in n.name for n in book.names)
+    assert len(report.respilled) == 2
+
+
+def test_windows_refresh_of_a_table_that_already_spills_keeps_the_cells(
+    context: ra.Context,
+) -> None:
+    # A stale record: the formula was re-entered in Excel and spills (A21:D24); a note typed
+    # later inside the old, bigger extent is the analyst's.
+    book = leads_book()
+    book.names.append(FakeName("Leads!_GENERECT_SPILL_1", "=Leads!$A$21:$D$30"))
+    book.sheet("Leads").put("B28", value="mine")
+    book.select("Leads", "$B$23")
+    before = book.snapshot()
+    report = ra.refresh(book, "selection", context)
     _assert_rewrites(book, before, {("Leads", "A21"): SHEET_REWRITES[("Leads", "A21")]})
+    assert [n.name for n in book.names] == ["Criteria"]  # the stale record goes
+    assert report.respilled == ["Leads!A21:D30"]
+
+
+def test_windows_freeze_of_a_cli_static_table(cli_refreshed: Path) -> None:
+    book, _, box = _static_leads_book(cli_refreshed)
+    other_record = _record(book, "Other")[0]
+    book.select("Leads", _a1(box[2], box[3], box[2], box[3]))  # the table's last cell
+    book.app.answers = ["ok"]
+    before = book.snapshot()
+    report = ra.freeze_selection(book)
+    assert report.frozen == [f"Leads!{_a1(*box).replace('$', '')}"]
+    after = book.snapshot()
+    # Only the formula went: every value as it was shown; its record went with it.
+    assert changed_cells(before, after) == {("Leads", "B21")}
+    assert after[("Leads", 21, 2)] == (None, before[("Leads", 21, 2)][1])
+    assert [n.name for n in book.names] == [other_record]
 
 
 # --------------------------------------------------------------------------- spend
@@ -982,11 +1190,23 @@ class _XlSheet:
         return f"range {address}"
 
 
+class _XlName:
+    def __init__(self, name: str, deleted: list[str]) -> None:
+        self.name, self._deleted = name, deleted
+
+    def delete(self) -> None:
+        self._deleted.append(self.name)
+
+
 class _XlBook:
     def __init__(self) -> None:
         self.app = FakeApp()
         self.fullname = "/Users/ann/Leads.xlsx"
         self.name = "Leads.xlsx"
+        self.deleted: list[str] = []
+        self.names = [
+            _XlName(n, self.deleted) for n in ("Criteria", "Leads!_GENERECT_SPILL_1", "_X")
+        ]
 
     @property
     def selection(self) -> Any:
@@ -1023,6 +1243,9 @@ def test_live_book_on_a_mac_and_its_plumbing() -> None:
     xl.app.opener = lambda fullname: opened.append(fullname) or _XlBook()
     xl.fullname = "gone"  # a closed book: the wrapper kept the name
     assert isinstance(book.reopen(), LiveBook) and opened == ["/Users/ann/Leads.xlsx"]
+    book.delete_name("Leads!_GENERECT_SPILL_1")
+    book.delete_name("Leads!_GENERECT_SPILL_9")  # gone already: nothing
+    assert xl.deleted == ["Leads!_GENERECT_SPILL_1"]
 
 
 # --------------------------------------------------------------------------- replace_arguments

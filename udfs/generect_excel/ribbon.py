@@ -5,9 +5,9 @@ The add-in's VBA (see ``addin/README.md``) runs
 no argument, works on the workbook Excel is showing (``xw.Book.caller()``) and shows its
 outcome in a message box. On Windows Excel waits until it returns; on a Mac it runs in the
 background. The work is done by :mod:`generect_excel.ribbon_actions` on a :class:`LiveBook`,
-the live ``xlwings.Book`` plus the two things xlwings does not offer (where a formula's result
-is; opening the book again). Importing this module is cheap: no xlwings, openpyxl or HTTP
-until a button is clicked.
+the live ``xlwings.Book`` plus the three things xlwings does not offer (where a formula's
+result is; deleting a defined name by its full name; opening the book again). Importing this
+module is cheap: no xlwings, openpyxl or HTTP until a button is clicked.
 
 Unexpected errors are written, with their traceback, to ``ribbon.log`` in the Generect home
 folder (``GENERECT_HOME``, else the platform's data folder, beside the store); the message box
@@ -120,8 +120,8 @@ class LiveBook:
 
     Delegates to xlwings, and adds :meth:`spill_range` (Excel's ``Range.SpillingToRange`` /
     ``CurrentArray`` through COM on Windows; on a Mac, where AppleScript has no spill
-    property, the ``A1#`` reference) and :meth:`reopen`. The app and the file name are kept
-    when wrapping: a closed book no longer knows them.
+    property, the ``A1#`` reference), :meth:`delete_name` and :meth:`reopen`. The app and the
+    file name are kept when wrapping: a closed book no longer knows them.
     """
 
     def __init__(self, book: Any, *, platform: str | None = None) -> None:
@@ -163,6 +163,13 @@ class LiveBook:
 
     def close(self) -> None:
         self._book.close()
+
+    def delete_name(self, name: str) -> None:
+        """Delete the defined name ``name`` (as ``names`` gives it); gone already: nothing."""
+        for item in self._book.names:
+            if item.name == name:
+                item.delete()
+                return
 
     def reopen(self) -> LiveBook:
         return LiveBook(self._app.books.open(self._fullname), platform=self._platform)

@@ -2,9 +2,14 @@
 
 :mod:`generect_excel.ribbon` hands each action the workbook Excel is showing, wrapped so that it
 offers exactly the part of xlwings' API described by the protocols below (:class:`Book`,
-:class:`Sheet`, :class:`Range`, :class:`App`, with xlwings' own names) plus two things xlwings
-lacks: :meth:`Book.spill_range` and :meth:`Book.reopen`. The tests drive the same code with a
-fake of that subset.
+:class:`Sheet`, :class:`Range`, :class:`App`, with xlwings' own names) plus three things
+xlwings lacks: :meth:`Book.spill_range`, :meth:`Book.delete_name` and :meth:`Book.reopen`. The
+tests drive the same code with a fake of that subset.
+
+Formulas are read as Excel 365 shows them (``Formula2``): a formula from a file written without
+Excel (``generect-excel refresh``, a template) is a legacy formula, and Excel shows its
+GENERECT calls with the implicit-intersection ``@`` (``=@GENERECT_SEARCH(...)``). The ``@`` is
+read past and kept when the formula is rewritten, except in the case below.
 
 **Refresh** (selection, sheet, workbook). Each GENERECT_COUNT/GENERECT_SEARCH formula has a
 ``refresh`` argument: when its value changes, that formula fetches afresh once (the engine
@@ -29,6 +34,16 @@ calls is quoted (:meth:`Engine.estimate`, identical requests once); above
 asked). On Windows Excel then recalculates the rewritten cells and the worksheet functions fetch
 (realtime ones in the background, see :mod:`generect_excel.pending`).
 
+*Static tables* (Windows). ``generect-excel refresh`` (``--spill static``, its default) writes a
+GENERECT_SEARCH result as a plain formula in its cell (showing the status line) and plain
+values around it, and records the table's extent in a hidden name ``_GENERECT_SPILL_<n>``.
+Rewritten as a dynamic-array formula, it would spill into those values and show ``#SPILL!``.
+So for a targeted GENERECT_SEARCH formula with such a record, Refresh first empties the
+recorded cells except the formula's own (only those: the refresher wrote them), deletes the
+hidden name, then writes the formula without the ``@`` through ``Formula2``: from then on it
+spills as Excel's own table. When Excel says the formula already spills, the record is stale:
+only the name goes. Without a record nothing else changes.
+
 On a Mac (no worksheet functions) the same tokens are written, then the workbook is saved and
 closed (so nothing typed meanwhile can be lost), every GENERECT formula in scope is evaluated
 into the saved file by the workbook refresher's steps (:mod:`generect_excel.workbook.refresher`,
@@ -48,6 +63,9 @@ analyst confirms first: Excel cannot undo a macro's change.
 **Spend** shows today's and this month's charges from the local ledger, and what was charged
 for this workbook since its last ribbon Refresh (the newest refresh token in its formulas). Free:
 no network.
+
+A frozen formula's static-table record (above) is deleted with the formula: it would make a
+later file refresh treat the frozen values as its own leftovers.
 
 Nothing else in the workbook is written: other cells, formulas, formats and sheets are read at
 most. Every expected failure is a :class:`~generect_excel.errors.GenerectError` whose one line
@@ -137,6 +155,10 @@ class Range(Protocol):
     @property
     def shape(self) -> tuple[int, int]: ...
 
+    def clear_contents(self) -> None:
+        """Empty the cells, keeping their formats."""
+        ...
+
 
 class Sheet(Protocol):
     """The part of ``xlwings.Sheet`` the actions use."""
@@ -175,8 +197,8 @@ class Sheets(Protocol):
 
 
 class Book(Protocol):
-    """The part of ``xlwings.Book`` the actions use, plus :meth:`spill_range` and
-    :meth:`reopen` (see :class:`generect_excel.ribbon.LiveBook`)."""
+    """The part of ``xlwings.Book`` the actions use, plus :meth:`spill_range`,
+    :meth:`delete_name` and :meth:`reopen` (see :class:`generect_excel.ribbon.LiveBook`)."""
 
     @property
     def name(self) -> str: ...
@@ -210,6 +232,11 @@ class Book(Protocol):
     def spill_range(self, cell: Range) -> Range | None:
         """The cells holding ``cell``'s result: its spill range (or legacy array), the cell
         itself when it does not spill, None when this Excel cannot tell."""
+        ...
+
+    def delete_name(self, name: str) -> None:
+        """Delete the defined name called ``name`` exactly as :attr:`names` gives it
+        (``Leads!_GENERECT_SPILL_1`` for a sheet-level name), hidden ones included."""
         ...
 
 
@@ -311,6 +338,49 @@ def _read_formulas(rng: Range) -> list[list[str]]:
     return [["" if cell is None else str(cell) for cell in row] for row in _grid(raw, rng.shape)]
 
 
+# A GENERECT function name as Formula2 shows it in a legacy formula, with Excel's implicit
+# intersection operator: ``@GENERECT_SEARCH(``, ``@_xludf.GENERECT_COUNT(``,
+# ``@'generect_excel.xlam'!GENERECT_COUNT(``. Group 1 is the ``@`` (or nothing).
+_CALL_NAME = re.compile(
+    r"(?<![\w.])(@?)(\s*(?:'(?:[^']|'')*'!|\[\d+\]!)?(?:_xludf\.)?GENERECT_[A-Z]+\s*\()",
+    re.IGNORECASE,
+)
+_STRING_LITERAL = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _each_call_name(text: str, replace: Callable[[re.Match[str]], str]) -> str:
+    """``text`` with ``replace`` applied to every GENERECT function name outside string
+    literals (a lead's text may well contain ``@GENERECT_COUNT(``)."""
+    out: list[str] = []
+    pos = 0
+    for literal in _STRING_LITERAL.finditer(text):
+        out.append(_CALL_NAME.sub(replace, text[pos : literal.start()]))
+        out.append(literal.group())
+        pos = literal.end()
+    out.append(_CALL_NAME.sub(replace, text[pos:]))
+    return "".join(out)
+
+
+def _drop_implicit_at(text: str) -> tuple[str, list[bool]]:
+    """``=@GENERECT_SEARCH(A1:B2)`` -> (``=GENERECT_SEARCH(A1:B2)``, [True]): the formula
+    without the ``@`` before its GENERECT calls (the parser does not read it), and which
+    calls had one, in order."""
+    marks: list[bool] = []
+
+    def drop(match: re.Match[str]) -> str:
+        marks.append(bool(match.group(1)))
+        return match.group(2)
+
+    return _each_call_name(text, drop), marks
+
+
+def _restore_implicit_at(text: str, marks: Sequence[bool]) -> str:
+    """Put back the ``@`` :func:`_drop_implicit_at` took (rewriting the refresh argument keeps
+    the GENERECT calls and their order)."""
+    left = iter(marks)
+    return _each_call_name(text, lambda m: ("@" if next(left, False) else "") + m.group(2))
+
+
 def _write_formula(rng: Range, text: str) -> None:
     # Formula2 keeps a dynamic-array formula spilling; Formula would add an implicit @.
     try:
@@ -350,13 +420,27 @@ class FormulaCell:
         return any(own.intersects(area) or area.contains(self.row, self.column) for area in areas)
 
 
+@dataclass(frozen=True)
+class _Record:
+    """A static table the workbook refresher recorded: its hidden name (as ``Book.names``
+    gives it) and its cells (the formula's cell is the top left one)."""
+
+    name: str
+    area: Area
+
+
 def recorded_extents(book: Book) -> dict[tuple[str, int, int], Area]:
     """The result areas the workbook refresher recorded for its static tables: hidden names
     ``_GENERECT_SPILL_<n>`` -> {(sheet lower-cased, row, column) of the formula: its area}.
     Excel does not know those cells belong to the formula (they are plain values)."""
+    return {key: record.area for key, record in _static_tables(book).items()}
+
+
+def _static_tables(book: Book) -> dict[tuple[str, int, int], _Record]:
+    """:func:`recorded_extents` with the names recording them."""
     from .workbook.formulas import Reference, parse_expression
 
-    extents: dict[tuple[str, int, int], Area] = {}
+    extents: dict[tuple[str, int, int], _Record] = {}
     for item in book.names:
         sheet_part, _, name = str(item.name).rpartition("!")
         if not name.upper().startswith(SPILL_RECORD_PREFIX):
@@ -366,7 +450,7 @@ def recorded_extents(book: Book) -> dict[tuple[str, int, int], Area]:
         sheet = sheet or sheet_part.strip("'").replace("''", "'") or None
         if isinstance(target, Reference) and sheet:
             c1, r1, c2, r2 = target.bounds
-            extents[(sheet.lower(), r1, c1)] = Area(r1, c1, r2, c2)
+            extents[(sheet.lower(), r1, c1)] = _Record(str(item.name), Area(r1, c1, r2, c2))
     return extents
 
 
@@ -414,7 +498,7 @@ def scan_sheet(
             if any(area.contains(own.top, own.left) for area in results_of_others):
                 continue  # a legacy array repeats its formula in every cell
             try:
-                parsed = parse_formula(text)
+                parsed = parse_formula(_drop_implicit_at(text)[0])
             except FormulaSyntaxError:
                 unreadable.append(_where(sheet.name, own.a1))
                 continue
@@ -614,6 +698,11 @@ class _Rewrite:
     cell: FormulaCell
     formula: str  # the new text
     calls: list[Call]  # the calls whose refresh argument it changes
+    spilling: str = ""  # the new text without Excel's implicit @ (for a static table)
+
+    @property
+    def searches(self) -> bool:
+        return any(call.function == "GENERECT_SEARCH" for call in self.cell.calls)
 
 
 @dataclass
@@ -626,6 +715,9 @@ class RefreshReport:
     held: list[str] = field(default_factory=list)  # "Leads!B14 (refresh from $B$1)"
     unreadable: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # cells Excel would not let us change
+    respilled: list[str] = field(
+        default_factory=list
+    )  # static tables made spilling: "Leads!A21:K24"
     worst_case: Decimal = Decimal(0)
     unpriced: int = 0  # calls whose cost could not be read from the workbook
     test_mode: bool = False
@@ -651,6 +743,11 @@ class RefreshReport:
             lines.append(f"Refreshing {_plural(n, 'formula')} in {self.scope} ({cost}).")
             if not self.file_lines:
                 lines.append("Each fetches afresh once as Excel recalculates it.")
+            if self.respilled:
+                lines.append(
+                    "Tables written as plain values by generect-excel refresh now spill as "
+                    f"Excel's own (their values fill in again): {_listing(self.respilled)}."
+                )
         elif not self.file_lines:
             lines.append(f"No GENERECT_COUNT or GENERECT_SEARCH formula refreshed in {self.scope}.")
         lines.extend(self.file_lines)
@@ -709,14 +806,13 @@ def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], lis
     for cell in cells:
         changed = [call for call in cell.calls if _takes_token(call)]
         if changed:
+            plain, marks = _drop_implicit_at(cell.formula)
             try:
-                text = replace_arguments(
-                    cell.formula, lambda call: edit if _takes_token(call) else None
-                )
+                text = replace_arguments(plain, lambda call: edit if _takes_token(call) else None)
             except FormulaSyntaxError:
                 held.append(f"{cell.where} (its formula cannot be rewritten)")
                 continue
-            rewrites.append(_Rewrite(cell, text, changed))
+            rewrites.append(_Rewrite(cell, _restore_implicit_at(text, marks), changed, text))
         holders = [
             _arg_text(call.arg("refresh"))
             for call in cell.calls
@@ -811,11 +907,21 @@ def refresh(book: Book, scope: Scope, context: Context | None = None) -> Refresh
             return report
     if path is not None:
         settings.require_key()  # no key: say so now, before the workbook is closed
+    # Windows: static tables become spilling formulas. A Mac keeps them static (the refresher
+    # below maintains them).
+    static = _static_tables(book) if path is None else {}
     with _status(book.app, f"Generect: refreshing {_plural(len(cells), 'formula')}..."):
         for rewrite in rewrites:
             cell = rewrite.cell
+            record = static.get((cell.sheet.lower(), cell.row, cell.column))
             try:
-                _write_formula(_sheet_named(book, cell.sheet).range(cell.a1), rewrite.formula)
+                sheet = _sheet_named(book, cell.sheet)
+                if record is not None and rewrite.searches:
+                    _unmake_static_table(book, sheet, cell, record)
+                    _write_formula(sheet.range(cell.a1), rewrite.spilling)
+                    report.respilled.append(_where(cell.sheet, record.area.a1))
+                else:
+                    _write_formula(sheet.range(cell.a1), rewrite.formula)
             except Exception:  # a protected sheet, a legacy array: Excel says no to this cell
                 log.warning("could not rewrite %s", cell.where, exc_info=True)
                 report.failed.append(cell.where)
@@ -828,6 +934,39 @@ def refresh(book: Book, scope: Scope, context: Context | None = None) -> Refresh
             targets = {(c.sheet.lower(), c.a1.replace("$", "")) for c in cells}
             report.file_lines = _refresh_file(book, path, targets, engine)
     return report
+
+
+def _unmake_static_table(book: Book, sheet: Sheet, cell: FormulaCell, record: _Record) -> None:
+    """Windows: empty the cells of ``cell``'s static table but its own, and delete its record,
+    so that the formula, written next through Formula2, spills there (no ``#SPILL!``).
+
+    Only the recorded cells are emptied (the refresher wrote them); nothing around them.
+    When Excel says the formula already spills (re-entered by hand since), the record is stale
+    and its cells are Excel's spill or the analyst's: only the name goes.
+    """
+    own = Area.cell(cell.row, cell.column)
+    area = record.area
+    spill = book.spill_range(sheet.range(own.a1))
+    if spill is None or Area.parse(spill.address)[0] == own:
+        # The record's key is its top left cell: the rest is the row to its right and the
+        # rows below.
+        rest = (
+            [Area(area.top, area.left + 1, area.top, area.right)] if area.right > area.left else []
+        )
+        if area.bottom > area.top:
+            rest.append(Area(area.top + 1, area.left, area.bottom, area.right))
+        for part in rest:
+            sheet.range(part.a1).clear_contents()
+    _forget(book, record)
+
+
+def _forget(book: Book, record: _Record) -> None:
+    """Delete a static table's record; a failure is logged, not shown: the cells are already
+    as they should be, and a stale record only widens what a later file refresh may clear."""
+    try:
+        book.delete_name(record.name)
+    except Exception:
+        log.warning("could not delete the name %s", record.name, exc_info=True)
 
 
 def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: Any) -> list[str]:
@@ -927,7 +1066,9 @@ def freeze_selection(book: Book, context: Context | None = None) -> FreezeReport
         return report
     sheet = selection.sheet
     chosen = Area.parse(selection.address)
-    found, _ = scan_sheet(book, sheet, results=True)
+    static = _static_tables(book)
+    extents = {key: record.area for key, record in static.items()}
+    found, _ = scan_sheet(book, sheet, results=True, recorded=extents)
     todo: list[tuple[FormulaCell, Area, list[list[Any]]]] = []
     for cell in (c for c in found if c.touches(chosen)):
         if cell.area is None:
@@ -952,9 +1093,14 @@ def freeze_selection(book: Book, context: Context | None = None) -> FreezeReport
     if not _confirm(book.app, prompt):
         report.cancelled = True
         return report
-    for _cell, area, values in todo:
+    for cell, area, values in todo:
         sheet.range(area.a1).value = _frozen_block(values)
         report.frozen.append(_where(sheet.name, area.a1))
+        record = static.get((sheet.name.lower(), cell.row, cell.column))
+        if record is not None:
+            # The formula is gone: a later file refresh must not take these values for its
+            # leftovers (it clears a recorded table's cells).
+            _forget(book, record)
     return report
 
 
