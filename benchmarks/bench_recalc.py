@@ -1,7 +1,8 @@
 """Figure 1, recalculation from the store: GENERECT_SEARCH calls whose answers are stored.
 
 What F9 or reopening a workbook costs: the worksheet function (``generect_excel.udfs``, called
-as Excel's Python would, settings read from the environment) parses the criteria range,
+as Excel's Python would, settings read from the environment; no ``caller``, so the few COM
+reads that name the formula's cell in Excel are not counted) parses the criteria range,
 finds the stored answer and shapes the table, with no network. The store is filled first
 with one cold call per distinct request; then 500 calls cycle over those requests and each
 is timed. API calls during the timed calls are counted from the sandbox's request log (every

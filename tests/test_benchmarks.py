@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the quick suite takes 15-30 s
+
 RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 GUARD_SECONDS = 600  # only reached if something hangs
 
