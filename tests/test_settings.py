@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from generect_excel.errors import SettingsError
 from generect_excel.settings import (
@@ -161,3 +162,19 @@ def test_keyring_used_only_when_no_other_key(tmp_path, monkeypatch):
     assert s.key == "from_keyring" and s.key_source == "keyring"
     s = load_settings(environ={"GENERECT_API_KEY": "env_key"}, config_file=tmp_path / "x.toml")
     assert s.key == "env_key"
+
+
+@pytest.mark.parametrize(
+    "bad", [f"{SECRET}\nx", f"{SECRET}\x00x", f"sk live {SECRET}", f"{SECRET}é", f"{SECRET}\x7f"]
+)
+def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(bad, tmp_path):
+    # httpx's error for such a header quotes the whole header, key included, into the logs.
+    with pytest.raises(SettingsError) as info:
+        load_settings(
+            environ={"GENERECT_API_KEY": bad}, config_file=tmp_path / "x.toml", use_keyring=False
+        )
+    assert str(info.value).startswith("Invalid settings: api_key (env): ")
+    assert SECRET not in str(info.value) and SECRET not in info.value.details
+    with pytest.raises(ValidationError) as direct:
+        Settings(api_key=bad)
+    assert SECRET not in str(direct.value)

@@ -64,6 +64,11 @@ def normalize_key(raw: str | None) -> str | None:
     return key or None
 
 
+# What an API key may hold: printable ASCII without spaces. Anything else cannot go in an HTTP
+# header, and httpx's error for such a header quotes the whole header, key included.
+_KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
 def key_fingerprint(key: str | SecretStr | None) -> str:
     """A short, stable, one-way fingerprint of a key: safe to store, never reversible."""
     if isinstance(key, SecretStr):
@@ -98,7 +103,9 @@ def _is_loopback(host: str) -> bool:
 class Settings(BaseModel):
     """Everything configurable, validated. Build it with :func:`load_settings`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a ValidationError must never quote what was given (it could be
+    # the key), also when Settings is built directly rather than through load_settings.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     api_key: SecretStr | None = None
     base_url: str = C.DEFAULT_BASE_URL
@@ -117,7 +124,10 @@ class Settings(BaseModel):
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if isinstance(value, str):
-            return normalize_key(value)
+            key = normalize_key(value)
+            if key is not None and not _KEY_CHARS.match(key):
+                raise ValueError("has a space, line break or non-ASCII character: copy it again")
+            return key
         return value
 
     @field_validator("base_url")
@@ -233,5 +243,6 @@ def load_settings(
             field = ".".join(str(p) for p in err["loc"])
             where = sources.get(field, "default")
             # Never echo the input: it could be the key.
-            problems.append(f"{field} ({where}): {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{field} ({where}): {message}")
         raise SettingsError("Invalid settings: " + "; ".join(problems)) from None
