@@ -152,7 +152,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("uninstall", uninstall, "remove what install added, restore what it replaced"),
         ("status", show_status, "show what is installed and where the API key comes from"),
     ):
-        sub = actions.add_parser(name, help=help_text, description=f"{help_text}.")
+        description = (
+            f"{help_text[0].upper()}{help_text[1:]}. "
+            f"Example: generect-excel addin {name}"
+            + (" --home /tmp/try-home" if name == "status" else "")
+        )
+        sub = actions.add_parser(name, help=help_text, description=description)
         sub.add_argument(
             "--home",
             type=Path,

@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Serve a local, offline imitation of the Generect API (lead search and count in "
             "both modes, the account endpoint) over a synthetic population of invented leads. "
-            "Point GENERECT_BASE_URL at the printed URL. Stop with Ctrl+C."
+            "Point GENERECT_BASE_URL at the printed URL. Stop with Ctrl+C. "
+            "Example: generect-excel sandbox --port 8765 --realtime-latency 1"
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
