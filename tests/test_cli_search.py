@@ -63,6 +63,17 @@ def test_search_to_csv(
     assert "wrote 3 lead(s)" in capsys.readouterr().err
 
 
+def test_a_csv_that_cannot_be_written_is_refused_before_buying(
+    env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad in (tmp_path / "no-such-folder" / "leads.csv", tmp_path):
+        assert main(["search", str(env), "--limit", "3", "--csv", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: Cannot write ") and "choose another path" in err
+        assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert sandbox.billable_calls() == []
+
+
 def test_count(env: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["count", str(env)]) == 0
     captured = capsys.readouterr()

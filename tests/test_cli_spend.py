@@ -111,6 +111,15 @@ def test_csv_export(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert rows[3]["sheet"] == "'-Q1"
 
 
+def test_csv_that_cannot_be_written_is_one_line(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["spend", "--csv", str(tmp_path / "missing" / "spend.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot write the CSV (No such file or directory)")
+    assert len(err.splitlines()) == 1
+
+
 def test_empty_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "fresh"))
     monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))

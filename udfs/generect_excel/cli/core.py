@@ -12,14 +12,18 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 __all__ = [
     "add_criteria_arguments",
+    "check_output_folder",
     "count",
     "load_criteria",
+    "open_output",
     "register",
     "register_fetch_commands",
     "search",
@@ -38,6 +42,37 @@ def add_criteria_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="database (default) or realtime; overrides the file's own 'mode' key",
     )
+
+
+def check_output_folder(path: str) -> None:
+    """Refuse an output path whose folder is missing (or that is a folder) before anything is
+    bought: writing it afterwards would fail with the answer already paid for."""
+    from pathlib import Path
+
+    from ..errors import GenerectError
+
+    target = Path(path)
+    if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
+        problem = "it is a folder" if target.is_dir() else "its folder does not exist"
+        raise GenerectError(f"Cannot write {target.name} ({problem}): choose another path.")
+
+
+@contextlib.contextmanager
+def open_output(path: str) -> Iterator[IO[str]]:
+    """A CSV file opened for writing (UTF-8 with a BOM, as Excel reads it); a failure is a
+    one-line :class:`~generect_excel.errors.GenerectError`, not a traceback."""
+    from ..errors import GenerectError
+
+    try:
+        fh = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise GenerectError(
+            f"Cannot write the CSV ({exc.strerror or type(exc).__name__}): choose another path. "
+            "A stored answer costs nothing to fetch again.",
+            details=f"{path}: {exc}",
+        ) from None
+    with fh:
+        yield fh
 
 
 def load_criteria(args: argparse.Namespace) -> Any:
@@ -187,13 +222,15 @@ def search(args: argparse.Namespace) -> int:
     engine = _engine()
     if args.dry_run:
         return _print_estimate(engine, request, "search")
+    if args.csv:
+        check_output_folder(args.csv)
     answer = engine.search(request, refresh=_refresh_value(args), origin=_origin(args))
     table = lead_table(answer.result.leads, args.fields)
     info = SearchInfo.from_answer(answer, mode=answer.mode)
     if answer.test_mode and not info.test_mode:  # a test key, whatever the answer's header said
         info = dataclasses.replace(info, test_mode=True)
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8-sig") as fh:
+        with open_output(args.csv) as fh:
             writer = csv.writer(fh)
             for row in table:
                 writer.writerow(["" if v is None else _neutralized(v) for v in row])

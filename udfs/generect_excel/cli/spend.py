@@ -40,11 +40,12 @@ def spend(args: argparse.Namespace) -> int:
     from ..engine import Engine
     from ..ledger import format_table, write_csv
     from ..settings import load_settings
+    from .core import open_output
 
     engine = Engine(load_settings())
     entries = engine.charges(args.since, args.until)
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8-sig") as fh:
+        with open_output(args.csv) as fh:
             rows = write_csv(entries, fh)
         print(f"wrote {rows} ledger row(s) to {args.csv}", file=sys.stderr)
     else:
