@@ -108,7 +108,9 @@ def _wait_for_temp_file(folder: Path, name: str, process: subprocess.Popen) -> P
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
-def test_killed_during_the_write_leaves_the_original_intact(env, book: Path, how: str) -> None:
+def test_killed_during_the_write_leaves_the_original_intact(
+    env, sandbox, book: Path, how: str
+) -> None:
     original = book.read_bytes()
     child_env = {**os.environ, **env, WRITE_PAUSE_ENV: "30"}
     with subprocess.Popen(
@@ -131,8 +133,10 @@ def test_killed_during_the_write_leaves_the_original_intact(env, book: Path, how
         assert process.returncode == 130, err
         assert not list(book.parent.glob(".leads.xlsx.*.tmp"))  # cleaned up on Ctrl+C
     # What was fetched before the kill is in the store: the next run completes for free.
+    assert len(sandbox.billable_calls()) == 1
     assert main(["refresh", str(book)]) == 0
     assert load(book, data_only=True)["Lead list"]["A22"].value == "full_name"
+    assert len(sandbox.billable_calls()) == 1
 
 
 def test_a_workbook_without_generect_formulas_is_left_alone(env, tmp_path: Path, capsys) -> None:
