@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,21 @@ def test_search_to_csv(
     assert rows[0] == ["full_name", "job_title"] and len(rows) == 4
     assert all(row[0] for row in rows[1:])
     assert "wrote 3 lead(s)" in capsys.readouterr().err
+
+
+def test_lead_text_never_becomes_a_formula_in_the_csv(
+    env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    titles = ["=1+2", "+Sales Lead", "-VP Growth-", "@Head of People"]  # sandbox rows have them
+    criteria = tmp_path / "hostile.json"
+    criteria.write_text(json.dumps({"job_titles": titles}))
+    out = tmp_path / "hostile.csv"
+    args = ["search", str(criteria), "--limit", "60", "--csv", str(out), "--fields", "job_title"]
+    assert main(args) == 0
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        written = [row[0] for row in list(csv.reader(fh))[1:]]
+    assert {"'" + title for title in titles} <= set(written)
+    assert not [cell for cell in written if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 def test_a_csv_that_cannot_be_written_is_refused_before_buying(

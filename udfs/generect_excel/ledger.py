@@ -25,6 +25,7 @@ __all__ = [
     "LedgerEntry",
     "Origin",
     "Period",
+    "csv_safe",
     "format_table",
     "parse_date",
     "period_bounds",
@@ -185,9 +186,19 @@ def _row(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def _neutralize(value: Any) -> Any:
-    # A CSV opened in Excel turns text starting with = + - @ into a live formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+# What makes a spreadsheet read a CSV cell as a formula (OWASP's CSV injection list): the four
+# formula starts, and a tab or carriage return in front of one.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` for a CSV cell that Excel or LibreOffice will not run as a formula: text
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``.
+
+    >>> csv_safe("=1+2"), csv_safe("Head of Sales"), csv_safe(3)
+    ("'=1+2", 'Head of Sales', 3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -198,7 +209,7 @@ def write_csv(entries: Iterable[LedgerEntry], fh: IO[str]) -> int:
     writer.writeheader()
     count = 0
     for entry in entries:
-        writer.writerow({k: _neutralize(v) for k, v in _row(entry).items()})
+        writer.writerow({k: csv_safe(v) for k, v in _row(entry).items()})
         count += 1
     return count
 

@@ -192,13 +192,6 @@ def _cut(value: Any) -> str:
     return text if len(text) <= CLI_CELL_WIDTH else text[: CLI_CELL_WIDTH - 1] + "…"
 
 
-def _neutralized(value: Any) -> Any:
-    # A CSV opened in Excel would run text starting with = + - @ as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def search(args: argparse.Namespace) -> int:
     """Fetch one page of leads for a criteria file, through the cache, budget and ledger.
 
@@ -212,6 +205,7 @@ def search(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..criteria import with_paging
+    from ..ledger import csv_safe
     from ..table import SearchInfo, lead_table, status_line
 
     request = load_criteria(args)
@@ -233,7 +227,7 @@ def search(args: argparse.Namespace) -> int:
         with open_output(args.csv) as fh:
             writer = csv.writer(fh)
             for row in table:
-                writer.writerow(["" if v is None else _neutralized(v) for v in row])
+                writer.writerow(["" if v is None else csv_safe(v) for v in row])
         print(f"wrote {len(table) - 1} lead(s) to {args.csv}", file=sys.stderr)
     else:
         cells = [[_cut(v) for v in row] for row in table]
