@@ -37,7 +37,7 @@ cannot be computed without a spreadsheet engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -373,24 +373,21 @@ def _canonical(name_token: str) -> str | None:
     return name if name in FUNCTION_NAMES else None
 
 
-def parse_formula(formula: str) -> ParsedFormula:
-    """Every GENERECT call in ``formula`` (with or without the leading ``=``).
-
-    Raises :class:`FormulaSyntaxError` when the formula cannot be tokenized.
-
-    >>> parse_formula('=GENERECT_SEARCH(A1:B5,,,,"realtime")').whole.args[4]
-    Literal(value='realtime', text='"realtime"')
-    """
-    text = formula if formula.startswith("=") else "=" + formula
+def _tokens(text: str) -> list[Token]:
+    """The formula's tokens without whitespace; FormulaSyntaxError if it cannot be read."""
     try:
-        tokens = [t for t in Tokenizer(text).items if t.type != Token.WSPACE]
+        return [t for t in Tokenizer(text).items if t.type != Token.WSPACE]
     except TokenizerError as exc:
         if _SPILL_REF.search(text):  # the tokenizer predates Excel's A1# spill references
             raise FormulaSyntaxError(
                 "spill references (A1#) cannot be read from a file: use the range instead"
             ) from None
         raise FormulaSyntaxError(str(exc)) from None
-    calls: list[tuple[int, int, Call]] = []
+
+
+def _generect_calls(tokens: list[Token]) -> Iterator[tuple[int, int, Call]]:
+    """Each GENERECT call among ``tokens``, outermost first: (index of its ``NAME(`` token,
+    index of its closing token, the call with one argument per parameter)."""
     for start, token in enumerate(tokens):
         if token.type != Token.FUNC or token.subtype != Token.OPEN:
             continue
@@ -404,7 +401,20 @@ def parse_formula(formula: str) -> ParsedFormula:
             args = []
         extra = max(0, len(args) - len(params))
         args = args[: len(params)] + [Omitted()] * (len(params) - len(args))
-        calls.append((start, end, Call(function, tuple(args), extra)))
+        yield start, end, Call(function, tuple(args), extra)
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Every GENERECT call in ``formula`` (with or without the leading ``=``).
+
+    Raises :class:`FormulaSyntaxError` when the formula cannot be tokenized.
+
+    >>> parse_formula('=GENERECT_SEARCH(A1:B5,,,,"realtime")').whole.args[4]
+    Literal(value='realtime', text='"realtime"')
+    """
+    text = formula if formula.startswith("=") else "=" + formula
+    tokens = _tokens(text)
+    calls = list(_generect_calls(tokens))
     whole: Call | None = None
     single = False
     if calls:
@@ -479,26 +489,12 @@ def replace_arguments(formula: str, replace: Callable[[Call], Mapping[str, str] 
     Raises :class:`FormulaSyntaxError` when the formula cannot be tokenized.
     """
     text = formula if formula.startswith("=") else "=" + formula
-    try:
-        tokens = [t for t in Tokenizer(text).items if t.type != Token.WSPACE]
-    except TokenizerError as exc:
-        raise FormulaSyntaxError(str(exc)) from None
+    tokens = _tokens(text)
     spans = _token_spans(text, tokens)
     edits: list[tuple[int, int, str]] = []
-    for start, token in enumerate(tokens):
-        if token.type != Token.FUNC or token.subtype != Token.OPEN:
-            continue
-        function = _canonical(token.value)
-        if function is None:
-            continue
-        end, pieces = _call_arguments(tokens, start)
-        params = FUNCTION_NAMES[function]
-        args: list[Arg] = [_argument(piece) for piece in pieces]
-        if len(args) == 1 and isinstance(args[0], Omitted) and not params:
-            args = []
-        extra = max(0, len(args) - len(params))
-        args = args[: len(params)] + [Omitted()] * (len(params) - len(args))
-        wanted = replace(Call(function, tuple(args), extra)) or {}
+    for start, end, call in _generect_calls(tokens):
+        params = FUNCTION_NAMES[call.function]
+        wanted = replace(call) or {}
         # The tokens around each argument slot: "(" or "," before it, "," or ")" after it.
         fences = [start]
         depth = 0
