@@ -31,7 +31,7 @@ from generect_excel.ledger import Charge, Origin
 from generect_excel.ribbon import LiveBook
 from generect_excel.settings import Settings, load_settings
 from generect_excel.store import CacheEntry, Store
-from generect_excel.workbook.formulas import replace_arguments
+from generect_excel.workbook.formulas import Name, replace_arguments
 
 LOCAL = datetime.now().astimezone().tzinfo
 CLICK = datetime(2026, 11, 22, 10, 31, 5, tzinfo=LOCAL)
@@ -529,6 +529,26 @@ def test_formulas_that_cannot_be_priced_still_refresh(context: ra.Context) -> No
     assert formula(book, "Leads", "D1") == f'=GENERECT_COUNT(B1&"x",,{T})'
     assert report.unpriced == 2
     assert "plus 2 calls that could not be priced" in report.message()
+
+
+def test_names_are_priced_as_the_file_refresher_reads_them(context: ra.Context) -> None:
+    # Sheet!Name finds a workbook-level name too (Excel accepts it, so does the refresher),
+    # and a sheet's own name wins over the workbook's.
+    book = FakeBook()
+    sheet = book.add_sheet("Leads")
+    sheet.put("A1", value="Job title")
+    sheet.put("B1", value="CEO")
+    sheet.put("A5", value="Seniority")
+    sheet.put("B5", value="VP")
+    sheet.put("D1", "=GENERECT_SEARCH(Leads!Criteria,3)", "status")
+    sheet.put("D2", "=GENERECT_SEARCH(Own,5)", "status")
+    book.names.append(FakeName("Criteria", "=Leads!$A$1:$B$1"))
+    book.names.append(FakeName("Own", "=Leads!$A$1:$B$1"))
+    book.names.append(FakeName("Leads!Own", "=Leads!$A$5:$B$5"))
+    report = ra.refresh(book, "sheet", context)
+    assert report.unpriced == 0
+    assert report.worst_case == Decimal("0.16")  # 3 + 5 database rows at $0.02
+    assert ra._resolve(book, "Leads", Name("Own")) == [["Seniority", "VP"]]
 
 
 def test_a_book_without_generect_formulas(context: ra.Context) -> None:

@@ -72,7 +72,7 @@ def test_resolve(reader: WorkbookReader, argument: str, sheet: str, expected) ->
         ("Loop", "refers to itself"),
         ("Moving", "Point the name Moving at a range or a value"),
         ("Missing!A1", "No sheet named 'Missing'"),
-        ("TODAY()", r"Cannot read TODAY\(\) from the file \(an expression or a function call\)"),
+        ("TODAY()", r"Cannot read TODAY\(\) from the workbook \(an expression or a function call\)"),
     ],
 )
 def test_unreadable_arguments(reader: WorkbookReader, argument: str, message: str) -> None:

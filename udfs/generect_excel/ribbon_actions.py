@@ -644,36 +644,26 @@ def _block(book: Book, sheet_name: str, bounds: tuple[int, int, int, int]) -> li
     return _grid(rng.value, area.shape)
 
 
-def _resolve(book: Book, sheet: str, arg: Arg, depth: int = 0) -> Any:
-    """The value a worksheet function would get for ``arg`` in the live workbook."""
-    from .workbook.formulas import (
-        ArrayConstant,
-        Literal,
-        Name,
-        Omitted,
-        Reference,
-        parse_expression,
-    )
+def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
+    """The value a worksheet function would get for ``arg`` in the live workbook (the same
+    rules as the file refresher's, :func:`~generect_excel.workbook.references.resolve_argument`)."""
+    from .workbook.formulas import Name, parse_expression
+    from .workbook.references import resolve_argument
 
-    if isinstance(arg, Omitted):
-        return None
-    if isinstance(arg, Literal):
-        return arg.value
-    if isinstance(arg, ArrayConstant):
-        return [list(row) for row in arg.rows]
-    if isinstance(arg, Reference):
-        return _block(book, arg.sheet or sheet, arg.bounds)
-    if isinstance(arg, Name) and depth < 8:
-        wanted = [f"{arg.sheet or sheet}!{arg.name}".lower(), arg.name.lower()]
-        if arg.sheet:
-            wanted = wanted[:1]
+    def name_target(name: Name, scope: str) -> Arg:
+        # The sheet's own name first; Excel also accepts Sheet!Name for a workbook name.
         defined = {str(n.name).replace("'", "").lower(): n for n in book.names}
-        for key in wanted:
+        for key in (f"{name.sheet or scope}!{name.name}".lower(), name.name.lower()):
             if key in defined:
-                target = parse_expression(str(defined[key].refers_to))
-                return _resolve(book, arg.sheet or sheet, target, depth + 1)
-        raise WorkbookError(f"No defined name {arg.name} in {book.name}.")
-    raise WorkbookError(f"Cannot read {_arg_text(arg)} to price it.")
+                return parse_expression(str(defined[key].refers_to))
+        raise WorkbookError(f"No defined name {name.name} in {book.name}.")
+
+    return resolve_argument(
+        arg,
+        sheet,
+        block=lambda at, bounds: _block(book, at, bounds),
+        name_target=name_target,
+    )
 
 
 def _request(book: Book, cell: FormulaCell, call: Call) -> tuple[str, Any]:

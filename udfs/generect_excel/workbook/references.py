@@ -15,7 +15,7 @@ hold a range or a constant. Whole columns and rows are clipped to the sheet's us
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from .formulas import (
     parse_expression,
 )
 
-__all__ = ["FormulaCell", "WorkbookReader", "load_books"]
+__all__ = ["FormulaCell", "WorkbookReader", "load_books", "resolve_argument"]
 
 MAX_NAME_DEPTH = 8  # a name referring to a name ...: stop loops
 
@@ -74,6 +74,46 @@ def load_books(path: Path) -> tuple[Workbook, Workbook]:
             details=f"{path}: {exc!r}",
         ) from exc
     return formulas, values
+
+
+Block = Callable[[str, tuple[int, int, int, int]], list[list[Any]]]
+NameTarget = Callable[[Name, str], Arg]
+
+
+def resolve_argument(
+    arg: Arg, sheet: str, *, block: Block, name_target: NameTarget, depth: int = 0
+) -> Any:
+    """The Python value a worksheet function would receive for ``arg`` in ``sheet``.
+
+    The rules are shared by the file reader (:class:`WorkbookReader`) and the ribbon's live
+    workbook; each says how to read its cells, ``block(sheet, bounds)`` (a list of rows), and
+    what a defined name stands for, ``name_target(name, sheet)`` (an :data:`Arg`). A name is
+    resolved in its own sheet's scope. Raises :class:`WorkbookError` for an argument that
+    cannot be read (an expression, a name that refers to itself).
+    """
+    if isinstance(arg, Omitted):
+        return None
+    if isinstance(arg, Literal):
+        return arg.value
+    if isinstance(arg, ArrayConstant):
+        return [list(row) for row in arg.rows]
+    if isinstance(arg, Reference):
+        return block(arg.sheet or sheet, arg.bounds)
+    if isinstance(arg, Name):
+        if depth >= MAX_NAME_DEPTH:
+            raise WorkbookError(f"The name {arg.name} refers to itself.")
+        target = name_target(arg, sheet)
+        return resolve_argument(
+            target, arg.sheet or sheet, block=block, name_target=name_target, depth=depth + 1
+        )
+    if isinstance(arg, Unsupported):
+        raise WorkbookError(
+            f"Cannot read {arg.text} from the workbook ({arg.reason}): "
+            "use a cell, a range, a defined name or a typed value.",
+            details="GENERECT arguments are read from the cells, names and literals they "
+            "reference; no other Excel formula is computed.",
+        )
+    raise WorkbookError(f"Cannot read the argument {arg!r}.")  # pragma: no cover
 
 
 class WorkbookReader:
@@ -126,31 +166,7 @@ class WorkbookReader:
 
         Raises :class:`WorkbookError` for an argument that cannot be read from the file.
         """
-        return self._resolve(arg, sheet, 0)
-
-    def _resolve(self, arg: Arg, sheet: str, depth: int) -> Any:
-        if isinstance(arg, Omitted):
-            return None
-        if isinstance(arg, Literal):
-            return arg.value
-        if isinstance(arg, ArrayConstant):
-            return [list(row) for row in arg.rows]
-        if isinstance(arg, Reference):
-            return self.block(arg.sheet or sheet, arg.bounds)
-        if isinstance(arg, Name):
-            if depth >= MAX_NAME_DEPTH:
-                raise WorkbookError(f"The name {arg.name} refers to itself.")
-            target = self._name_target(arg, sheet)
-            scope_sheet = arg.sheet or sheet
-            return self._resolve(target, scope_sheet, depth + 1)
-        if isinstance(arg, Unsupported):
-            raise WorkbookError(
-                f"Cannot read {arg.text} from the file ({arg.reason}): "
-                "use a cell, a range, a defined name or a typed value.",
-                details="The refresher computes no Excel formulas: it reads each GENERECT "
-                "argument from the cells, names and literals it references.",
-            )
-        raise WorkbookError(f"Cannot read the argument {arg!r}.")  # pragma: no cover
+        return resolve_argument(arg, sheet, block=self.block, name_target=self._name_target)
 
     def _name_target(self, name: Name, sheet: str) -> Arg:
         key = name.name.lower()
