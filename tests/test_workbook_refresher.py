@@ -201,6 +201,29 @@ def test_identical_queries_coalesce_and_origins_reach_the_ledger(sandbox, tmp_pa
     assert all(c.origin.cell for c in charges)
 
 
+def test_one_request_with_several_new_refresh_values_is_priced_for_each(
+    sandbox, tmp_path: Path
+) -> None:
+    # Each new refresh value fetches afresh: the quote, --max-spend and the confirmation must
+    # count every one of them, not "the same request, paid once".
+    wb = Workbook()
+    ws = wb.active
+    criteria = _criteria(ws)
+    for col, token in zip("DEF", "abc", strict=True):
+        ws[f"{col}1"] = f'=GENERECT_COUNT({criteria},"realtime","{token}")'
+    ws["G1"] = f'=GENERECT_COUNT({criteria},"realtime","a")'  # the same value: paid once
+    book = save(wb, tmp_path / "tokens.xlsx")
+    engine = _engine(sandbox, tmp_path, key="live_key")
+    quote = quote_plan(plan_refresh(book), engine)
+    assert quote.worst_case == Decimal("0.12") and quote.distinct == 3
+    with pytest.raises(BudgetError, match=r"up to \$0\.12, over --max-spend \$0\.05"):
+        refresh_workbook(book, engine, confirm=_yes, max_spend=Decimal("0.05"))
+    assert sandbox.billable_calls() == []
+    summary = refresh_workbook(book, engine, confirm=_yes, max_spend=Decimal("0.12"))
+    assert summary.amount_charged <= quote.worst_case
+    assert len(sandbox.billable_calls()) <= 3
+
+
 def test_refresh_value_change_fetches_once(sandbox, tmp_path: Path) -> None:
     wb = Workbook()
     ws = wb.active

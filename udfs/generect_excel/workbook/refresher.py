@@ -38,6 +38,7 @@ from typing import Any
 
 from .. import budget
 from ..budget import format_money
+from ..engine import refresh_token
 from ..errors import BudgetError, CriteriaError, GenerectError, WorkbookError
 from ..functions import (
     FUNCTION_NAMES,
@@ -286,8 +287,12 @@ def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
 # --------------------------------------------------------------------------- 2. quote
 
 
-def _request_key(query: Query) -> tuple[str, str, str]:
-    return (query.kind or "", query.mode, canonical_json(query.request.body()))
+def _request_key(query: Query) -> tuple[str, str, str, str | None]:
+    # The refresh value belongs to the key: the engine fetches a request afresh for each new
+    # refresh value, so the same request with two new values is paid twice (at worst; once
+    # only if the second call happens to join the first in flight).
+    token = refresh_token(scalar(query.args.get("refresh"), "refresh"))
+    return (query.kind or "", query.mode, canonical_json(query.request.body()), token)
 
 
 def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
@@ -297,7 +302,7 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
     (needs a key; skipped without one) and price ``min(limit, count - offset)`` rows too.
     """
     test_mode = engine.settings.test_mode_key
-    seen: dict[tuple[str, str, str], Query] = {}
+    seen: dict[tuple[str, str, str, str | None], Query] = {}
     lines = []
     cached = new = 0
     worst = Decimal(0)
