@@ -72,7 +72,10 @@ def test_resolve(reader: WorkbookReader, argument: str, sheet: str, expected) ->
         ("Loop", "refers to itself"),
         ("Moving", "Point the name Moving at a range or a value"),
         ("Missing!A1", "No sheet named 'Missing'"),
-        ("TODAY()", r"Cannot read TODAY\(\) from the workbook \(an expression or a function call\)"),
+        (
+            "TODAY()",
+            r"Cannot read TODAY\(\) from the workbook \(an expression or a function call\)",
+        ),
     ],
 )
 def test_unreadable_arguments(reader: WorkbookReader, argument: str, message: str) -> None:
@@ -91,5 +94,9 @@ def test_formula_cells_found_plain_and_array(reader: WorkbookReader) -> None:
 def test_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xlsx"
     bad.write_text("not a zip")
-    with pytest.raises(WorkbookError, match="Cannot read bad.xlsx"):
+    with pytest.raises(WorkbookError) as info:
         WorkbookReader(bad)
+    message = str(info.value)
+    assert message.startswith("Cannot read bad.xlsx: not an .xlsx workbook")
+    assert message.endswith("Save it as an Excel Workbook (.xlsx) and retry.")  # what to do
+    assert len(message) <= 120

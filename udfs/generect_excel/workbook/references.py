@@ -70,7 +70,8 @@ def load_books(path: Path) -> tuple[Workbook, Workbook]:
         raise WorkbookError(f"No such workbook: {path}") from None
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) for bad files
         raise WorkbookError(
-            f"Cannot read {path.name} as an .xlsx workbook: {exc.__class__.__name__}.",
+            f"Cannot read {path.name}: not an .xlsx workbook ({exc.__class__.__name__}). "
+            "Save it as an Excel Workbook (.xlsx) and retry.",
             details=f"{path}: {exc!r}",
         ) from exc
     return formulas, values
