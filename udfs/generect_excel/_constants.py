@@ -81,5 +81,15 @@ INFLIGHT_POLL_MAX_INTERVAL = 0.5
 # An in-flight claim older than the request timeout plus this margin is abandoned (its owner
 # crashed or hung) and may be taken over.
 INFLIGHT_CLAIM_MARGIN = 60.0
+# Idle SQLite connections a store keeps open for reuse (opening one costs more than a cached
+# read), and the decoded answers it keeps in memory so a recalculation does not parse the
+# same stored JSON again (bounded by count and by the stored text's total length).
+STORE_IDLE_CONNECTIONS = 8
+STORE_MEMO_ENTRIES = 512
+STORE_MEMO_CHARS = 16_000_000
+# The engine keeps the validated results of that many lead rows in memory, the worksheet
+# functions the shaped tables of that many cells (for recalculations of unchanged answers).
+RESULT_MEMO_ROWS = 20_000
+TABLE_MEMO_CELLS = 400_000
 # The account endpoint is free; a short cache keeps a sheet of GENERECT_BALANCE() cells cheap.
 ACCOUNT_CACHE_SECONDS = 60.0

@@ -14,7 +14,10 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
 4. **Coalesced fetch.** Identical requests in flight at once make one API call: threads of one
    process share a future per key; separate processes (Excel and the CLI) coordinate through
    the store's ``inflight`` claims, the others polling until the answer lands (or the claim is
-   abandoned: owner gone, or older than the request timeout plus a margin).
+   abandoned: owner gone, or older than the request timeout plus a margin). A call whose key
+   is being fetched in this process joins that fetch before it even reads the store (step 2):
+   the answer on its way is at least as fresh as any stored one, and a burst of identical
+   cells then waits on one future instead of queueing for the store.
 5. **Save.** The answer, its ledger row (billable endpoints only: searches and realtime counts)
    and the refresh mark are written in one transaction. If the write fails after the API
    answered, it is retried briefly, then the charge goes to the store's fallback journal and a
@@ -60,7 +63,7 @@ from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
-from .store import CacheEntry, Store, new_owner
+from .store import BoundedMemo, CacheEntry, Store, new_owner
 
 __all__ = [
     "Answer",
@@ -212,6 +215,16 @@ class Engine:
         self._account: tuple[float, Account] | None = None
         self._account_lock = threading.Lock()
         self._store_key: str | None = None
+        # cache key -> (the stored answer dict, its kind, the validated result): the store
+        # hands back the same dict while the entry is unchanged, so a recalculation does not
+        # validate the same answer again. Results are frozen models, shared read-only.
+        self._results: BoundedMemo[str, tuple[dict[str, Any], str, Any]] = BoundedMemo(
+            C.STORE_MEMO_ENTRIES, C.RESULT_MEMO_ROWS
+        )
+        # (kind, id of a request) -> (the request, its endpoint, body, canonical JSON, key): the
+        # worksheet functions hand over the same (frozen) request object for the same cells.
+        self._keys: BoundedMemo[tuple[str, int], tuple[Any, Endpoint, dict[str, Any], str, str]]
+        self._keys = BoundedMemo(C.STORE_MEMO_ENTRIES, C.STORE_MEMO_ENTRIES)
 
     # -- parts -----------------------------------------------------------------------------
 
@@ -240,12 +253,17 @@ class Engine:
 
     def _call(self, kind: Kind, request: _Request, refresh: Any, origin: Origin | None) -> _Call:
         mode = str(request.mode)
-        endpoint = ENDPOINTS[(kind, mode)]
-        body = request.body()
-        canonical = canonical_json(body)
-        key = make_cache_key(
-            endpoint.path, canonical, self.settings.base_url, self.settings.account
-        )
+        kept = self._keys.get((kind, id(request)))
+        if kept is not None and kept[0] is request:
+            _, endpoint, body, canonical, key = kept
+        else:
+            endpoint = ENDPOINTS[(kind, mode)]
+            body = request.body()
+            canonical = canonical_json(body)
+            key = make_cache_key(
+                endpoint.path, canonical, self.settings.base_url, self.settings.account
+            )
+            self._keys.put((kind, id(request)), (request, endpoint, body, canonical, key))
         return _Call(
             kind=kind,
             mode=mode,
@@ -354,7 +372,11 @@ class Engine:
                 return False
         return True
 
-    def _from_entry(self, call: _Call, entry: CacheEntry) -> Answer:
+    def _result(self, call: _Call, entry: CacheEntry) -> SearchResult | CountResult:
+        """The stored answer as a result model, validated once per stored answer."""
+        kept = self._results.get(call.key)
+        if kept is not None and kept[0] is entry.answer and kept[1] == call.kind:
+            return kept[2]  # type: ignore[no-any-return]
         model = SearchResult if call.kind == "search" else CountResult
         try:
             result = model.model_validate(entry.answer)
@@ -364,6 +386,12 @@ class Engine:
                 "Change the formula's refresh value to fetch it again.",
                 details=f"{self.store.path}: entry {call.key[:12]}: {exc}",
             ) from exc
+        rows = len(result.leads) if isinstance(result, SearchResult) else 0
+        self._results.put(call.key, (entry.answer, call.kind, result), weight=rows + 1)
+        return result
+
+    def _from_entry(self, call: _Call, entry: CacheEntry) -> Answer:
+        result = self._result(call, entry)
         return Answer(
             result=result,
             from_cache=True,
@@ -383,12 +411,26 @@ class Engine:
                 log.warning("could not record a refresh value: %s", exc.details)
 
     def _answer(self, call: _Call) -> Answer:
+        joined = self._join_flight(call)
+        if joined is not None:
+            return joined
         entry, mark = self.store.lookup(call.key, call.slot)
         if entry is not None and self._usable(call, entry, mark):
             log.debug("cache hit %s %s %s", call.mode, call.kind, call.key[:12])
             self._remember_token(call, mark)
             return self._from_entry(call, entry)
         return self._coalesced(call, entry, mark)
+
+    def _join_flight(self, call: _Call) -> Answer | None:
+        """The answer of this process's fetch of ``call.key`` if one is running, else None."""
+        with _flights_lock:
+            future = _flights.get((self._store_id, call.key))
+        if future is None:
+            return None
+        answer = future.result()  # the leader's answer, or its exception re-raised
+        if call.token is not None:  # the mark is read after the leader's save wrote its own
+            self._remember_token(call, self.store.refresh_mark(call.key, call.slot))
+        return replace(answer, from_cache=True)
 
     def _coalesced(self, call: _Call, seen: CacheEntry | None, mark: str | None) -> Answer:
         flight = (self._store_id, call.key)

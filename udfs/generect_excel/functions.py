@@ -20,6 +20,13 @@ none (0); ``fields`` the standard columns; ``refresh`` no refresh; ``period`` "t
 Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
 :class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
 :func:`cell_error` turns any exception into the one-line cell message.
+
+Recalculation is the hot path (Excel calls a function again for every F9, with the same cells),
+so two pure steps keep what they made last: the request parsed from the same arguments (cell
+types included: ``1.0`` and ``True`` are different cells), and the table shaped from the same
+result object (the engine hands back the same one while the stored answer is unchanged) with
+the same columns and status (cache, fetched time, mode). Each call gets its own copy of the
+rows. Errors are never kept: a bad argument is reported at every call.
 """
 
 from __future__ import annotations
@@ -30,11 +37,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from ._constants import CELL_ERROR_PREFIX, CELL_MESSAGE_MAX
+from ._constants import (
+    CELL_ERROR_PREFIX,
+    CELL_MESSAGE_MAX,
+    STORE_MEMO_ENTRIES,
+    TABLE_MEMO_CELLS,
+)
 from .criteria import criteria_from_block, with_paging
 from .errors import CriteriaError, GenerectError, ProtocolError, one_line
 from .ledger import PERIODS, Origin
 from .models import LeadSearchRequest, parse_mode
+from .store import BoundedMemo
 from .table import SearchInfo, parse_fields, search_table
 from .vocab import allowed_values
 
@@ -72,6 +85,16 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
 
 UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
 
+# (function, arguments frozen with their types) -> the request they parse to.
+_REQUESTS: BoundedMemo[Any, LeadSearchRequest] = BoundedMemo(
+    STORE_MEMO_ENTRIES, 4 * STORE_MEMO_ENTRIES
+)
+# (id of the result, columns, status) -> (the result, its table): the result is kept so its id
+# cannot be reused by another object while the item lives.
+_TABLES: BoundedMemo[Any, tuple[Any, list[list[Any]]]] = BoundedMemo(
+    STORE_MEMO_ENTRIES, TABLE_MEMO_CELLS
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
@@ -106,6 +129,29 @@ def scalar(value: Any, name: str) -> Any:
     return value
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable twin of an argument that keeps each value's type (``1.0``, ``1`` and
+    ``True`` are equal in Python, not in a criteria range). Raises TypeError when a value
+    cannot be hashed."""
+    if isinstance(value, list | tuple):
+        return (value.__class__, tuple([_frozen(item) for item in value]))
+    hash(value)
+    return (value.__class__, value)
+
+
+def _memoized_request(key: Any, parse: Any) -> LeadSearchRequest:
+    """``parse()``, or the request it gave for the same ``key`` last time."""
+    try:
+        frozen = _frozen(key)
+    except TypeError:  # an unhashable cell value: parse it every time
+        return parse()  # type: ignore[no-any-return]
+    request = _REQUESTS.get(frozen)
+    if request is None:
+        request = parse()
+        _REQUESTS.put(frozen, request)
+    return request
+
+
 def _block(criteria: Any) -> Any:
     # A single cell or text arrives as a bare value; the criteria parser takes any shape.
     if criteria is None:
@@ -117,7 +163,10 @@ def _block(criteria: Any) -> Any:
 
 def request_for_count(criteria: Any, mode: Any = None) -> LeadSearchRequest:
     """The validated count request for a criteria block (raises CriteriaError; free)."""
-    return criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+    return _memoized_request(
+        ("count", criteria, mode),
+        lambda: criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+    )
 
 
 def request_for_search(
@@ -127,6 +176,13 @@ def request_for_search(
 
     An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
     """
+    return _memoized_request(
+        ("search", criteria, limit, offset, mode),
+        lambda: _parse_search(criteria, limit, offset, mode),
+    )
+
+
+def _parse_search(criteria: Any, limit: Any, offset: Any, mode: Any) -> LeadSearchRequest:
     request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
     limit = scalar(limit, "limit")
     offset = scalar(offset, "offset")
@@ -178,7 +234,19 @@ def run_search(
     if getattr(answer, "test_mode", False) and not info.test_mode:
         # A test key is never debited, whatever the answer's own header said.
         info = dataclasses.replace(info, test_mode=True)
-    return Outcome(search_table(answer.result.leads, info, columns), answer)
+    return Outcome(_table(answer.result, info, columns), answer)
+
+
+def _table(result: Any, info: SearchInfo, columns: list[str] | None) -> list[list[Any]]:
+    """``search_table`` of ``result``, shaped once per result, columns and status."""
+    key = (id(result), tuple(columns) if columns else None, info)
+    kept = _TABLES.get(key)
+    if kept is not None and kept[0] is result:
+        table = kept[1]
+    else:
+        table = search_table(result.leads, info, columns)
+        _TABLES.put(key, (result, table), weight=len(table) * len(table[0]))
+    return [list(row) for row in table]  # the caller's own rows: the kept table stays intact
 
 
 def evaluate_count(

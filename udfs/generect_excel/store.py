@@ -2,10 +2,22 @@
 
 Why each property holds:
 
-- **Safe with threads and processes.** Every operation opens its own short-lived connection
-  (SQLite connections must not be shared between threads, and a pooled one would leak across
-  ``fork``); the file is in WAL mode so readers never wait for a writer, and writers wait up to
-  a busy timeout for each other (Excel, the CLI and a scheduled refresh share one file).
+- **Safe with threads and processes.** Each operation takes a connection of its own for its
+  duration: an idle one from the store's small pool (opening a connection costs more than a
+  cached read), else a new one; no two threads ever use one connection at once. A connection
+  that saw an error is closed, never reused, and the idle ones with it (so a damaged or moved
+  file is opened afresh). A forked child never touches its parent's connections: it opens its
+  own. The file is in WAL mode so readers never wait for a writer, and writers wait up to a
+  busy timeout for each other (Excel, the CLI and a scheduled refresh share one file).
+  :meth:`Store.close` closes the idle connections (the next operation opens a new one).
+- **Durable charges.** Every connection runs with ``synchronous=FULL``: a committed charge
+  survives a power cut (WAL with ``NORMAL`` may lose the last transactions). It costs a sync
+  per write, and nothing on reads: the pool sets it once per connection.
+- **Fast recalculation.** :meth:`Store.lookup` is one SELECT, and the decoded answers of the
+  last entries read are kept in memory, keyed by cache key and checked against the stored
+  text read in the same SELECT: a recalculation does not parse the same JSON again, and an
+  entry rewritten by anyone is decoded afresh. Entries' ``answer`` dicts may so be shared
+  between calls: read them, never change them.
 - **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row and
   the release of the in-flight claim together, or none of them.
 - **Never a lost charge.** When an answer was bought but cannot be saved (the file stays locked
@@ -30,20 +42,24 @@ process is gone or its expiry (the request timeout plus a margin) has passed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import socket
 import sqlite3
 import sys
+import threading
 import time
 import uuid
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from . import _constants as C
 from .errors import StoreError
@@ -51,6 +67,7 @@ from .ledger import Charge, LedgerEntry, Origin
 
 __all__ = [
     "MIGRATIONS",
+    "BoundedMemo",
     "SCHEMA_VERSION",
     "CacheEntry",
     "Claim",
@@ -62,6 +79,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".unsaved.jsonl"
+
+MemoKey = TypeVar("MemoKey")
+MemoValue = TypeVar("MemoValue")
 
 
 @dataclass(frozen=True)
@@ -159,17 +179,35 @@ _LIVE_OWNERS: set[str] = set()
 _HOST = socket.gethostname()
 
 
-def _forget_owners_in_child() -> None:
+# Every open Store and every memo: a forked child drops its parent's connections (see
+# _Connections.forget_after_fork) and gives each memo a fresh lock.
+_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+_MEMOS: weakref.WeakSet[BoundedMemo[Any, Any]] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
     _LIVE_OWNERS.clear()
+    for store in list(_STORES):
+        store._connections.forget_after_fork()
+    for memo in list(_MEMOS):
+        memo._forget_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_owners_in_child)
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+# Owners are this process's random token plus a counter: unique without asking the OS for
+# randomness at every claim (os.urandom lets other threads take the interpreter meanwhile,
+# which delays the first of a burst of cells). A forked child has its own pid; a later
+# process reusing the pid has its own token.
+_OWNER_TOKEN = uuid.uuid4().hex
+_owner_numbers = itertools.count()
 
 
 def new_owner() -> str:
-    """A unique in-flight claim owner: ``host|pid|random``."""
-    return f"{_HOST}|{os.getpid()}|{uuid.uuid4().hex}"
+    """A unique in-flight claim owner: ``host|pid|unique``."""
+    return f"{_HOST}|{os.getpid()}|{_OWNER_TOKEN}{next(_owner_numbers):x}"
 
 
 def _ts(moment: datetime) -> str:
@@ -178,6 +216,8 @@ def _ts(moment: datetime) -> str:
 
 
 def _parse_ts(text: str) -> datetime:
+    if len(text) == 27 and text[-1] == "Z":  # what _ts writes: the fast parser reads it exactly
+        return datetime.fromisoformat(text)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
@@ -209,6 +249,110 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class _Connections:
+    """Idle connections to one file, reused one call at a time (a thread takes one, uses it,
+    gives it back). At most ``size`` are kept; extras are closed when given back."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+
+    def take(self) -> sqlite3.Connection | None:
+        """An idle connection, or ``None`` (open a new one)."""
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def give(self, conn: sqlite3.Connection) -> None:
+        """Keep ``conn`` for the next call (it must be outside any transaction)."""
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append(conn)
+                return
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections (those in use are closed or kept when given back)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's connections without closing them (closing
+        would run SQLite's shutdown on files the parent still uses); keep them referenced so
+        they are never finalized either."""
+        _INHERITED.extend(self._idle)
+        self._idle = []
+        self._lock = threading.Lock()
+
+
+# The parent's connections a forked child inherited: never used, never closed.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+class BoundedMemo(Generic[MemoKey, MemoValue]):
+    """A thread-safe least-recently-used memo bounded by count and by total weight.
+
+    The store, the engine and the worksheet functions keep what they derived last (a decoded
+    answer, a validated result, a shaped table) with what it was derived from, and check that
+    on each use: a value is reused only for the very same input. ``weight`` says how big a
+    value is (characters, rows, cells); one heavier than ``max_weight`` is not kept.
+
+    Example::
+
+        memo = BoundedMemo(max_items=512, max_weight=1_000_000)
+        memo.put("k", (text, decoded), weight=len(text))
+        hit = memo.get("k")
+    """
+
+    def __init__(self, max_items: int, max_weight: int) -> None:
+        self.max_items = max_items
+        self.max_weight = max_weight
+        self._lock = threading.Lock()
+        self._items: OrderedDict[MemoKey, tuple[MemoValue, int]] = OrderedDict()
+        self._weight = 0
+        _MEMOS.add(self)
+
+    def get(self, key: MemoKey) -> MemoValue | None:
+        """The value kept under ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: MemoKey, value: MemoValue, weight: int = 1) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used past the bounds."""
+        if weight > self.max_weight or self.max_items <= 0:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._weight -= old[1]
+            self._items[key] = (value, weight)
+            self._weight += weight
+            while len(self._items) > self.max_items or self._weight > self.max_weight:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._weight -= dropped
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+            self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _forget_after_fork(self) -> None:
+        # The parent's lock may have been held by one of its threads at the fork.
+        self._lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -282,12 +426,15 @@ class Store:
     """The cache, the ledger and the in-flight claims in one SQLite file at ``path``.
 
     Every failure of the file surfaces as :class:`~generect_excel.errors.StoreError` with a
-    short message (locked, damaged, unreadable) and the path in ``details``.
+    short message (locked, damaged, unreadable) and the path in ``details``. Thread-safe; up to
+    ``C.STORE_IDLE_CONNECTIONS`` connections stay open between calls until :meth:`close` (or
+    until the store is garbage-collected).
 
     Example::
 
         store = Store(settings.store_path)
         entry = store.get(key)
+        store.close()
     """
 
     def __init__(
@@ -296,6 +443,14 @@ class Store:
         self.path = Path(path).expanduser()
         self.busy_timeout = busy_timeout
         self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
+        self._connections = _Connections(C.STORE_IDLE_CONNECTIONS)
+        # cache key -> (stored answer text, its decoded dict)
+        self._memo: BoundedMemo[str, tuple[str, dict[str, Any]]] = BoundedMemo(
+            C.STORE_MEMO_ENTRIES, C.STORE_MEMO_CHARS
+        )
+        # Close the idle connections when the store goes away, without keeping it alive.
+        weakref.finalize(self, self._connections.close)
+        _STORES.add(self)
         self._prepare_files()
         self._migrate()
         if self.journal_path.exists():
@@ -329,24 +484,48 @@ class Store:
             if str(mode).lower() != "wal":  # e.g. a network drive without shared memory
                 log.warning("store %s is in %s mode, not WAL", self.path, mode)
 
+    def close(self) -> None:
+        """Close the idle connections to the file. The store stays usable: the next call
+        opens a new connection."""
+        self._connections.close()
+
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction means what
-        # the code says. check_same_thread is irrelevant: a connection lives in one call.
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        # FULL: a committed charge survives a power cut (WAL with NORMAL may lose the last one).
-        conn.execute("PRAGMA synchronous=FULL")
+        # the code says. check_same_thread=False: a pooled connection may serve another thread
+        # later, but only ever one call at a time.
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            # FULL: a committed charge survives a power cut (WAL with NORMAL may lose the last
+            # one). Set once per connection; reads pay nothing for it.
+            conn.execute("PRAGMA synchronous=FULL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextlib.contextmanager
     def _connection(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = self._connect()
-        except sqlite3.Error as exc:
-            raise self._error(exc, what) from exc
+        conn = self._connections.take()
+        if conn is None:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise self._error(exc, what) from exc
+        reusable = False
         try:
             yield conn
+            reusable = not conn.in_transaction
         finally:
-            conn.close()
+            if reusable:
+                self._connections.give(conn)
+            else:
+                # An error (locked, damaged, moved, full) leaves the file in doubt: close this
+                # connection and the idle ones, so the next call opens the file afresh.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+                self._connections.close()
 
     @contextlib.contextmanager
     def _transaction(self, what: str, *, write: bool) -> Iterator[sqlite3.Connection]:
@@ -442,10 +621,9 @@ class Store:
 
     # -- cache -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _entry(row: sqlite3.Row | tuple[Any, ...]) -> CacheEntry:
+    def _entry(self, row: sqlite3.Row | tuple[Any, ...]) -> CacheEntry:
         (key, endpoint, mode, base_url, account, request, answer, amount, fetched_at, token,
-         billable, test_mode) = row  # fmt: skip
+         billable, test_mode) = row[:12]  # fmt: skip
         return CacheEntry(
             key=key,
             endpoint=endpoint,
@@ -453,13 +631,23 @@ class Store:
             base_url=base_url,
             account=account,
             request=request,
-            answer=json.loads(answer),
+            answer=self._decode(key, answer),
             amount_charged=Decimal(amount),
             fetched_at=_parse_ts(fetched_at),
             refresh_token=token,
             billable=bool(billable),
             test_mode=bool(test_mode),
         )
+
+    def _decode(self, key: str, text: str) -> dict[str, Any]:
+        """``json.loads(text)``, from the memo when ``key`` was last read with this very text
+        (a string comparison, far cheaper than parsing it again)."""
+        kept = self._memo.get(key)
+        if kept is not None and kept[0] == text:
+            return kept[1]
+        answer: dict[str, Any] = json.loads(text)
+        self._memo.put(key, (text, answer), weight=len(text))
+        return answer
 
     _ENTRY_COLUMNS = (
         "key, endpoint, mode, base_url, account, request, answer, amount_charged, fetched_at, "
@@ -577,16 +765,28 @@ class Store:
             ).fetchone()
         return None if row is None else row[0]
 
+    _LOOKUP = (
+        "SELECT "
+        + ", ".join(f"c.{column.strip()}" for column in _ENTRY_COLUMNS.split(","))
+        + ", m.token FROM cache AS c LEFT JOIN refresh_marks AS m"
+        " ON m.key = c.key AND m.origin = ? WHERE c.key = ?"
+    )
+
     def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
-        """The entry under ``key`` and ``origin``'s refresh mark on it, read together."""
-        with self._transaction("reading the cache", write=False) as conn:
-            entry = self._get(conn, key)
-            if entry is None:
-                return None, None
-            row = conn.execute(
-                "SELECT token FROM refresh_marks WHERE key = ? AND origin = ?", (key, origin)
-            ).fetchone()
-        return entry, None if row is None else row[0]
+        """The entry under ``key`` and ``origin``'s refresh mark on it, read together.
+
+        One SELECT (its own read transaction, so the two agree): the path of every
+        recalculation.
+        """
+        with self._connection("reading the cache") as conn:
+            try:
+                # fetchall: the statement runs to its end, so no read snapshot stays open.
+                rows = conn.execute(self._LOOKUP, (origin, key)).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc, "reading the cache") from exc
+        if not rows:
+            return None, None
+        return self._entry(rows[0]), rows[0][12]
 
     def set_refresh_mark(self, key: str, origin: str, token: str) -> None:
         """Record that ``origin`` has seen ``key``'s answer for the refresh value ``token``."""
@@ -699,6 +899,9 @@ class Store:
         _LIVE_OWNERS.add(owner)  # before the claim lands, so we never judge it abandoned
         claimed = False
         try:
+            if self._claim_unclaimed(key, owner, now, ttl):
+                claimed = True
+                return Claim("claimed", holder=owner)
             with self._transaction("claiming a request", write=True) as conn:
                 entry = self._get(conn, key)
                 if entry is not None and is_fresh(entry):
@@ -720,6 +923,26 @@ class Store:
         finally:
             if not claimed:
                 _LIVE_OWNERS.discard(owner)
+
+    def _claim_unclaimed(self, key: str, owner: str, now: datetime, ttl: float) -> bool:
+        """The usual claim in ONE statement: nothing stored under ``key`` and no other owner's
+        claim on it. A write statement outside BEGIN is its own IMMEDIATE transaction (the
+        write lock is taken before it reads), so this is as atomic as :meth:`claim`'s
+        transaction, at a fraction of its round trips: the first of a burst of cold cells
+        gets its request out while the others still crowd the interpreter. Anything else
+        (an entry to judge, a claim to respect or take over) returns False."""
+        with self._connection("claiming a request") as conn:
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
+                    "SELECT ?1, ?2, ?3, ?4 "
+                    "WHERE NOT EXISTS (SELECT 1 FROM cache WHERE key = ?1) "
+                    "AND NOT EXISTS (SELECT 1 FROM inflight WHERE key = ?1)",
+                    (key, owner, _ts(now), _ts(now + timedelta(seconds=ttl))),
+                )
+            except sqlite3.Error as exc:
+                raise self._error(exc, "claiming a request") from exc
+        return cursor.rowcount == 1
 
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
