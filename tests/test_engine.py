@@ -496,3 +496,74 @@ def test_value_order_does_not_change_the_key(sandbox: Any, engine: Engine) -> No
 )
 def test_refresh_token(value: Any, token: str | None) -> None:
     assert refresh_token(value) == token
+
+
+# -- the hot path ------------------------------------------------------------------------------
+
+
+class GatedClient:
+    """The real client, whose searches wait for ``gate`` (a fetch held in flight)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def search(self, mode: Any, body: Any) -> Any:
+        self.started.set()
+        assert self.gate.wait(HANG_GUARD)
+        return self.client.search(mode, body)
+
+    def count(self, mode: Any, body: Any) -> Any:
+        return self.client.count(mode, body)
+
+    def account(self) -> Any:
+        return self.client.account()
+
+
+HANG_GUARD = 30  # seconds: only reached if something hangs
+
+
+def test_a_call_joins_the_fetch_in_flight_rather_than_the_older_stored_answer(
+    sandbox: Any, engine: Engine, settings: Settings, client: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    old = engine.search(directors(4))
+    gated = GatedClient(client)
+    refreshing = Engine(settings, client=gated, store=engine.store)  # the same file
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh = pool.submit(
+            refreshing.search, directors(4), refresh="2", origin=Origin("B.xlsx", "S", "A1")
+        )
+        try:
+            assert gated.started.wait(HANG_GUARD)
+            plain = pool.submit(engine.search, directors(4))
+            # It waits for the answer on its way instead of answering the older one at once.
+            with pytest.raises(FutureTimeout):
+                plain.result(timeout=0.5)
+        finally:
+            gated.gate.set()
+        new, joined = fresh.result(HANG_GUARD), plain.result(HANG_GUARD)
+    assert not new.from_cache and joined.from_cache
+    assert joined.fetched_at == new.fetched_at > old.fetched_at
+    assert len(billable(sandbox)) == 2
+
+
+def test_a_stored_answer_is_validated_once_per_version(
+    sandbox: Any, engine: Engine, settings: Settings
+) -> None:
+    engine.search(directors(3))
+    first, second = engine.search(directors(3)), engine.search(directors(3))
+    assert first.from_cache and second.from_cache
+    assert second.result is first.result  # the same stored answer: validated once
+    # Another program stores a different answer under the key: it is validated afresh.
+    answer = first.result.model_dump(mode="json")
+    answer["results_count"] = 12345
+    with sqlite3.connect(settings.store_path) as conn:
+        conn.execute("UPDATE cache SET answer = ?", (json.dumps(answer),))
+    conn.close()
+    after = engine.search(directors(3))
+    assert after.result is not first.result and after.result.results_count == 12345
+    assert len(billable(sandbox)) == 1

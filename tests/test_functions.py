@@ -133,3 +133,33 @@ def test_a_balance_missing_from_the_answer_is_a_clear_error() -> None:
 
     with pytest.raises(ProtocolError, match="no balance"):
         evaluate_balance(NoBalance())
+
+
+# --------------------------------------------------------------------------- recalculation
+
+
+def test_a_parsed_request_is_reused_only_for_the_same_cells_and_types() -> None:
+    first = request_for_search([["Job titles", 1.0]])
+    assert request_for_search([["Job titles", 1.0]]) is first  # parsed once
+    assert request_for_search([["Job titles", 1]]).body() == first.body()
+    # TRUE equals 1 in Python, not in a criteria range: still refused.
+    with pytest.raises(CriteriaError, match="TRUE is not a value here"):
+        request_for_search([["Job titles", True]])
+    with pytest.raises(CriteriaError, match="TRUE is not a value here"):
+        request_for_search([["Job titles", True]])  # errors are never kept
+    assert request_for_count([["Job titles", 1.0]]).body() == {"job_titles": ["1"]}
+
+
+def test_recalculated_tables_are_equal_copies_with_their_own_status(sandbox, engine) -> None:
+    fetched = evaluate_search(engine, CRITERIA, 3.0)
+    stored = evaluate_search(engine, CRITERIA, 3.0)
+    assert "from cache" not in fetched[0][0] and "from cache" in stored[0][0]
+    assert stored[1:] == fetched[1:]
+    stored[2][0] = "changed by the caller"
+    stored.append(["an extra row"])
+    again = evaluate_search(engine, CRITERIA, 3.0)
+    assert again[2][0] == fetched[2][0] and len(again) == len(fetched)
+    assert again[0] == stored[0]
+    narrow = evaluate_search(engine, CRITERIA, 3.0, None, "full_name")
+    assert narrow[1] == ["full_name"] and len(narrow[2]) == 1
+    assert len(sandbox.billable_calls()) == 1

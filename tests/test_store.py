@@ -267,3 +267,125 @@ def test_unsavable_charge_goes_to_the_journal_and_comes_back(tmp_path: Path) -> 
     imported.rename(reopened.journal_path)
     assert reopened.recover_journal() == 1
     assert len(reopened.charges()) == 1
+
+
+# -- the hot path: pooled connections, decoded answers kept --------------------------------
+
+
+def test_connections_are_reused_by_many_threads_and_closed(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generect_excel import _constants as C
+
+    store.save(make_entry())
+
+    def read(_: int) -> int:
+        entry, _mark = store.lookup("k1", "")
+        assert entry is not None
+        return int(entry.answer["results_count"])
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(read, range(300))) == {7}
+    idle = [conn for conn, _ in store._connections._idle]
+    assert 0 < len(idle) <= C.STORE_IDLE_CONNECTIONS
+    store.close()
+    assert store._connections._idle == []
+    for conn in idle:  # closed for real
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+    assert store.get("k1") == make_entry()  # still usable: a new connection is opened
+
+
+def test_a_stored_answer_is_decoded_once_and_a_rewritten_one_afresh(store: Store) -> None:
+    store.save(make_entry())
+    first = store.get("k1")
+    second, _ = store.lookup("k1", "")
+    assert first is not None and second is not None
+    assert second.answer is first.answer  # the same text: not parsed again
+    # Rewritten by another program, with the same time: the new text is what counts.
+    conn = sqlite3.connect(store.path, isolation_level=None)
+    answer = {"leads": [{"full_name": "Grace"}], "results_count": 8, "amount_charged": "0.50"}
+    conn.execute("UPDATE cache SET answer = ? WHERE key = 'k1'", (json.dumps(answer),))
+    conn.close()
+    third, _ = store.lookup("k1", "")
+    assert third is not None and third.answer == answer
+    # Rewritten through the store too (a refresh saved at the same instant).
+    store.save(make_entry(amount="0.75"))
+    fourth = store.get("k1")
+    assert fourth is not None and fourth.answer["amount_charged"] == "0.75"
+
+
+def test_kept_answers_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generect_excel import _constants as C
+
+    monkeypatch.setattr(C, "STORE_MEMO_ENTRIES", 3)
+    store = Store(tmp_path / "store.sqlite3")
+    for n in range(5):
+        store.save(make_entry(f"k{n}"))
+        store.get(f"k{n}")
+    assert len(store._memo) == 3
+    assert store.get("k0") == make_entry("k0")  # dropped from memory, read from the file
+
+
+def test_bounded_memo_drops_the_least_recently_used() -> None:
+    memo: store_module.BoundedMemo[str, str] = store_module.BoundedMemo(3, 10)
+    for key in "abc":
+        memo.put(key, key.upper(), weight=2)
+    assert memo.get("a") == "A"  # now the most recently used
+    memo.put("d", "D", weight=2)  # four items: "b" goes
+    assert [memo.get(k) for k in "abcd"] == ["A", None, "C", "D"]
+    memo.put("e", "E", weight=6)  # weight 12 > 10: the least recent ("a") goes
+    assert [memo.get(k) for k in "acde"] == [None, "C", "D", "E"]
+    memo.put("f", "F", weight=11)  # heavier than the bound: never kept
+    assert memo.get("f") is None and len(memo) == 3
+
+
+def test_a_store_deleted_and_made_again_is_read_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generect_excel import _constants as C
+
+    if os.name != "posix":  # Windows refuses to delete a file that is open: nothing to notice
+        return
+    monkeypatch.setattr(C, "STORE_FILE_CHECK_SECONDS", 0.0)
+    path = tmp_path / "store.sqlite3"
+    old = Store(path)
+    old.save(make_entry("k1"))
+    assert old.get("k1") is not None  # a connection to this file is kept
+    for name in ("store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    new = Store(path)  # the analyst started over, e.g. from the CLI
+    new.save(make_entry("k2"))
+    assert old.get("k1") is None and old.get("k2") == make_entry("k2")
+    # Closing the connections to the deleted file left the new file's -wal (same name) alone.
+    old.close()
+    new.close()
+    assert Store(path).get("k2") == make_entry("k2")
+
+
+def test_a_forked_child_opens_its_own_connections(store: Store) -> None:
+    import warnings
+
+    if not hasattr(os, "fork"):  # Windows: no fork, nothing inherited
+        return
+    store.save(make_entry())
+    assert store.get("k1") is not None
+    parents = {id(conn) for conn, _ in store._connections._idle}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        code = 1
+        try:
+            entry = store.get("k1")
+            mine = {id(conn) for conn, _ in store._connections._idle}
+            if entry == make_entry() and mine and not mine & parents:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's connections still work, and the child did not break the file.
+    store.save(make_entry("k2"))
+    assert {id(conn) for conn, _ in store._connections._idle} & parents
+    assert Store(store.path).get("k2") == make_entry("k2")

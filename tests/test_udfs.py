@@ -252,6 +252,26 @@ def test_no_api_key_says_where_the_key_is_read_from(
     assert sandbox.log_entries() == []
 
 
+def test_the_config_file_is_followed_at_the_next_call(
+    udfs: ExcelModule, sandbox: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Settings are kept between calls while their sources are unchanged: a config file
+    # written, edited or deleted while Excel runs still counts at the very next call.
+    for name, value in excel_environment(sandbox, home, key=None).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GENERECT_API_KEY", raising=False)
+    config = Path(os.environ["GENERECT_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    assert "No Generect API key" in search(udfs, DIRECTORS, 5)
+    config.write_text(f'api_key = "{KEY}"\n')
+    assert len(grid(search(udfs, DIRECTORS, 5))) == 2 + 5
+    config.write_text(f'api_key = "{KEY}"\nmax_spend_per_request = 0.01\n')
+    assert "cap" in search(udfs, DIRECTORS, 6).lower()  # $0.12 worst case > $0.01
+    config.unlink()
+    assert "No Generect API key" in search(udfs, DIRECTORS, 5)
+    assert len(billable(sandbox)) == 1
+
+
 def test_unexpected_failures_are_one_generic_line(udfs: ExcelModule, excel_env: Any) -> None:
     # Whatever goes wrong inside, the cell never gets pywin32's "Unexpected Python Error".
     udfs.module._Runtime.engine = None

@@ -85,6 +85,9 @@ INFLIGHT_CLAIM_MARGIN = 60.0
 # read), and the decoded answers it keeps in memory so a recalculation does not parse the
 # same stored JSON again (bounded by count and by the stored text's total length).
 STORE_IDLE_CONNECTIONS = 8
+# At most this often, a reused connection checks that the store's path still names its file
+# (a store moved aside or replaced is then opened afresh).
+STORE_FILE_CHECK_SECONDS = 1.0
 STORE_MEMO_ENTRIES = 512
 STORE_MEMO_CHARS = 16_000_000
 # The engine keeps the validated results of that many lead rows in memory, the worksheet

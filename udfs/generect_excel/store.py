@@ -5,11 +5,13 @@ Why each property holds:
 - **Safe with threads and processes.** Each operation takes a connection of its own for its
   duration: an idle one from the store's small pool (opening a connection costs more than a
   cached read), else a new one; no two threads ever use one connection at once. A connection
-  that saw an error is closed, never reused, and the idle ones with it (so a damaged or moved
-  file is opened afresh). A forked child never touches its parent's connections: it opens its
-  own. The file is in WAL mode so readers never wait for a writer, and writers wait up to a
-  busy timeout for each other (Excel, the CLI and a scheduled refresh share one file).
-  :meth:`Store.close` closes the idle connections (the next operation opens a new one).
+  that saw an error is closed, never reused, and the idle ones with it (so a damaged file is
+  opened afresh); a store moved aside or replaced is noticed within a second (the path is
+  checked against the connections' file) and opened afresh too. A forked child never touches
+  its parent's connections: it opens its own. :meth:`Store.close` closes the idle connections
+  (the next operation opens a new one). The file is in WAL mode so readers never wait for a
+  writer, and writers wait up to a busy timeout for each other (Excel, the CLI and a
+  scheduled refresh share one file).
 - **Durable charges.** Every connection runs with ``synchronous=FULL``: a committed charge
   survives a power cut (WAL with ``NORMAL`` may lose the last transactions). It costs a sync
   per write, and nothing on reads: the pool sets it once per connection.
@@ -34,8 +36,9 @@ Why each property holds:
   are recorded, so it is safe to open the file from many processes and versions at once.
 
 Cross-process coalescing uses the ``inflight`` table: the process that will call the API claims
-the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins); others see
-the claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
+the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins; the usual
+case, nothing stored and nobody fetching, is one INSERT, its own transaction); others see the
+claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
 process is gone or its expiry (the request timeout plus a margin) has passed.
 """
 
@@ -45,6 +48,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -251,34 +255,70 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class _Connections:
-    """Idle connections to one file, reused one call at a time (a thread takes one, uses it,
-    gives it back). At most ``size`` are kept; extras are closed when given back."""
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
-    def __init__(self, size: int) -> None:
+
+class _Connections:
+    """Idle connections to the file at ``path``, reused one call at a time (a thread takes
+    one, uses it, gives it back). At most ``size`` are kept; extras are closed when given back.
+
+    Each connection remembers which file it opened. At most once every
+    ``C.STORE_FILE_CHECK_SECONDS``, taking one first checks that the path still names that file:
+    a store deleted or replaced meanwhile is then opened afresh. (Closing a connection to a
+    file no longer at its path is safe: SQLite neither checkpoints nor deletes the ``-wal`` of
+    a moved or deleted database, which would be the new file's.)
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
         self.size = size
         self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Pooled] = []
+        self._checked_at = -math.inf
 
-    def take(self) -> sqlite3.Connection | None:
-        """An idle connection, or ``None`` (open a new one)."""
+    def take(self) -> _Pooled | None:
+        """An idle connection with its file's id, or ``None`` (open a new one)."""
         with self._lock:
-            return self._idle.pop() if self._idle else None
+            if not self._idle:
+                return None
+            if time.monotonic() - self._checked_at < C.STORE_FILE_CHECK_SECONDS:
+                return self._idle.pop()
+        current = _file_id(self.path)  # a stat, outside the lock
+        with self._lock:
+            self._checked_at = time.monotonic()
+            stale = [item for item in self._idle if item[1] != current]
+            self._idle = [item for item in self._idle if item[1] == current]
+            found = self._idle.pop() if self._idle else None
+        self._discard(stale)
+        return found
 
-    def give(self, conn: sqlite3.Connection) -> None:
-        """Keep ``conn`` for the next call (it must be outside any transaction)."""
+    def give(self, item: _Pooled) -> None:
+        """Keep a connection for the next call (it must be outside any transaction)."""
         with self._lock:
             if len(self._idle) < self.size:
-                self._idle.append(conn)
+                self._idle.append(item)
                 return
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
+        self.discard(item)
+
+    def discard(self, item: _Pooled) -> None:
+        """Close a connection that will not be reused."""
+        self._discard([item])
 
     def close(self) -> None:
         """Close the idle connections (those in use are closed or kept when given back)."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for conn in idle:
+        self._discard(idle)
+
+    @staticmethod
+    def _discard(items: list[_Pooled]) -> None:
+        for conn, _ in items:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
@@ -286,12 +326,16 @@ class _Connections:
         """In a forked child: drop the parent's connections without closing them (closing
         would run SQLite's shutdown on files the parent still uses); keep them referenced so
         they are never finalized either."""
-        _INHERITED.extend(self._idle)
+        _INHERITED.extend(conn for conn, _ in self._idle)
         self._idle = []
         self._lock = threading.Lock()
 
 
-# The parent's connections a forked child inherited: never used, never closed.
+# A pooled connection and the (device, inode) of the file it opened.
+_Pooled = tuple[sqlite3.Connection, tuple[int, int] | None]
+
+# The parent's connections a forked child inherited: never used, never closed (kept
+# referenced until the child ends).
 _INHERITED: list[sqlite3.Connection] = []
 
 
@@ -443,7 +487,7 @@ class Store:
         self.path = Path(path).expanduser()
         self.busy_timeout = busy_timeout
         self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
-        self._connections = _Connections(C.STORE_IDLE_CONNECTIONS)
+        self._connections = _Connections(self.path, C.STORE_IDLE_CONNECTIONS)
         # cache key -> (stored answer text, its decoded dict)
         self._memo: BoundedMemo[str, tuple[str, dict[str, Any]]] = BoundedMemo(
             C.STORE_MEMO_ENTRIES, C.STORE_MEMO_CHARS
@@ -507,24 +551,24 @@ class Store:
 
     @contextlib.contextmanager
     def _connection(self, what: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connections.take()
-        if conn is None:
+        item = self._connections.take()
+        if item is None:
             try:
-                conn = self._connect()
+                item = (self._connect(), _file_id(self.path))
             except sqlite3.Error as exc:
                 raise self._error(exc, what) from exc
+        conn = item[0]
         reusable = False
         try:
             yield conn
             reusable = not conn.in_transaction
         finally:
             if reusable:
-                self._connections.give(conn)
+                self._connections.give(item)
             else:
-                # An error (locked, damaged, moved, full) leaves the file in doubt: close this
+                # An error (locked, damaged, full) leaves the file in doubt: close this
                 # connection and the idle ones, so the next call opens the file afresh.
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
+                self._connections.discard(item)
                 self._connections.close()
 
     @contextlib.contextmanager
