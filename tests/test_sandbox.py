@@ -309,6 +309,33 @@ def test_same_request_same_rows(test_key: httpx.Client) -> None:
     assert search(test_key, body) == search(test_key, body)
 
 
+def test_a_database_page_is_the_json_of_its_rows_byte_for_byte(
+    sandbox: Sandbox, test_key: httpx.Client
+) -> None:
+    # Database pages are joined from rows encoded once and kept: the bytes must be exactly
+    # what encoding the whole answer would give, on the first page and when served again.
+    from starlette.responses import JSONResponse
+
+    from generect_excel.sandbox.search import run_search
+
+    body = {"seniorities": ["manager", "director"], "limit_by": 30, "offset_by": 10}
+    result = run_search(sandbox.population, body, "database")
+    expected = JSONResponse(
+        {
+            "data": {
+                "leads": [sandbox.population.database_row(i) for i in result.row_ids],
+                "results_count": result.total,
+            },
+            "meta": {"amount_charged": 0.6},
+        }
+    ).body
+    for _ in range(2):
+        response = test_key.post(C.PATH_DATABASE_SEARCH, json=body)
+        assert response.content == expected
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-length"] == str(len(expected))
+
+
 # --------------------------------------------------------------------------- prices, balance
 def test_database_search_is_billed_per_row_and_debited(
     sandbox: Sandbox, live: httpx.Client

@@ -24,9 +24,10 @@ import ipaddress
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -53,6 +54,10 @@ MODE_HEADER = "X-Generect-Mode"
 INSUFFICIENT_FUNDS = "Insufficient funds in the account."
 THROTTLED = "Request was throttled."
 _POLL = 0.05  # how often long waits look up (shutdown, released hangs, gone clients)
+# Database rows never change (each is a pure function of the seed and its number), so their
+# JSON is kept: a page is joined from kept rows instead of rendered and encoded again. A
+# client paging through the whole population keeps only the last ones.
+ROW_JSON_CACHE = 20_000
 
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -110,6 +115,36 @@ class _JSONResponse(JSONResponse):
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+def _json_bytes(value: Any) -> bytes:
+    """``value`` as _JSONResponse encodes it (compact, UTF-8, surrogates escaped)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8"
+        )
+    except UnicodeEncodeError:
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _leads_answer(
+    rows: Sequence[bytes], results_count: Any, amount: Any, headers: dict[str, str] | None
+) -> Response:
+    """The search answer, byte for byte what ``_JSONResponse`` renders for
+    ``{"data": {"leads": [...], "results_count": N}, "meta": {"amount_charged": X}}``, from
+    rows already encoded."""
+    body = b"".join(
+        (
+            b'{"data":{"leads":[',
+            b",".join(rows),
+            b'],"results_count":',
+            _json_bytes(results_count),
+            b'},"meta":{"amount_charged":',
+            _json_bytes(amount),
+            b"}}",
+        )
+    )
+    return Response(body, 200, headers, media_type="application/json")
+
+
 class _PartialResponse(Response):
     """200 headers announcing ``body``, then only its first ``keep`` bytes, then a closed
     connection (``keep=None``: headers only, for a hang's end)."""
@@ -151,6 +186,7 @@ class SandboxApp:
         self.faults = faults
         self.in_flight: dict[str, int] = {}
         self.closing = False
+        self._database_row_json = lru_cache(maxsize=ROW_JSON_CACHE)(self._render_database_row)
         self._hang_generation = 0
         routes = [
             Route(e.path, self._route(e), methods=["GET"] if e.kind == "account" else ["POST"])
@@ -352,6 +388,7 @@ class SandboxApp:
             await self._sleep(self.config.realtime_latency)
         pop = self.population
         leads: list[dict[str, Any]] | None = None
+        rows_json: list[bytes] | None = None  # database rows, already encoded
         if endpoint.kind == "count":
             total = matching_rows(pop, body, endpoint.mode or "database").bit_count()
             price = (
@@ -363,7 +400,10 @@ class SandboxApp:
             total = result.total
             price = C.PRICE_REALTIME_ROW if endpoint.mode == "realtime" else C.PRICE_DATABASE_ROW
             amount = price * len(result.row_ids)
-            leads = [pop.row(i, endpoint.mode or "database") for i in result.row_ids]
+            if endpoint.mode == "realtime":
+                leads = [pop.row(i, "realtime") for i in result.row_ids]
+            else:
+                rows_json = [self._database_row_json(i) for i in result.row_ids]
         debited = Decimal("0")
         if amount and not test_mode:
             if not self.accounts.debit(fingerprint, amount):
@@ -374,19 +414,25 @@ class SandboxApp:
             limit, offset = paging(body)
             if offset == 0 and total <= limit:
                 results_count = "within limit"  # the whole company fits in this page
+        found = leads if leads is not None else rows_json
         entry.update(
-            rows=None if leads is None else len(leads),
+            rows=None if found is None else len(found),
             results_count=results_count,
             amount_charged=_money(amount),
             debited=_money(debited),
         )
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        if rows_json is not None:
+            return _leads_answer(rows_json, results_count, _money(amount), headers)
         data: dict[str, Any] = {"results_count": results_count}
         if leads is not None:
             data = {"leads": leads, "results_count": results_count}
-        headers = {MODE_HEADER: "test"} if test_mode else None
         return _JSONResponse(
             {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
         )
+
+    def _render_database_row(self, i: int) -> bytes:
+        return _json_bytes(self.population.database_row(i))
 
     def _account(self, fingerprint: str, test_mode: bool) -> Response:
         account = self.accounts.snapshot(fingerprint)
