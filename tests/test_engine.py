@@ -551,6 +551,38 @@ def test_a_call_joins_the_fetch_in_flight_rather_than_the_older_stored_answer(
     assert len(billable(sandbox)) == 2
 
 
+def test_a_failed_fetch_in_flight_leaves_the_stored_answer_to_the_others(
+    sandbox: Any, engine: Engine, settings: Settings, client: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from generect_excel.errors import InsufficientFundsError
+
+    old = engine.search(directors(4))
+    gated = GatedClient(client)
+    refreshing = Engine(settings, client=gated, store=engine.store)
+    sandbox.queue_faults(["insufficient_funds"])  # the refresh fails (402, never retried)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh = pool.submit(
+            refreshing.search, directors(4), refresh="2", origin=Origin("B.xlsx", "S", "A1")
+        )
+        try:
+            assert gated.started.wait(HANG_GUARD)
+            plain = pool.submit(engine.search, directors(4))
+            with pytest.raises(FutureTimeout):
+                plain.result(timeout=0.5)  # it joined the fetch
+        finally:
+            gated.gate.set()
+        with pytest.raises(InsufficientFundsError):
+            fresh.result(HANG_GUARD)
+        stored = plain.result(HANG_GUARD)
+    # The plain call has the stored answer, as if it had read the store first.
+    assert stored.from_cache and stored.fetched_at == old.fetched_at
+    searches = [e for e in sandbox.log_entries() if e["path"] == C.PATH_DATABASE_SEARCH]
+    assert len(searches) == 2  # the first search and the failed refresh: no second attempt
+
+
 def test_a_stored_answer_is_validated_once_per_version(
     sandbox: Any, engine: Engine, settings: Settings
 ) -> None:

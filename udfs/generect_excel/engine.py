@@ -422,12 +422,23 @@ class Engine:
         return self._coalesced(call, entry, mark)
 
     def _join_flight(self, call: _Call) -> Answer | None:
-        """The answer of this process's fetch of ``call.key`` if one is running, else None."""
+        """The answer of this process's fetch of ``call.key`` if one is running, else None.
+
+        If that fetch fails, the call is answered as if it had read the store first: from
+        the stored entry when it is usable, else with the fetch's error (never a second call).
+        """
         with _flights_lock:
             future = _flights.get((self._store_id, call.key))
         if future is None:
             return None
-        answer = future.result()  # the leader's answer, or its exception re-raised
+        try:
+            answer = future.result()
+        except Exception:
+            entry, mark = self.store.lookup(call.key, call.slot)
+            if entry is not None and self._usable(call, entry, mark):
+                self._remember_token(call, mark)
+                return self._from_entry(call, entry)
+            raise  # the leader's error, as a follower of it has always had
         if call.token is not None:  # the mark is read after the leader's save wrote its own
             self._remember_token(call, self.store.refresh_mark(call.key, call.slot))
         return replace(answer, from_cache=True)
