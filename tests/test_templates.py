@@ -6,8 +6,10 @@ cannot see), as the refresher will.
 
 from __future__ import annotations
 
+import csv
 import re
 import runpy
+import subprocess
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -33,9 +35,11 @@ from generect_excel.criteria import FIELD_KINDS, criteria_from_block, field_for_
 from generect_excel.errors import CriteriaError, WorkbookError
 from generect_excel.table import DEFAULT_COLUMNS
 from generect_excel.templates import (
+    CALC_ID,
     EXAMPLE_MARK,
     INPUT_STYLE,
     NOT_FETCHED,
+    RECALC_ON_OPEN,
     TEMPLATES,
     GridSpec,
     build_market_sizing,
@@ -44,6 +48,7 @@ from generect_excel.templates import (
     write_workbook,
 )
 from generect_excel.vocab import FIELD_VOCABULARY, allowed_values
+from workbook_support import CSV_ALL_SHEETS, LIBREOFFICE_TIMEOUT, soffice, zip_members
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "workbook_templates"
@@ -194,6 +199,7 @@ def test_every_template_builds_with_a_read_me_first(name: str) -> None:
     assert "database count" in text and "free" in text
     assert "stored on this computer" in text and "costs nothing" in text
     assert "Generect tab on the ribbon > Refresh" in text
+    assert "Opening this workbook fetches nothing and costs nothing" in text
     assert "generect-excel refresh BOOK.xlsx" in text
     # The Read me lists every GENERECT formula of the workbook, where it is.
     for ws, coord, formula, _ in generect_cells(wb):
@@ -209,9 +215,11 @@ def test_an_unknown_template_is_a_clear_error() -> None:
 def test_committed_workbooks_match_the_builder(name: str, saved: dict[str, Path]) -> None:
     committed = COMMITTED / f"{name}.xlsx"
     assert committed.is_file(), "run python workbook_templates/build_templates.py and commit"
-    assert snapshot(load_workbook(committed)) == snapshot(load_workbook(saved[name])), (
-        "workbook_templates/ is stale: run python workbook_templates/build_templates.py"
-    )
+    stale = "workbook_templates/ is stale: run python workbook_templates/build_templates.py"
+    assert snapshot(load_workbook(committed)) == snapshot(load_workbook(saved[name])), stale
+    # The cached values too: what Excel shows on open.
+    cached = snapshot(load_workbook(committed, data_only=True))
+    assert cached == snapshot(load_workbook(saved[name], data_only=True)), stale
 
 
 def test_the_build_script_writes_every_template(tmp_path: Path, saved: dict[str, Path]) -> None:
@@ -327,6 +335,168 @@ def test_every_lead_table_has_room_to_spill(name: str, saved: dict[str, Path]) -
         assert taken == [coord], f"{ws.title}: the spill of {coord} would hit {taken[1:]}"
 
 
+# --------------------------------------------------------------------------- opening
+
+
+def formula_cells_xml(path: Path) -> list[tuple[str, etree._Element]]:
+    """(part name, <c> element) of every formula cell in the package."""
+    found = []
+    for name, data in zip_members(path).items():
+        if name.startswith("xl/worksheets/sheet"):
+            for cell in etree.fromstring(data).iter(f"{MAIN_NS}c"):
+                if cell.find(f"{MAIN_NS}f") is not None:
+                    found.append((name, cell))
+    return found
+
+
+@pytest.mark.parametrize("where", ["built", "committed"])
+def test_opening_a_template_asks_excel_for_no_recalculation(
+    where: str, saved: dict[str, Path]
+) -> None:
+    """No fullCalcOnLoad, and the calcId of current Excel: Excel shows the cached values.
+
+    openpyxl's own <calcPr calcId="124519" fullCalcOnLoad="1"/> makes Excel recalculate every
+    formula on open, and so buy every example search when the add-in is installed.
+    """
+    assert CALC_ID == 191029  # Excel 365 / 2019 / 2021 / 2024
+    for name in NAMES:
+        path = saved[name] if where == "built" else COMMITTED / f"{name}.xlsx"
+        workbook = etree.fromstring(zip_members(path)["xl/workbook.xml"])
+        (calc,) = workbook.iter(f"{MAIN_NS}calcPr")
+        assert dict(calc.attrib) == {"calcId": "191029"}, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_formula_cell_has_a_cached_value(name: str, saved: dict[str, Path]) -> None:
+    cells = formula_cells_xml(saved[name])
+    assert cells
+    for part, cell in cells:
+        value = cell.findtext(f"{MAIN_NS}v")
+        assert value, f"{part} {cell.get('r')}: a formula without a cached value"
+    # The same through a reader of cached values (what Excel shows until a recalculation).
+    wb, cached = load_workbook(saved[name]), load_workbook(saved[name], data_only=True)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if formula_text(cell.value):
+                    assert cached[ws.title][cell.coordinate].value is not None, cell.coordinate
+
+
+def test_cached_values_are_what_each_formula_computes_in_the_template(
+    saved: dict[str, Path],
+) -> None:
+    cached = {name: load_workbook(saved[name], data_only=True) for name in NAMES}
+    assert cached["lead-list"]["Lead list"]["B16"].value == 25 * float(PRICE_DATABASE_ROW)
+    signals = cached["realtime-signals"]["Signals"]
+    assert signals["D17"].value == pytest.approx(10 * float(PRICE_REALTIME_ROW))
+    assert signals["D18"].value == pytest.approx(
+        float(PRICE_REALTIME_COUNT) + 10 * float(PRICE_REALTIME_ROW)
+    )
+    accounts = cached["account-list"]
+    assert accounts["Accounts"]["G5"].value == pytest.approx(5 * float(PRICE_DATABASE_ROW))
+    assert accounts["Accounts"]["G19"].value == pytest.approx(25 * float(PRICE_DATABASE_ROW))
+    assert accounts["Decision makers"]["B1"].value == "Stripe"
+    assert accounts["Decision makers"]["B91"].value == "https://www.linkedin.com/company/figma/"
+    grid = cached["market-sizing"]["Market sizing"]
+    assert [grid.cell(6, c).value for c in range(2, 7)] == list(templates.DEFAULT_GRID.columns[1])
+    assert [grid.cell(r, 1).value for r in range(7, 12)] == list(templates.DEFAULT_GRID.rows[1])
+    # Totals of counts not fetched yet (text, which SUM skips) are 0.
+    assert [grid.cell(r, 7).value for r in range(7, 12)] == [0] * 5
+    assert [grid.cell(12, c).value for c in range(2, 8)] == [0] * 6
+
+
+def test_totals_of_generect_counts_recalculate_on_open() -> None:
+    """Only formulas that add up GENERECT results are volatile; nothing GENERECT is."""
+    wb = build_template("market-sizing")
+    volatile = {
+        (ws.title, cell.coordinate)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str) and cell.value.endswith(RECALC_ON_OPEN)
+    }
+    assert volatile == {("Market sizing", f"G{r}") for r in range(7, 12)} | {
+        ("Market sizing", f"{c}12") for c in "BCDEFG"
+    }
+    for name in NAMES:
+        for _, _, text, _ in generect_cells(build_template(name)):
+            assert "NOW(" not in text.upper()
+
+
+def test_a_formula_without_a_cached_value_is_refused(tmp_path: Path) -> None:
+    wb = build_template("lead-list")
+    wb["Lead list"]["H1"] = "=B15*2"  # written around _formula: no value to cache
+    with pytest.raises(ValueError, match="Lead list!H1"):
+        write_workbook(wb, tmp_path / "book.xlsx")
+    assert not (tmp_path / "book.xlsx").exists()
+    # A formula changed after building no longer matches its cached value: refused too.
+    wb = build_template("lead-list")
+    wb["Lead list"]["B16"] = "=B15*3"
+    with pytest.raises(ValueError, match="Lead list!B16"):
+        write_workbook(wb, tmp_path / "book.xlsx")
+
+
+def _displayed(books: list[Path], folder: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of every book as LibreOffice shows it, from one soffice run."""
+    subprocess.run(
+        [
+            soffice(),
+            f"-env:UserInstallation={(folder / 'lo-profile').resolve().as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            CSV_ALL_SHEETS,
+            "--outdir",
+            str(folder / "csv"),
+            *map(str, books),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=LIBREOFFICE_TIMEOUT,
+    )
+    shown = {}
+    for path in sorted((folder / "csv").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            shown[path.stem] = list(csv.reader(fh))
+    assert len(shown) >= len(books)
+    return shown
+
+
+def _without_cached_values(source: Path, target: Path) -> Path:
+    """A copy whose ordinary formulas have no cached value, so LibreOffice computes them."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                root = etree.fromstring(data)
+                for cell in root.iter(f"{MAIN_NS}c"):
+                    formula = cell.find(f"{MAIN_NS}f")
+                    if formula is not None and not formula.text.startswith("GENERECT_"):
+                        cell.remove(cell.find(f"{MAIN_NS}v"))
+                        cell.attrib.pop("t", None)
+                data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+            out.writestr(info, data)
+    return target
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_computes_the_values_the_templates_cache(
+    saved: dict[str, Path], tmp_path: Path
+) -> None:
+    """A spreadsheet shows the cached values on open; they are what it would compute."""
+    computed_dir = tmp_path / "computed"
+    computed_dir.mkdir()
+    computed = [_without_cached_values(saved[n], computed_dir / f"{n}.xlsx") for n in NAMES]
+    as_cached = _displayed([saved[n] for n in NAMES], tmp_path / "as-cached")
+    as_computed = _displayed(computed, tmp_path / "as-computed")
+    assert as_cached == as_computed
+    # What the comparison covered: headings, costs and the not-fetched cells.
+    sizing = as_cached["market-sizing-Market sizing"]
+    assert sizing[5][1:6] == list(templates.DEFAULT_GRID.columns[1])
+    assert sizing[6][1] == NOT_FETCHED and sizing[11][1:7] == ["0"] * 6
+    assert as_cached["account-list-Decision makers"][0][1] == "Stripe"
+
+
 # --------------------------------------------------------------------------- criteria
 
 
@@ -384,8 +554,10 @@ def test_the_market_grid_counts_each_cell_for_free(saved: dict[str, Path]) -> No
         assert body["company_industries"] == ["Software Development"]
         seen.add((body["seniorities"][0], body["locations"][0]))
     assert len(seen) == 25
-    assert grid["G7"].value == "=SUM(B7:F7)" and grid["B12"].value == "=SUM(B7:B11)"
-    assert grid["G12"].value == "=SUM(G7:G11)"
+    # Totals are volatile (+0*NOW()): recomputed on open from counts a refresh wrote.
+    assert grid["G7"].value == "=SUM(B7:F7)+0*NOW()"
+    assert grid["B12"].value == "=SUM(B7:B11)+0*NOW()"
+    assert grid["G12"].value == "=SUM(G7:G11)+0*NOW()"
 
 
 def test_market_sizing_has_a_bar_chart_over_the_grid() -> None:

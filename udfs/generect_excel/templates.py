@@ -34,6 +34,19 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   Excel, as openpyxl's does).
 - Every GENERECT_* cell carries the cached text :data:`NOT_FETCHED`, so a spreadsheet that
   shows cached values says what to do instead of ``#NAME?``.
+- Opening a template fetches nothing. openpyxl saves ``<calcPr calcId="124519"
+  fullCalcOnLoad="1"/>``, and Excel recalculates every formula on open when asked to, or when
+  the saved ``calcId`` is older than its own engine's ("If the value is less than the
+  recalculation engine identifier associated with the application, the application will
+  recalculate the results of all formulas on this workbook immediately after loading the
+  file", [MS-XLS] 2.4.215 RecalcId): with the add-in, that would buy each example search. So
+  the templates are saved as Excel 365 saves a calculated workbook (:data:`CALC_ID`, no
+  ``fullCalcOnLoad``), with a cached value in every formula cell (the value it computes in
+  the template as built: ``=B15*0.02`` caches 0.5), because Excel then shows cached values.
+- LibreOffice, too, shows a plain formula's cached value on load instead of recomputing it
+  (measured with 7.4): a total of counts written later by ``generect-excel refresh`` would
+  stay 0, in Excel as well. Such totals end in :data:`RECALC_ON_OPEN`, which both recompute
+  on open, from the counts' cached values.
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ import io
 import os
 import re
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,9 +85,11 @@ from .errors import WorkbookError
 from .vocab import allowed_values
 
 __all__ = [
+    "CALC_ID",
     "EXAMPLE_MARK",
     "INPUT_STYLE",
     "NOT_FETCHED",
+    "RECALC_ON_OPEN",
     "SPILLING",
     "TEMPLATES",
     "GridSpec",
@@ -108,6 +124,13 @@ MONEY_FORMAT = '"$"#,##0.00'
 TEXT_FORMAT = "@"
 COUNT_FORMAT = "#,##0"
 
+# Appended to a formula that adds up GENERECT results (the market grid's totals). NOW() makes
+# it volatile: Excel recalculates volatile formulas (and only what depends on them) each time
+# it opens a workbook, and LibreOffice recalculates them on load, whereas both show any other
+# formula's saved value as it is. So a total follows counts that `generect-excel refresh`
+# wrote into the file, without anything recalculating the counts themselves.
+RECALC_ON_OPEN = "+0*NOW()"
+
 # The hidden "Lists" sheet: one column per vocabulary, for drop-down lists.
 LISTS_SHEET = "Lists"
 _LIST_COLUMNS = (
@@ -119,6 +142,13 @@ _LIST_COLUMNS = (
 
 # Functions whose answer is a table: stored as dynamic arrays so that Excel 365 spills them.
 SPILLING = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
+
+# The value each ordinary formula computes in the template as built, per sheet and cell:
+# (formula as written, value). write_workbook saves it as the formula's cached value.
+Cached = str | int | float | Decimal | bool
+_CACHED: weakref.WeakKeyDictionary[Worksheet, dict[str, tuple[str, Cached]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _BARE_SHEET = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _CELL_LIKE = re.compile(r"^(?:[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*)$")  # "A1", "R", "C1" need quotes
@@ -179,13 +209,20 @@ def _generect(ws: Worksheet, coord: str, formula: str, number_format: str | None
         cell.number_format = number_format
 
 
-def _formula(ws: Worksheet, coord: str, formula: str, number_format: str | None = None) -> None:
-    """An ordinary Excel formula (SUM, arithmetic): Excel and LibreOffice compute it on open."""
+def _formula(
+    ws: Worksheet, coord: str, formula: str, cached: Cached, number_format: str | None = None
+) -> None:
+    """An ordinary Excel formula (SUM, arithmetic, a reference) and the value it computes.
+
+    ``cached`` is saved with the formula (see :func:`write_workbook`): Excel does not
+    recalculate a template on open, so it shows this value until an input changes.
+    """
     cell = ws[coord]
     cell.value = formula
     cell.style = RESULT_STYLE
     if number_format:
         cell.number_format = number_format
+    _CACHED.setdefault(ws, {})[cell.coordinate] = (formula, cached)
 
 
 def _link(ws: Worksheet, coord: str, text: str, location: str) -> None:
@@ -478,8 +515,10 @@ def _read_me(
         "written into the file, next to the formulas, which stay in place for the next refresh."
     )
     line(
-        f'A Generect cell that shows "{NOT_FETCHED}" has not been refreshed yet. A cell starting '
-        f'"{CELL_ERROR_PREFIX}" says what is wrong and what to do.'
+        "Opening this workbook fetches nothing and costs nothing: a Generect cell shows "
+        f'"{NOT_FETCHED}" until you refresh it, or until you change a criteria cell it reads '
+        "(Excel with the add-in then runs that formula, at the cost listed above). A cell "
+        f'starting "{CELL_ERROR_PREFIX}" says what is wrong and what to do.'
     )
     if notes:
         gap()
@@ -543,7 +582,8 @@ def _build_lead_list() -> Workbook:
     _generect(ws, "B14", f"=GENERECT_COUNT({criteria})", COUNT_FORMAT)
     _text(ws, "C14", "Free. Generect's estimate of how many leads match.", HINT_STYLE)
     _label(ws, "A15", "Leads to fetch (limit)")
-    _input(ws, "B15", 25)
+    limit = 25
+    _input(ws, "B15", limit)
     _whole_number(ws, "B15", 1, MAX_LIMIT, "limit")
     _text(
         ws,
@@ -552,7 +592,7 @@ def _build_lead_list() -> Workbook:
         HINT_STYLE,
     )
     _label(ws, "A16", "Worst-case cost of the search")
-    _formula(ws, "B16", f"=B15*{PRICE_DATABASE_ROW}", MONEY_FORMAT)
+    _formula(ws, "B16", f"=B15*{PRICE_DATABASE_ROW}", limit * PRICE_DATABASE_ROW, MONEY_FORMAT)
     _text(
         ws,
         "C16",
@@ -727,7 +767,10 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         top, left = _grid_block(spec, 0, c)
         col_cell = f"{get_column_letter(left + width - 1)}{top + 2}"
         _formula(
-            ws, f"{get_column_letter(2 + c)}{header}", f"={_ref(GRID_CRITERIA_SHEET, col_cell)}"
+            ws,
+            f"{get_column_letter(2 + c)}{header}",
+            f"={_ref(GRID_CRITERIA_SHEET, col_cell)}",
+            col_values[c],
         )
         ws[f"{get_column_letter(2 + c)}{header}"].style = "Headline 4"
     _text(ws, f"{total_col}{header}", "Total", "Headline 4")
@@ -735,7 +778,7 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         top, left = _grid_block(spec, r, 0)
         row_cell = f"{get_column_letter(left + width - 2)}{top + 2}"
         y = header + 1 + r
-        _formula(ws, f"A{y}", f"={_ref(GRID_CRITERIA_SHEET, row_cell)}")
+        _formula(ws, f"A{y}", f"={_ref(GRID_CRITERIA_SHEET, row_cell)}", row_values[r])
         ws[f"A{y}"].style = LABEL_STYLE
         for c in range(len(col_values)):
             _generect(
@@ -744,7 +787,8 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
                 f"=GENERECT_COUNT({block_refs[(r, c)]})",
                 COUNT_FORMAT,
             )
-        _formula(ws, f"{total_col}{y}", f"=SUM(B{y}:{last_col}{y})")
+        # 0: the counts are "Not fetched yet" text until a refresh, and SUM skips text.
+        _formula(ws, f"{total_col}{y}", f"=SUM(B{y}:{last_col}{y}){RECALC_ON_OPEN}", 0)
         ws[f"{total_col}{y}"].style = LABEL_STYLE
         ws[f"{total_col}{y}"].number_format = COUNT_FORMAT
     totals = last_row + 1
@@ -752,7 +796,11 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
     for c in range(len(col_values) + 1):
         column = get_column_letter(2 + c)
         _formula(
-            ws, f"{column}{totals}", f"=SUM({column}{header + 1}:{column}{last_row})", COUNT_FORMAT
+            ws,
+            f"{column}{totals}",
+            f"=SUM({column}{header + 1}:{column}{last_row}){RECALC_ON_OPEN}",
+            0,
+            COUNT_FORMAT,
         )
         ws[f"{column}{totals}"].style = "Total"
         ws[f"{column}{totals}"].number_format = COUNT_FORMAT
@@ -760,7 +808,8 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         ws,
         f"A{totals + 1}",
         "Counts are Generect's estimates. Totals add the cells, so they count a lead twice only "
-        "if it matches two rows or two columns.",
+        f"if it matches two rows or two columns. A total ends in {RECALC_ON_OPEN} so that it is "
+        "added up again whenever the workbook opens.",
         HINT_STYLE,
     )
 
@@ -802,6 +851,9 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
             "reads typed values, not formulas, so every count gets its own block of literal "
             "values. The grid's row and column headings show the values of the first block "
             "of each row and column.",
+            f"Why the totals end in {RECALC_ON_OPEN}: it makes Excel and LibreOffice add them up "
+            "again whenever the workbook opens, so they match counts written by generect-excel "
+            "refresh outside Excel. It never runs a Generect formula.",
             "A grid of your own segments, built in one go: generect-excel new market-sizing -o "
             'FILE.xlsx --rows "Company size=11-50;51-200;201-500" --columns '
             '"Location=United States;Germany" --filter "Industry=Software Development".',
@@ -825,6 +877,7 @@ _ACCOUNTS = (
     (None, "https://www.linkedin.com/company/datadog/"),
 )
 _DECISION_MAKERS = "c_suite; vp; director"
+_ACCOUNT_LIMIT = 5  # the example limit of each card
 
 
 def _build_account_list() -> Workbook:
@@ -867,9 +920,10 @@ def _build_account_list() -> Workbook:
         _one_company(ws, values)
         criteria = f"$A${top}:$D${values}"  # same-sheet reference, as Excel writes one
         _generect(ws, f"E{values}", f"=GENERECT_COUNT({criteria})", COUNT_FORMAT)
-        _input(ws, f"F{values}", 5)
+        _input(ws, f"F{values}", _ACCOUNT_LIMIT)
         _whole_number(ws, f"F{values}", 1, ACCOUNT_MAX_LIMIT, "limit")
-        _formula(ws, f"G{values}", f"=F{values}*{PRICE_DATABASE_ROW}", MONEY_FORMAT)
+        worst = _ACCOUNT_LIMIT * PRICE_DATABASE_ROW
+        _formula(ws, f"G{values}", f"=F{values}*{PRICE_DATABASE_ROW}", worst, MONEY_FORMAT)
         worst_cells.append(f"G{values}")
         section = 1 + _ACCOUNT_SECTION * index
         _link(
@@ -885,6 +939,7 @@ def _build_account_list() -> Workbook:
             out,
             f"B{section}",
             f'=IF(Accounts!$A${values}<>"",Accounts!$A${values},Accounts!$B${values})',
+            name or url or 0,  # a reference to an empty cell is 0
         )
         out[f"B{section}"].style = "Headline 3"
         _generect(
@@ -895,7 +950,13 @@ def _build_account_list() -> Workbook:
         )
     bottom = first + 3 * len(_ACCOUNTS)
     _label(ws, f"F{bottom}", "Worst case, all")
-    _formula(ws, f"G{bottom}", f"=SUM({','.join(worst_cells)})", MONEY_FORMAT)
+    _formula(
+        ws,
+        f"G{bottom}",
+        f"=SUM({','.join(worst_cells)})",
+        len(worst_cells) * _ACCOUNT_LIMIT * PRICE_DATABASE_ROW,
+        MONEY_FORMAT,
+    )
     _label(ws, f"F{bottom + 1}", "Spent today")
     _generect(ws, f"G{bottom + 1}", '=GENERECT_SPEND("today")', MONEY_FORMAT)
     _text(
@@ -1000,13 +1061,15 @@ def _build_realtime_signals() -> Workbook:
 
     _text(ws, "A16", "Step 2: the leads (realtime search)", "Headline 3")
     _label(ws, "A17", "Leads to fetch (limit)")
-    _input(ws, "B17", 10)
+    limit = 10
+    _input(ws, "B17", limit)
     _whole_number(ws, "B17", 1, MAX_LIMIT, "limit")
     _label(ws, "C17", "Worst case")
-    _formula(ws, "D17", f"=B17*{PRICE_REALTIME_ROW}", MONEY_FORMAT)
+    _formula(ws, "D17", f"=B17*{PRICE_REALTIME_ROW}", limit * PRICE_REALTIME_ROW, MONEY_FORMAT)
     _text(ws, "E17", f"Limit x {_money(PRICE_REALTIME_ROW)} per returned lead.", HINT_STYLE)
     _label(ws, "C18", "Whole refresh")
-    _formula(ws, "D18", "=D14+D17", MONEY_FORMAT)
+    whole = PRICE_REALTIME_COUNT + limit * PRICE_REALTIME_ROW
+    _formula(ws, "D18", "=D14+D17", whole, MONEY_FORMAT)
     _text(ws, "E18", "Count + search, worst case. A stored answer is never paid again.", HINT_STYLE)
     _label(ws, "A19", "Spent today")
     _generect(ws, "B19", '=GENERECT_SPEND("today")', MONEY_FORMAT)
@@ -1086,15 +1149,23 @@ def write_template(name: str, path: str | os.PathLike[str]) -> Path:
 def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
     """Save a template workbook to ``path`` reproducibly, its GENERECT_* cells as spilling formulas.
 
-    The same workbook gives the same bytes on every run: fixed document dates and zip entry
-    times. The file is written beside ``path`` and moved into place, so a failure leaves any
-    earlier file intact.
+    Opening the file computes nothing billable: it is saved as current Excel saves a
+    calculated workbook (``<calcPr calcId="191029"/>``, no ``fullCalcOnLoad``) with a cached
+    value in every formula cell, so Excel shows the saved values instead of recalculating
+    (see :data:`CALC_ID`). The same workbook gives the same bytes on every run: fixed
+    document dates and zip entry times. The file is written beside ``path`` and moved into
+    place, so a failure leaves any earlier file intact.
+
+    Raises ValueError if an ordinary formula has no cached value (built without ``_formula``).
     """
     target = Path(path)
     buffer = io.BytesIO()
     wb.properties.created = BUILD_DATE
+    wb.calculation.calcId = CALC_ID
+    wb.calculation.fullCalcOnLoad = None  # openpyxl's default True: recalculate all on open
     wb.save(buffer)
-    data = _finish_package(buffer.getvalue())
+    cached = {ws.title: _CACHED.get(ws, {}) for ws in wb.worksheets}
+    data = _finish_package(buffer.getvalue(), cached)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -1110,6 +1181,14 @@ def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
 
 
 # --------------------------------------------------------------------------- package edits
+
+# The calculation engine id that Excel 365 (and Excel 2019, 2021, 2024) writes into the
+# workbooks it saves. Excel recalculates every formula of a workbook on open when the saved
+# id is lower than its own engine's (openpyxl writes Excel 2007's 124519), and with
+# fullCalcOnLoad; a recalculated GENERECT formula would fetch, and buy, its example search.
+# With this id and no fullCalcOnLoad, Excel shows the cached values and recalculates only
+# volatile formulas and what depends on them.
+CALC_ID = 191029
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _METADATA_PART = "xl/metadata.xml"
@@ -1131,27 +1210,53 @@ _METADATA_XML = (
 ).encode()
 
 
-def _mark_formulas(sheet_xml: bytes) -> tuple[bytes, int]:
-    """Cache :data:`NOT_FETCHED` in every GENERECT_* cell; give array ones cm="1".
+def _set_cached(cell: etree._Element, value: Cached) -> None:
+    """Store ``value`` as the formula cell's cached result, typed as Excel types one."""
+    if isinstance(value, bool):
+        kind, text = "b", "1" if value else "0"
+    elif isinstance(value, int | float | Decimal):
+        kind, text = None, repr(float(value)) if value % 1 else str(int(value))
+    else:
+        kind, text = "str", value
+    if kind is None:
+        cell.attrib.pop("t", None)
+    else:
+        cell.set("t", kind)
+    element = cell.find(f"{{{_MAIN_NS}}}v")
+    if element is None:
+        element = etree.SubElement(cell, f"{{{_MAIN_NS}}}v")
+    element.text = text
 
-    Returns the new XML and the number of dynamic-array cells.
+
+def _mark_formulas(
+    sheet_xml: bytes, cached: dict[str, tuple[str, Cached]], sheet: str
+) -> tuple[bytes, int]:
+    """Give every formula cell of ``sheet`` its cached value; give GENERECT_* arrays cm="1".
+
+    A GENERECT_* cell caches :data:`NOT_FETCHED`; an ordinary formula the value registered
+    for it in ``cached`` (cell -> (formula, value)). Returns the new XML and the number of
+    dynamic-array cells.
     """
     root = etree.fromstring(sheet_xml)
     arrays = 0
     changed = False
     for cell in root.iter(f"{{{_MAIN_NS}}}c"):
         formula = cell.find(f"{{{_MAIN_NS}}}f")
-        if formula is None or not formula.text or not _GENERECT_CALL.match(formula.text):
+        if formula is None or not formula.text:
+            continue
+        changed = True
+        if not _GENERECT_CALL.match(formula.text):
+            coordinate = cell.get("r")
+            formula_text, value = cached.get(coordinate, (None, None))
+            if formula_text is None or formula_text != f"={formula.text}":
+                # Excel shows a template's saved values on open: one missing would show empty.
+                raise ValueError(f"no cached value for the formula in {sheet}!{coordinate}")
+            _set_cached(cell, value)  # type: ignore[arg-type]
             continue
         if formula.get("t") == "array":
             cell.set("cm", "1")
             arrays += 1
-        cell.set("t", "str")
-        value = cell.find(f"{{{_MAIN_NS}}}v")
-        if value is None:
-            value = etree.SubElement(cell, f"{{{_MAIN_NS}}}v")
-        value.text = NOT_FETCHED
-        changed = True
+        _set_cached(cell, NOT_FETCHED)
     if not changed:
         return sheet_xml, 0
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), arrays
@@ -1177,15 +1282,31 @@ def _add_metadata_part(content_types: bytes, workbook_rels: bytes) -> tuple[byte
     return etree.tostring(types, **dump), etree.tostring(rels, **dump)
 
 
-def _finish_package(package: bytes) -> bytes:
-    """Mark the GENERECT_* cells, fix the dates, and rezip with fixed entry times."""
+def _sheet_parts(workbook_xml: bytes, workbook_rels: bytes) -> dict[str, str]:
+    """Sheet name -> its part in the package ("xl/worksheets/sheet2.xml")."""
+    targets = {
+        rel.get("Id"): rel.get("Target").lstrip("/").removeprefix("xl/")
+        for rel in etree.fromstring(workbook_rels)
+    }
+    rel_id = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    return {
+        sheet.get("name"): f"xl/{targets[sheet.get(rel_id)]}"
+        for sheet in etree.fromstring(workbook_xml).iter(f"{{{_MAIN_NS}}}sheet")
+    }
+
+
+def _finish_package(package: bytes, cached: dict[str, dict[str, tuple[str, Cached]]]) -> bytes:
+    """Cache every formula's value, mark the GENERECT_* cells, fix the dates, rezip.
+
+    ``cached`` is sheet name -> cell -> (formula, value) for the ordinary formulas.
+    """
     with zipfile.ZipFile(io.BytesIO(package)) as source:
         parts = {name: source.read(name) for name in source.namelist()}
     marked = 0
-    for name in parts:
-        if name.startswith("xl/worksheets/sheet") and name.endswith(".xml"):
-            parts[name], count = _mark_formulas(parts[name])
-            marked += count
+    sheets = _sheet_parts(parts["xl/workbook.xml"], parts["xl/_rels/workbook.xml.rels"])
+    for sheet, name in sheets.items():
+        parts[name], count = _mark_formulas(parts[name], cached.get(sheet, {}), sheet)
+        marked += count
     if marked:
         parts["[Content_Types].xml"], parts["xl/_rels/workbook.xml.rels"] = _add_metadata_part(
             parts["[Content_Types].xml"], parts["xl/_rels/workbook.xml.rels"]
