@@ -358,7 +358,7 @@ def test_opening_a_template_asks_excel_for_no_recalculation(
     openpyxl's own <calcPr calcId="124519" fullCalcOnLoad="1"/> makes Excel recalculate every
     formula on open, and so buy every example search when the add-in is installed.
     """
-    assert CALC_ID == 191029  # Excel 365 / 2019 / 2021 / 2024
+    assert CALC_ID == 191029  # what Excel 365 writes
     for name in NAMES:
         path = saved[name] if where == "built" else COMMITTED / f"{name}.xlsx"
         workbook = etree.fromstring(zip_members(path)["xl/workbook.xml"])

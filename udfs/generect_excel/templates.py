@@ -1182,12 +1182,13 @@ def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
 
 # --------------------------------------------------------------------------- package edits
 
-# The calculation engine id that Excel 365 (and Excel 2019, 2021, 2024) writes into the
-# workbooks it saves. Excel recalculates every formula of a workbook on open when the saved
-# id is lower than its own engine's (openpyxl writes Excel 2007's 124519), and with
-# fullCalcOnLoad; a recalculated GENERECT formula would fetch, and buy, its example search.
-# With this id and no fullCalcOnLoad, Excel shows the cached values and recalculates only
-# volatile formulas and what depends on them.
+# The calculation engine id that Excel 365 writes into the workbooks it saves (seen in files
+# it saved from 2020 on; some builds wrote 191028). Excel recalculates every formula of a
+# workbook on open when the saved id is lower than its own engine's (openpyxl writes Excel
+# 2007's 124519), and with fullCalcOnLoad; a recalculated GENERECT formula would fetch, and
+# buy, its example search. Only a lower id triggers it, so an older Excel (a lower engine id)
+# does not either. With this id and no fullCalcOnLoad, Excel shows the cached values and
+# recalculates only volatile formulas and what depends on them.
 CALC_ID = 191029
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
