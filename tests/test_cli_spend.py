@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from generect_excel.cli import main
 from generect_excel.ledger import Charge, Origin
-from generect_excel.store import CacheEntry, Store
+from generect_excel.store import CacheEntry, Store, UnknownOutcome
 
 
 def _charge(n: int, when: datetime, amount: str, *, test_mode: bool = False) -> Charge:
@@ -138,3 +140,58 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["spend", "--help"])
     assert "Example: generect-excel spend" in capsys.readouterr().out
+
+
+def test_an_unknown_outcome_is_shown_as_estimated_and_in_the_totals(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store(home / "store.sqlite3")
+    now = datetime.combine(date.today(), time(13)).astimezone().astimezone(UTC)
+    lost = replace(_charge(5, now, "0.50"), rows=0, results_count=None, unknown_outcome=True)
+    unknown = UnknownOutcome("k5", None, now, "OutcomeUnknownError", Decimal("0.50"), "c5")
+    store.record_unknown(unknown, lost)
+    assert main(["spend"]) == 0
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if "A5" in line]
+    assert "0.50 unknown (estimated)" in row
+    assert (
+        "5 call(s), charged $1.72 (includes $0.50 estimated for 1 unknown outcome: "
+        "check the balance) (plus $5.00 in test mode, not debited)"
+    ) in out
+    assert "Charged today $0.62" in out and "all time $1.72" in out
+    assert "all time includes $0.50 estimated for 1 unknown outcome" in out
+
+    out_file = tmp_path / "spend.csv"
+    assert main(["spend", "--csv", str(out_file)]) == 0
+    with out_file.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["outcome"] for r in rows] == ["charged"] * 4 + ["unknown (estimated)"]
+    assert rows[4]["amount_charged"] == "0.50"
+
+
+def test_a_lost_search_from_the_cli_is_not_sent_again_until_refreshed(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from generect_excel.client import close_shared_clients
+
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("GENERECT_BASE_URL", sandbox.url)
+    monkeypatch.setenv("GENERECT_API_KEY", "live_SECRET_spend_31ff")
+    criteria = tmp_path / "directors.toml"
+    criteria.write_text('seniorities = ["Director"]\n')
+    try:
+        sandbox.queue_faults(["drop"])
+        for _ in range(2):  # the second run sends nothing
+            assert main(["search", str(criteria), "--limit", "4"]) == 1
+            err = capsys.readouterr().err
+            assert "it may have been charged" in err and "generect-excel spend" in err
+        assert len(sandbox.log_entries()) == 1
+        assert main(["spend"]) == 0
+        out = capsys.readouterr().out
+        assert "0.08 unknown (estimated)" in out
+        assert "includes $0.08 estimated for 1 unknown outcome" in out
+        assert main(["search", str(criteria), "--limit", "4", "--refresh"]) == 0
+        assert len(sandbox.log_entries()) == 2 and len(sandbox.billable_calls()) == 1
+    finally:
+        close_shared_clients()

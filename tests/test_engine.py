@@ -16,13 +16,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from generect_excel import _constants as C
 from generect_excel.client import Client
 from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine, Origin, make_cache_key, refresh_token
-from generect_excel.errors import BudgetError, CriteriaError, StoreError
+from generect_excel.errors import (
+    BudgetError,
+    CriteriaError,
+    OutcomeUnknownError,
+    ProtocolError,
+    StoreError,
+)
 from generect_excel.settings import Settings, load_settings
 from generect_excel.store import Store
 
@@ -599,3 +606,318 @@ def test_a_stored_answer_is_validated_once_per_version(
     after = engine.search(directors(3))
     assert after.result is not first.result and after.result.results_count == 12345
     assert len(billable(sandbox)) == 1
+
+
+# -- unknown outcomes: sent, answer lost, never sent again blindly ----------------------------
+
+
+def sent(sandbox: Any, path: str = C.PATH_DATABASE_SEARCH) -> int:
+    """How many requests reached ``path`` (fault answers included: they were sent)."""
+    return sum(1 for e in sandbox.log_entries() if e["path"] == path)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("drop", OutcomeUnknownError), ("malformed_json", ProtocolError)],
+)
+def test_a_search_whose_answer_is_lost_is_not_sent_again(
+    sandbox: Any, engine: Engine, settings: Settings, client: Client, fault: str, error: type
+) -> None:
+    cell = Origin("Book.xlsx", "Leads", "A1")
+    sandbox.queue_faults([fault])
+    with pytest.raises(error) as first:
+        engine.search(directors(5), origin=cell)
+    message = str(first.value)
+    assert "may have been charged" in message and "generect-excel spend" in message
+    assert "refresh value" in message and len(message) <= C.CELL_MESSAGE_MAX
+    assert sent(sandbox) == 1
+    # Recalculation, another cell, and a reopened store: the same error, nothing sent.
+    for origin in (cell, None, Origin("Book.xlsx", "Leads", "B1")):
+        with pytest.raises(error) as again:
+            engine.search(directors(5), origin=origin)
+        assert str(again.value) == message
+    reopened = Engine(settings, client=client, store=Store(settings.store_path))
+    with pytest.raises(error):
+        reopened.search(directors(5), origin=cell)
+    assert reopened.cached(directors(5), origin=cell) is None
+    assert sent(sandbox) == 1
+    # The ledger has it at the worst case (5 x $0.02), flagged; spend and the budget count it.
+    [row] = engine.charges()
+    assert row.unknown_outcome and row.amount_charged == Decimal("0.10") and row.rows == 0
+    assert row.origin == cell and row.test_mode is False
+    assert engine.spend("today") == Decimal("0.10")
+    assert engine.estimated("today") == (Decimal("0.10"), 1)
+    # A new refresh value tries again, once; then the answer is stored and the doubt gone.
+    fresh = engine.search(directors(5), refresh=1, origin=cell)
+    assert not fresh.from_cache and len(fresh.result.leads) == 5
+    assert engine.search(directors(5), refresh=1, origin=cell).from_cache
+    assert engine.search(directors(5)).from_cache
+    assert sent(sandbox) == 2 and len(billable(sandbox)) == 1
+    assert row.cache_key == fresh.cache_key
+    assert engine.store.unknown_outcome(fresh.cache_key) is None
+    assert [r.unknown_outcome for r in engine.charges()] == [True, False]
+
+
+def test_a_refresh_whose_answer_is_lost_keeps_the_older_answer_for_the_others(
+    sandbox: Any, engine: Engine
+) -> None:
+    a, b = Origin("Book.xlsx", "S", "A1"), Origin("Book.xlsx", "S", "B1")
+    old = engine.search(directors(3), origin=a)
+    sandbox.queue_faults(["drop"])
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(3), refresh="x", origin=a)
+    for _ in range(2):  # recalculations: the lost refresh stays lost, the others keep theirs
+        with pytest.raises(OutcomeUnknownError):
+            engine.search(directors(3), refresh="x", origin=a)
+        with pytest.raises(OutcomeUnknownError):
+            engine.search(directors(3), refresh="x", origin=b)  # the same value: the same call
+        assert engine.search(directors(3), origin=b).fetched_at == old.fetched_at
+    assert sent(sandbox) == 2
+
+
+def test_two_cells_whose_refreshes_are_both_lost_are_not_sent_again(
+    sandbox: Any, engine: Engine
+) -> None:
+    a, b = Origin("Book.xlsx", "S", "A1"), Origin("Book.xlsx", "S", "B1")
+    stored = engine.search(directors(3))
+    sandbox.queue_faults(["drop", "drop"])
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(3), refresh="x", origin=a)
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(3), refresh="y", origin=b)  # a new value: tried once
+    assert sent(sandbox) == 3
+    for _ in range(2):  # each cell's own lost value still answers with the error
+        for cell, token in ((a, "x"), (b, "y")):
+            with pytest.raises(OutcomeUnknownError):
+                engine.search(directors(3), refresh=token, origin=cell)
+        assert engine.search(directors(3)).fetched_at == stored.fetched_at
+    assert sent(sandbox) == 3
+    assert [r.unknown_outcome for r in engine.charges()] == [False, True, True]
+
+
+def test_threads_waiting_on_a_lost_call_are_not_sent_again(sandbox: Any, engine: Engine) -> None:
+    barrier = threading.Barrier(20)
+    errors: list[BaseException] = []
+    sandbox.queue_faults(["drop"])
+
+    def worker() -> None:
+        barrier.wait(timeout=30)
+        try:
+            engine.search(directors(6))
+        except BaseException as exc:  # collected: each must have failed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(errors) == 20 and all(isinstance(e, OutcomeUnknownError) for e in errors)
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(6))  # a recalculation
+    assert sent(sandbox) == 1 and len(engine.charges()) == 1
+
+
+def test_a_cell_that_joined_a_lost_call_does_not_send_it_at_its_recalculation(
+    sandbox: Any, engine: Engine, settings: Settings, client: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    a, b = Origin("Book.xlsx", "S", "A1"), Origin("Book.xlsx", "S", "B1")
+    gated = GatedClient(client)
+    leading = Engine(settings, client=gated, store=engine.store)
+    sandbox.queue_faults(["drop"])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lost = pool.submit(leading.search, directors(4), refresh="x", origin=a)
+        try:
+            assert gated.started.wait(HANG_GUARD)
+            # Another cell, its own refresh value: it joins the call in flight.
+            joined = pool.submit(engine.search, directors(4), refresh="y", origin=b)
+            with pytest.raises(FutureTimeout):
+                joined.result(timeout=0.5)
+        finally:
+            gated.gate.set()
+        for future in (lost, joined):
+            with pytest.raises(OutcomeUnknownError):
+                future.result(HANG_GUARD)
+    for cell, token in ((a, "x"), (b, "y"), (a, "x"), (b, "y")):  # recalculations
+        with pytest.raises(OutcomeUnknownError):
+            engine.search(directors(4), refresh=token, origin=cell)
+    assert sent(sandbox) == 1
+    assert not engine.search(directors(4), refresh="z", origin=b).from_cache  # a new value
+    assert sent(sandbox) == 2
+
+
+def test_the_daily_cap_counts_an_unknown_outcome_at_its_worst_case(
+    sandbox: Any, home: Path, client: Client
+) -> None:
+    settings = make_settings(sandbox, home, max_spend_per_day=Decimal("0.15"))
+    engine = Engine(settings, client=client)
+    sandbox.queue_faults(["drop"])
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(5))  # may have cost up to $0.10
+    with pytest.raises(BudgetError) as info:
+        engine.search(directors(4))  # $0.08 more would pass $0.15
+    assert "$0.10 spent" in str(info.value)
+    assert sent(sandbox) == 1
+
+
+def test_a_realtime_count_whose_answer_is_lost_is_not_sent_again(
+    sandbox: Any, engine: Engine
+) -> None:
+    realtime = criteria_from_kwargs("realtime", seniorities=["director"])
+    sandbox.queue_faults(["drop"])
+    for _ in range(3):
+        with pytest.raises(OutcomeUnknownError):
+            engine.count(realtime)
+    assert sent(sandbox, C.PATH_REALTIME_COUNT) == 1
+    [row] = engine.charges()
+    assert row.unknown_outcome and row.amount_charged == C.PRICE_REALTIME_COUNT
+
+
+def test_a_free_count_whose_answer_is_unreadable_is_asked_again(
+    sandbox: Any, engine: Engine
+) -> None:
+    sandbox.queue_faults(["malformed_json"])
+    with pytest.raises(ProtocolError):
+        engine.count(directors(3))  # free: nothing can have been charged
+    assert engine.count(directors(3)).result.results_count > 0
+    assert sent(sandbox, C.PATH_DATABASE_COUNT) == 2
+    assert engine.charges() == []
+
+
+def _mock_engine(settings: Settings, handler: Any) -> Engine:
+    # For answers the sandbox never gives (a redirect, a charged database count): the real
+    # client and store over httpx's mock transport.
+    return Engine(settings, client=Client(settings, transport=httpx.MockTransport(handler)))
+
+
+def test_a_redirect_is_not_an_unknown_outcome(settings: Settings) -> None:
+    requests: list[httpx.Request] = []
+
+    def redirect(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example/"})
+
+    engine = _mock_engine(settings, redirect)
+    for _ in range(2):  # never processed by Generect: nothing to doubt, asked again
+        with pytest.raises(ProtocolError) as info:
+            engine.search(directors(3))
+        assert "redirect" in str(info.value)
+    assert len(requests) == 2 and engine.charges() == []
+
+
+def test_a_charge_on_an_endpoint_believed_free_is_in_the_ledger(settings: Settings) -> None:
+    def charged_count(request: httpx.Request) -> httpx.Response:
+        body = {"data": {"results_count": 321}, "meta": {"amount_charged": 0.5}}
+        return httpx.Response(200, json=body)
+
+    now = [datetime(2026, 3, 2, 9, 0, tzinfo=UTC)]
+    engine = _mock_engine(settings, charged_count)
+    engine._clock = lambda: now[0]
+    answer = engine.count(directors(3))  # a database count: free, they say
+    [row] = engine.charges()
+    assert row.amount_charged == Decimal("0.5") == answer.result.amount_charged
+    assert row.endpoint == C.PATH_DATABASE_COUNT and not row.unknown_outcome
+    assert engine.spend("all") == Decimal("0.5")
+    # Paid for, so it does not expire like a free count.
+    now[0] += timedelta(seconds=settings.free_count_max_age + 1)
+    assert engine.count(directors(3)).from_cache
+    assert len(engine.charges()) == 1
+
+
+CHILD_OUTCOME = """
+import json, sys, time
+from pathlib import Path
+from generect_excel.criteria import criteria_from_kwargs
+from generect_excel.engine import Engine
+from generect_excel.errors import GenerectError
+from generect_excel.settings import load_settings
+
+engine = Engine(load_settings(use_keyring=False))
+seniority, limit = sys.argv[1], int(sys.argv[2])
+request = criteria_from_kwargs("database", seniorities=[seniority], limit_by=limit)
+engine.store  # open the store before the start signal
+if len(sys.argv) > 3:
+    Path(sys.argv[3]).touch()  # ready
+    deadline = time.monotonic() + 30
+    while not Path(sys.argv[4]).exists() and time.monotonic() < deadline:
+        time.sleep(0.002)
+try:
+    answer = engine.search(request)
+    print(json.dumps({"rows": len(answer.result.leads)}))
+except GenerectError as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+def start_child(sandbox: Any, home: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD_OUTCOME, *args],
+        env={**child_env(sandbox, home), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def child_result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def test_a_process_waiting_on_another_process_lost_call_does_not_send_it(
+    sandbox: Any, engine: Engine, home: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine.store  # noqa: B018 - the file exists before the child opens it
+    sandbox.queue_faults(["hang"])  # the child's call: sent, then no answer until released
+    child = start_child(sandbox, home, "director", "8")
+    deadline = time.monotonic() + HANG_GUARD
+    while sandbox.in_flight(KEY) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.in_flight(KEY) == 1
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(engine.search, directors(8))
+        time.sleep(0.5)  # it reaches the child's claim and waits on it
+        sandbox.release_hangs()  # the child's connection closes: outcome unknown
+        with pytest.raises(OutcomeUnknownError):
+            waiting.result(HANG_GUARD)
+    assert child_result(child)["error"] == "OutcomeUnknownError"
+    assert sent(sandbox) == 1
+    [row] = engine.charges()
+    assert row.unknown_outcome
+
+
+def test_two_processes_cannot_both_pass_the_daily_cap(
+    sandbox: Any, engine: Engine, home: Path, tmp_path: Path
+) -> None:
+    engine.store  # noqa: B018 - the file exists before the children open it
+    # Two different searches, $0.50 at worst each; the day's cap admits one of them.
+    sandbox.queue_faults(["latency=1.5", "latency=1.5"])  # slow: surely in flight together
+    go = tmp_path / "go"
+    children = []
+    for n, seniority in enumerate(("director", "vp")):
+        ready = tmp_path / f"ready{n}"
+        proc = start_child(
+            sandbox,
+            home,
+            seniority,
+            "25",
+            str(ready),
+            str(go),
+            GENERECT_MAX_SPEND_PER_DAY="0.75",
+        )
+        children.append((ready, proc))
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r, _ in children) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    results = [child_result(proc) for _, proc in children]
+    assert sorted(r.get("error", "answered") for r in results) == ["BudgetError", "answered"]
+    assert len(billable(sandbox)) == 1
+    assert len(engine.charges()) == 1
+    assert engine.store.reserved_in_flight() == 0  # nothing left held

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +15,17 @@ from pathlib import Path
 import pytest
 
 from generect_excel import store as store_module
-from generect_excel.errors import StoreError
+from generect_excel.errors import BudgetError, StoreError
 from generect_excel.ledger import Charge, Origin
-from generect_excel.store import MIGRATIONS, SCHEMA_VERSION, CacheEntry, Store, new_owner
+from generect_excel.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    CacheEntry,
+    Found,
+    Store,
+    UnknownOutcome,
+    new_owner,
+)
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 
@@ -184,7 +193,8 @@ def test_claim_of_a_dead_process_is_taken_over(store: Store) -> None:
     dead_owner = f"{store_module._HOST}|{int(child.stdout)}|abc"
     with sqlite3.connect(store.path) as conn:
         conn.execute(
-            "INSERT INTO inflight VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+            "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
+            "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
             "'2999-01-01T00:00:00.000000Z')",
             (dead_owner,),
         )
@@ -205,7 +215,8 @@ def test_a_live_claim_of_another_process_is_respected(store: Store) -> None:
     parent = f"{store_module._HOST}|{os.getppid()}|abc"  # alive: our parent
     with sqlite3.connect(store.path) as conn:
         conn.execute(
-            "INSERT INTO inflight VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+            "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
+            "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
             "'2999-01-01T00:00:00.000000Z')",
             (parent,),
         )
@@ -389,3 +400,107 @@ def test_a_forked_child_opens_its_own_connections(store: Store) -> None:
     store.save(make_entry("k2"))
     assert {id(conn) for conn, _ in store._connections._idle} & parents
     assert Store(store.path).get("k2") == make_entry("k2")
+
+
+# -- unknown outcomes and reservations ---------------------------------------------------------
+
+
+def make_unknown(
+    key: str = "k1", *, token: str | None = None, at: datetime = NOW
+) -> UnknownOutcome:
+    return UnknownOutcome(
+        key, token, at, "OutcomeUnknownError", Decimal("0.50"), os.urandom(8).hex()
+    )
+
+
+def unknown_charge(unknown: UnknownOutcome) -> Charge:
+    charge = make_charge(unknown.key, amount=str(unknown.amount), time=unknown.at)
+    return replace(charge, charge_id=unknown.charge_id, rows=0, unknown_outcome=True)
+
+
+def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    assert store.find("k1", "cell") == Found(None, None, None, None)
+    owner = new_owner()
+    assert store.claim("k1", owner, ttl=60, is_fresh=never).state == "claimed"
+    unknown = make_unknown(token="x")
+    store.record_unknown(unknown, unknown_charge(unknown), owner=owner, origin="cell")
+    found = store.find("k1", "cell")
+    assert found == Found(None, "x", NOW, unknown)
+    assert store.find("k1", "elsewhere") == Found(None, None, None, unknown)
+    assert store.lookup("k1", "cell") == (None, "x")
+    [row] = store.charges()
+    assert row.unknown_outcome and row.charge_id == unknown.charge_id
+    assert store.unknown_total() == (Decimal("0.50"), 1)
+    assert store.total_charged() == Decimal("0.50")
+    with sqlite3.connect(store.path) as conn:  # the claim went with it
+        assert conn.execute("SELECT COUNT(*) FROM inflight").fetchone()[0] == 0
+    conn.close()
+    # The fast claim never takes a key with a doubt on it; the full one reports a new doubt
+    # (one recorded since the caller looked) and claims past one it has already judged.
+    doubt = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
+    assert doubt.state == "unknown" and doubt.unknown == unknown
+    again = new_owner()
+    judged = store.claim("k1", again, ttl=60, is_fresh=never, is_new_doubt=lambda u: False)
+    assert judged.state == "claimed"
+    store.release("k1", again)
+    # A saved answer settles it; the formula's mark is an ordinary one again.
+    store.save(make_entry(), make_charge(), mark=("cell", "y"))
+    assert store.find("k1", "cell") == Found(store.get("k1"), "y", None, None)
+
+
+def test_an_unknown_outcome_that_cannot_be_saved_goes_to_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, busy_timeout=0.05)
+    unknown = make_unknown(token="x")
+    locker = lock_exclusively(path)
+    try:
+        with pytest.raises(StoreError) as info:
+            store.record_unknown(unknown, unknown_charge(unknown), origin="cell", retry_for=0.2)
+    finally:
+        locker.close()
+    assert "may have been charged" in str(info.value)
+    assert store.find("k1", "cell").unknown is None
+    reopened = Store(path)  # imports the journal
+    assert reopened.find("k1", "cell").unknown == unknown
+    [row] = reopened.charges()
+    assert row.unknown_outcome and row.amount_charged == Decimal("0.50")
+
+
+def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    seen: list[Decimal] = []
+
+    def admit_up_to(cap: str) -> store_module.Reservation:
+        def admit(spent: Decimal) -> None:
+            seen.append(spent)
+            if spent + Decimal("0.50") > Decimal(cap):
+                raise BudgetError("over the cap")
+
+        return store_module.Reservation(Decimal("0.50"), None, None, admit)
+
+    store.save(make_entry("done"), make_charge("done", amount="0.20"))
+    first = new_owner()
+    claim = store.claim("a", first, ttl=60, is_fresh=never, reservation=admit_up_to("1"))
+    assert claim.state == "claimed"
+    assert store.reserved_in_flight() == Decimal("0.50")
+    with pytest.raises(BudgetError):  # $0.20 spent + $0.50 in flight + $0.50 > $1
+        store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
+    assert seen == [Decimal("0.20"), Decimal("0.70")]
+    with sqlite3.connect(store.path) as conn:  # refused: nothing claimed
+        assert conn.execute("SELECT key FROM inflight").fetchall() == [("a",)]
+    conn.close()
+    store.release("a", first)
+    assert store.reserved_in_flight() == 0
+    claim = store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
+    assert claim.state == "claimed"
+
+
+def test_an_abandoned_claim_holds_no_reservation(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    left = new_owner()
+    reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent: None)
+    store.claim("a", left, ttl=60, is_fresh=never, reservation=reservation)
+    assert store.reserved_in_flight() == Decimal("3")
+    store_module._LIVE_OWNERS.discard(left)  # what a failed release leaves behind
+    assert store.reserved_in_flight() == 0

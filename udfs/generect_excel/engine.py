@@ -8,9 +8,11 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    ``refresh`` value asks for a fresh one (below) or it is a free database count older than
    ``settings.free_count_max_age``. Paid answers never expire by themselves.
 3. **Budget.** The worst case (:func:`generect_excel.budget.estimate_cost`) is checked against
-   the per-request cap and the day's ledger total plus what this process is already spending
-   in flight; a breach raises :class:`~generect_excel.errors.BudgetError` and nothing is sent.
-   Test-mode keys are exempt.
+   the per-request cap and the day's ledger total plus what every process sharing the store
+   holds in flight (each paid claim carries its worst case), in the same store transaction as
+   the in-flight claim (step 4), so Excel and the CLI cannot both pass the daily cap. A breach
+   raises :class:`~generect_excel.errors.BudgetError` and nothing is sent. Test-mode keys are
+   exempt.
 4. **Coalesced fetch.** Identical requests in flight at once make one API call: threads of one
    process share a future per key; separate processes (Excel and the CLI) coordinate through
    the store's ``inflight`` claims, the others polling until the answer lands (or the claim is
@@ -18,10 +20,23 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    is being fetched in this process joins that fetch before it even reads the store (step 2):
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.
-5. **Save.** The answer, its ledger row (billable endpoints only: searches and realtime counts)
-   and the refresh mark are written in one transaction. If the write fails after the API
-   answered, it is retried briefly, then the charge goes to the store's fallback journal and a
+5. **Save.** The answer, its ledger row (billable endpoints, searches and realtime counts, even
+   at $0; any other answer whose ``meta.amount_charged`` is above 0) and the refresh mark are
+   written in one transaction. If the write fails after the API answered, it is retried
+   briefly, then the charge goes to the store's fallback journal and a
    :class:`~generect_excel.errors.StoreError` says it was charged.
+
+**Unknown outcomes.** A billable call that was sent and whose answer was lost
+(:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or
+arrived unreadable under a 2xx status (:class:`~generect_excel.errors.ProtocolError`) may have
+been charged, so it is never sent again blindly. The doubt is recorded under the cache key in
+one transaction (:meth:`~generect_excel.store.Store.record_unknown`): a ledger row flagged
+``unknown_outcome`` at the worst-case estimate (the totals and the daily cap count it), the
+formula's refresh mark flagged failed, the claim's release. Until an answer is saved for the
+key, a call that would have fetched with the same refresh value (or with none, when nothing is
+stored) raises the same kind of error without sending: it may have been charged; check the
+balance or ``generect-excel spend``; change the refresh value to try again. A new refresh
+value (the CLI's ``--refresh``) tries once more. The doubt rides on the one SELECT of step 2.
 
 **Refresh.** ``refresh`` is any cell value (None or empty text means "no refresh"). A call with
 value ``T`` fetches afresh once, unless the stored answer was itself fetched for ``T`` or this
@@ -42,6 +57,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -58,12 +74,20 @@ from pydantic import ValidationError
 from . import _constants as C
 from . import budget
 from .client import ENDPOINTS, Endpoint, shared_client
-from .errors import StoreError
+from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
-from .store import BoundedMemo, CacheEntry, Store, new_owner
+from .store import (
+    BoundedMemo,
+    CacheEntry,
+    Found,
+    Reservation,
+    Store,
+    UnknownOutcome,
+    new_owner,
+)
 
 __all__ = [
     "Answer",
@@ -78,6 +102,18 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["search", "count"]
 ZERO = Decimal("0")
+
+# What a call whose outcome is unknown says, every time (one line for the cell).
+LOST_MESSAGE = (
+    "Answer lost: it may have been charged. Check the balance or `generect-excel spend`; "
+    "change the refresh value to retry."
+)
+UNREADABLE_MESSAGE = (
+    "Answer unreadable: it may have been charged. Check balance or `generect-excel spend`; "
+    "change the refresh value to retry."
+)
+# A redirect (3xx) is a ProtocolError that Generect never processed: not a doubt.
+_REDIRECT = re.compile(r"-> HTTP 3\d\d\b")
 
 
 class _Request(Protocol):
@@ -150,11 +186,10 @@ def _utcnow() -> datetime:
 
 
 # Identical requests in flight in this process, shared by every Engine on the same store file:
-# (store path, cache key) -> the leader's future.
+# (store path, cache key) -> the leader's future. (What paid calls in flight hold against the
+# daily cap lives in the store, on their claims: every process sees it.)
 _flights_lock = threading.Lock()
 _flights: dict[tuple[str, str], Future[Answer]] = {}
-# Worst cases of the paid calls in flight, per store file: the daily cap counts them as spent.
-_reserved: dict[str, Decimal] = {}
 
 
 def _forget_flights_in_child() -> None:
@@ -162,7 +197,6 @@ def _forget_flights_in_child() -> None:
     global _flights_lock
     _flights_lock = threading.Lock()
     _flights.clear()
-    _reserved.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -299,14 +333,14 @@ class Engine:
         origin: Origin | None = None,
     ) -> Answer | None:
         """The stored answer ``count``/``search`` with these arguments would return, or None
-        when they would fetch. Never calls the API (the worksheet functions use it to answer
+        when they would not return one from the store (they would fetch, or raise the error of
+        an unknown outcome). Never calls the API (the worksheet functions use it to answer
         slow realtime calls from the store at once and fetch only what is missing)."""
         call = self._call(kind, request, refresh, origin)
-        entry, mark = self.store.lookup(call.key, call.slot)
-        if entry is None or not self._usable(call, entry, mark):
-            return None
-        self._remember_token(call, mark)
-        return self._from_entry(call, entry)
+        found = self.store.find(call.key, call.slot)
+        if found.unknown is not None and self._doubt_blocks(call, found):
+            return None  # the call would raise the unknown outcome's error, sending nothing
+        return self._settled(call, found)
 
     def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
         """The worst-case cost of ``request``, and whether a stored answer makes it free now."""
@@ -340,11 +374,27 @@ class Engine:
     ) -> Decimal:
         """What the ledger says was charged in ``period`` ("today", "month" or "all").
 
-        Days and months follow the computer's local clock. Every account in the store is
-        counted unless ``account`` (a fingerprint) is given; test-mode charges only when asked.
+        Calls whose outcome is unknown count at their worst-case estimate (see
+        :meth:`estimated`). Days and months follow the computer's local clock. Every account
+        in the store is counted unless ``account`` (a fingerprint) is given; test-mode charges
+        only when asked.
         """
         since, until = period_bounds(period, self._clock())
         return self.store.total_charged(
+            since, until, account=account, include_test_mode=include_test_mode
+        )
+
+    def estimated(
+        self,
+        period: str = "today",
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+    ) -> tuple[Decimal, int]:
+        """How much of :meth:`spend` for ``period`` is worst-case estimates for calls whose
+        outcome is unknown (their answer was lost after sending), and how many such calls."""
+        since, until = period_bounds(period, self._clock())
+        return self.store.unknown_total(
             since, until, account=account, include_test_mode=include_test_mode
         )
 
@@ -410,22 +460,86 @@ class Engine:
             except StoreError as exc:  # the answer is good; the next call may fetch again
                 log.warning("could not record a refresh value: %s", exc.details)
 
+    def _remember_doubt(self, call: _Call, exc: BaseException) -> None:
+        """A call that waited on a fetch whose outcome is unknown keeps that doubt on its own
+        refresh mark, so its next recalculation does not send the call again either."""
+        unknown = getattr(exc, "unknown_outcome", None)
+        if not isinstance(unknown, UnknownOutcome):
+            return
+        if call.token is None or call.token == unknown.token:
+            return  # the doubt itself already answers this call
+        try:
+            self.store.set_failed_mark(call.key, call.slot, call.token, unknown.at)
+        except StoreError as exc2:
+            log.warning("could not record a refresh value: %s", exc2.details)
+
+    @staticmethod
+    def _doubt_blocks(call: _Call, found: Found) -> bool:
+        """Whether the unknown outcome on the key answers this call (with its error)."""
+        unknown, entry = found.unknown, found.entry
+        assert unknown is not None
+        if entry is not None and entry.fetched_at >= unknown.at:
+            return False  # answered since (a journal imported late): the doubt is settled
+        if call.token is None:
+            return entry is None  # no refresh asked: the stored answer if any, else the doubt
+        if call.token == unknown.token:
+            return True  # this very refresh value was sent and lost
+        # This formula's own call with this value was lost, after the stored answer.
+        failed = found.mark_failed_at
+        return (
+            found.mark == call.token
+            and failed is not None
+            and (entry is None or failed > entry.fetched_at)
+        )
+
+    def _doubt_error(self, call: _Call, unknown: UnknownOutcome) -> GenerectError:
+        """The error a call answers with while its unknown outcome stands (nothing is sent)."""
+        from .budget import format_money
+
+        details = (
+            f"This {call.mode} {call.kind} was sent at {unknown.at:%Y-%m-%d %H:%M:%S} UTC and "
+            f"its answer was lost ({unknown.error}): it may have been charged. Up to "
+            f"{format_money(unknown.amount)} is recorded in the ledger as an unknown outcome. "
+            "Nothing was sent now. Check the balance (GENERECT_BALANCE, the account page) or "
+            "`generect-excel spend`; change the formula's refresh value (the CLI: --refresh) "
+            "to send it again."
+        )
+        error: GenerectError
+        if unknown.error == "ProtocolError":
+            error = ProtocolError(UNREADABLE_MESSAGE, details=details, path=call.endpoint.path)
+        else:
+            error = OutcomeUnknownError(LOST_MESSAGE, details=details, path=call.endpoint.path)
+        error.unknown_outcome = unknown  # type: ignore[attr-defined]
+        return error
+
+    def _settled(self, call: _Call, found: Found) -> Answer | None:
+        """What the store answers for this call: the stored answer, the error of an unknown
+        outcome (raised), or None (it must fetch)."""
+        if found.unknown is not None and self._doubt_blocks(call, found):
+            raise self._doubt_error(call, found.unknown)
+        entry = found.entry
+        if entry is not None and self._usable(call, entry, found.mark):
+            self._remember_token(call, found.mark)
+            return self._from_entry(call, entry)
+        return None
+
     def _answer(self, call: _Call) -> Answer:
         joined = self._join_flight(call)
         if joined is not None:
             return joined
-        entry, mark = self.store.lookup(call.key, call.slot)
-        if entry is not None and self._usable(call, entry, mark):
+        found = self.store.find(call.key, call.slot)
+        answer = self._settled(call, found)
+        if answer is not None:
             log.debug("cache hit %s %s %s", call.mode, call.kind, call.key[:12])
-            self._remember_token(call, mark)
-            return self._from_entry(call, entry)
-        return self._coalesced(call, entry, mark)
+            return answer
+        return self._coalesced(call, found)
 
     def _join_flight(self, call: _Call) -> Answer | None:
         """The answer of this process's fetch of ``call.key`` if one is running, else None.
 
         If that fetch fails, the call is answered as if it had read the store first: from
-        the stored entry when it is usable, else with the fetch's error (never a second call).
+        the stored entry when it is usable (or the error of an unknown outcome), else with the
+        fetch's error (never a second call).
         """
         with _flights_lock:
             future = _flights.get((self._store_id, call.key))
@@ -433,17 +547,17 @@ class Engine:
             return None
         try:
             answer = future.result()
-        except Exception:
-            entry, mark = self.store.lookup(call.key, call.slot)
-            if entry is not None and self._usable(call, entry, mark):
-                self._remember_token(call, mark)
-                return self._from_entry(call, entry)
+        except Exception as exc:
+            settled = self._settled(call, self.store.find(call.key, call.slot))
+            if settled is not None:
+                return settled
+            self._remember_doubt(call, exc)
             raise  # the leader's error, as a follower of it has always had
         if call.token is not None:  # the mark is read after the leader's save wrote its own
             self._remember_token(call, self.store.refresh_mark(call.key, call.slot))
         return replace(answer, from_cache=True)
 
-    def _coalesced(self, call: _Call, seen: CacheEntry | None, mark: str | None) -> Answer:
+    def _coalesced(self, call: _Call, found: Found) -> Answer:
         flight = (self._store_id, call.key)
         with _flights_lock:
             future = _flights.get(flight)
@@ -451,11 +565,15 @@ class Engine:
             if future is None:
                 future = _flights[flight] = Future()
         if not leader:
-            answer = future.result()  # the leader's answer, or its exception re-raised
-            self._remember_token(call, mark)
+            try:
+                answer = future.result()  # the leader's answer, or its exception re-raised
+            except Exception as exc:
+                self._remember_doubt(call, exc)
+                raise
+            self._remember_token(call, found.mark)
             return replace(answer, from_cache=True)
         try:
-            answer = self._lead(call, seen, mark)
+            answer = self._lead(call, found)
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -466,69 +584,148 @@ class Engine:
             with _flights_lock:
                 _flights.pop(flight, None)
 
-    def _reserve(self, call: _Call) -> Decimal:
-        """Check the budget for this call's worst case and count it as spent while in flight."""
-        test_mode = self.settings.test_mode_key
+    def _reservation(self, call: _Call) -> Reservation | None:
+        """What this call holds against the caps while in flight (None: free or test mode).
+
+        Its check runs inside the store's claim transaction, against today's ledger plus every
+        live claim's reservation, so processes sharing the store cannot both pass the cap."""
+        if self.settings.test_mode_key:
+            return None
         estimate = budget.estimate_cost(call.body, call.kind, call.mode)
-        if test_mode or estimate <= 0:
-            return ZERO
+        if estimate <= 0:
+            return None
         since, until = period_bounds("today", self._clock())
-        spent = self.store.total_charged(since, until)
-        store_id = self._store_id
-        with _flights_lock:
-            in_flight = _reserved.get(store_id, ZERO)
-            what = f"This {call.mode} {call.kind}"
-            budget.check(estimate, spent + in_flight, self.settings, what=what)
-            _reserved[store_id] = in_flight + estimate
-        return estimate
+        settings, what = self.settings, f"This {call.mode} {call.kind}"
 
-    def _unreserve(self, amount: Decimal) -> None:
-        if amount:
-            with _flights_lock:
-                store_id = self._store_id
-                _reserved[store_id] = _reserved.get(store_id, ZERO) - amount
+        def admit(spent: Decimal) -> None:
+            budget.check(estimate, spent, settings, what=what)
 
-    def _lead(self, call: _Call, seen: CacheEntry | None, mark: str | None) -> Answer:
+        return Reservation(estimate, since, until, admit)
+
+    def _lead(self, call: _Call, found: Found) -> Answer:
         self.client  # noqa: B018 - no key? fail now, before claiming or reserving anything
-        reserved = self._reserve(call)
-        try:
-            return self._claim_and_fetch(call, seen, mark)
-        finally:
-            self._unreserve(reserved)
+        return self._claim_and_fetch(call, found)
 
-    def _claim_and_fetch(self, call: _Call, seen: CacheEntry | None, mark: str | None) -> Answer:
+    def _claim_and_fetch(self, call: _Call, found: Found) -> Answer:
         store = self.store
         owner = new_owner()
         ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        seen, mark = found.entry, found.mark
         seen_at = seen.fetched_at if seen is not None else None
+        seen_doubt = found.unknown.charge_id if found.unknown is not None else None
+        reservation = self._reservation(call)
 
         def is_fresh(entry: CacheEntry) -> bool:
             # Written since we looked (another process fetched it for us), or usable as is.
             return entry.fetched_at != seen_at or self._usable(call, entry, mark)
 
+        def is_new_doubt(unknown: UnknownOutcome) -> bool:
+            # Recorded since we looked: another process sent this very call and lost it.
+            return unknown.charge_id != seen_doubt
+
         pause = C.INFLIGHT_POLL_INTERVAL
         while True:
-            claim = store.claim(call.key, owner, ttl=ttl, is_fresh=is_fresh)
+            claim = store.claim(
+                call.key,
+                owner,
+                ttl=ttl,
+                is_fresh=is_fresh,
+                is_new_doubt=is_new_doubt,
+                reservation=reservation,
+            )
             if claim.state == "claimed":
                 break
             if claim.state == "cached" and claim.entry is not None:
                 log.debug("answered by another process: %s", call.key[:12])
                 self._remember_token(call, mark)
                 return self._from_entry(call, claim.entry)
+            if claim.state == "unknown" and claim.unknown is not None:
+                error = self._doubt_error(call, claim.unknown)
+                self._remember_doubt(call, error)
+                raise error
             time.sleep(pause)  # another process is fetching this very request
             pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
-        saved = False
+        released = False
         try:
             answer = self._fetch_and_save(call, owner)
-            saved = True
+            released = True  # saving released the claim
             return answer
+        except (OutcomeUnknownError, ProtocolError) as exc:
+            if self._maybe_charged(call, exc):
+                released = self._record_doubt(call, owner, exc)
+            raise
         finally:
-            if not saved:
+            if not released:
                 try:
                     store.release(call.key, owner)
                 except StoreError as exc:  # it expires by itself; say why others may wait
                     log.warning("could not release an in-flight claim: %s", exc.details)
+
+    @staticmethod
+    def _maybe_charged(call: _Call, exc: GenerectError) -> bool:
+        """Whether a failed call may have been charged: a billable call sent whose answer was
+        lost, or came back unreadable under a 2xx status (the client's ProtocolError; a 3xx
+        redirect is one too, but Generect never processed it)."""
+        if not call.endpoint.billable:
+            return False  # a free call cannot have cost anything (and the client retries it)
+        if isinstance(exc, OutcomeUnknownError):
+            return True
+        return isinstance(exc, ProtocolError) and not _REDIRECT.search(exc.details or "")
+
+    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
+        """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
+        under its key, the formula's mark, the claim's release: one transaction) and turn
+        ``exc`` into the message every later call will give. True when it was stored."""
+        from .budget import format_money
+
+        now = self._clock()
+        estimate = budget.estimate_cost(call.body, call.kind, call.mode)
+        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
+        charge_id = uuid.uuid4().hex
+        unknown = UnknownOutcome(call.key, call.token, now, error_kind, estimate, charge_id)
+        charge = Charge(
+            charge_id=charge_id,
+            time=now,
+            endpoint=call.endpoint.path,
+            mode=call.mode,
+            request=call.body,
+            rows=0,
+            results_count=None,
+            amount_charged=estimate,
+            test_mode=self.settings.test_mode_key,
+            account=self.settings.account,
+            base_url=self.settings.base_url,
+            cache_key=call.key,
+            origin=call.origin or Origin(),
+            unknown_outcome=True,
+        )
+        stored = True
+        try:
+            self.store.record_unknown(
+                unknown,
+                charge,
+                owner=owner,
+                origin=call.slot,
+                retry_for=C.STORE_WRITE_RETRY_SECONDS,
+            )
+        except StoreError as store_exc:  # kept in the journal (or the log): imported later
+            log.error("could not record an unknown outcome: %s", store_exc.details)
+            stored = False
+        log.warning(
+            "%s %s %s: outcome unknown (%s), recorded at up to %s",
+            call.mode,
+            call.kind,
+            call.key[:12],
+            error_kind,
+            format_money(estimate),
+        )
+        template = self._doubt_error(call, unknown)
+        exc.details = f"{exc.message} {exc.details}. {template.details}"
+        exc.message = template.message
+        exc.args = (template.message,)
+        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
+        return stored
 
     def _fetch_and_save(self, call: _Call, owner: str) -> Answer:
         client = self.client
@@ -539,6 +736,9 @@ class Engine:
             result = client.count(call.mode, call.body)
         now = self._clock()
         test_mode = self.settings.test_mode_key or result.test_mode
+        # meta.amount_charged is the truth: a charge on an endpoint believed free is recorded
+        # too (and its answer, being paid for, never expires).
+        paid = call.endpoint.billable or result.amount_charged > 0
         entry = CacheEntry(
             key=call.key,
             endpoint=call.endpoint.path,
@@ -550,11 +750,11 @@ class Engine:
             amount_charged=result.amount_charged,
             fetched_at=now,
             refresh_token=call.token,
-            billable=call.endpoint.billable,
+            billable=paid,
             test_mode=test_mode,
         )
         charge = None
-        if call.endpoint.billable:
+        if paid:
             charge = Charge(
                 charge_id=uuid.uuid4().hex,
                 time=now,

@@ -1,8 +1,14 @@
 """The ledger's records and the questions asked of it: what was charged, when, for what.
 
-Every billable call (a lead search in either mode, a realtime count) becomes one
-:class:`Charge`, written by :class:`~generect_excel.store.Store` in the same transaction as the
-answer's cache entry. A cache hit writes nothing. Amounts are ``Decimal`` end to end (stored as
+Every billable call (a lead search in either mode, a realtime count), and any other call whose
+answer says it charged (``meta.amount_charged`` > 0), becomes one :class:`Charge`, written by
+:class:`~generect_excel.store.Store` in the same transaction as the answer's cache entry. A
+cache hit writes nothing.
+
+A billable call whose answer was lost after it was sent (or arrived unreadable) may have been
+charged: it is recorded too, flagged ``unknown_outcome``, at its worst-case estimate, so the
+totals and the daily budget count it conservatively. Reports show its amount as "unknown
+(estimated)" and say how much of a total is such estimates. Amounts are ``Decimal`` end to end (stored as
 text, summed in Python), because SQLite's ``SUM`` would add them as binary floats.
 
 Periods ("today", "month") follow the computer's local clock, which is what an analyst means by
@@ -26,6 +32,7 @@ __all__ = [
     "Origin",
     "Period",
     "csv_safe",
+    "estimated_note",
     "format_table",
     "parse_date",
     "period_bounds",
@@ -50,7 +57,8 @@ class Charge:
     """One billable call, as the ledger records it.
 
     ``charge_id`` is unique: it makes writing the same charge twice (recovery from the fallback
-    journal) harmless.
+    journal) harmless. ``unknown_outcome`` marks a call sent whose answer was lost: its
+    ``amount_charged`` is then the worst-case estimate, not what Generect reported.
     """
 
     charge_id: str
@@ -66,6 +74,7 @@ class Charge:
     base_url: str
     cache_key: str | None
     origin: Origin = field(default_factory=Origin)
+    unknown_outcome: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (for the fallback journal)."""
@@ -85,6 +94,7 @@ class Charge:
             "workbook": self.origin.workbook,
             "sheet": self.origin.sheet,
             "cell": self.origin.cell,
+            "unknown_outcome": self.unknown_outcome,
         }
 
     @classmethod
@@ -104,6 +114,7 @@ class Charge:
             base_url=data["base_url"],
             cache_key=data.get("cache_key"),
             origin=Origin(data.get("workbook"), data.get("sheet"), data.get("cell")),
+            unknown_outcome=bool(data.get("unknown_outcome", False)),
         )
 
 
@@ -114,7 +125,12 @@ class LedgerEntry(Charge):
     id: int = 0
 
 
-# The CSV export's columns, in order (also the table print's, minus the request).
+# What the ledger's ``outcome`` column says: Generect's own figure, or our worst-case estimate
+# for a call whose answer was lost after it was sent.
+OUTCOME_CHARGED = "charged"
+OUTCOME_UNKNOWN = "unknown (estimated)"
+
+# The CSV export's columns, in order.
 CSV_COLUMNS: tuple[str, ...] = (
     "id",
     "time_utc",
@@ -124,6 +140,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "rows",
     "results_count",
     "amount_charged",
+    "outcome",
     "test_mode",
     "account",
     "base_url",
@@ -176,6 +193,7 @@ def _row(entry: LedgerEntry) -> dict[str, Any]:
         "rows": entry.rows,
         "results_count": "" if entry.results_count is None else entry.results_count,
         "amount_charged": str(entry.amount_charged),
+        "outcome": OUTCOME_UNKNOWN if entry.unknown_outcome else OUTCOME_CHARGED,
         "test_mode": "yes" if entry.test_mode else "no",
         "account": entry.account,
         "base_url": entry.base_url,
@@ -225,8 +243,26 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def estimated_note(amount: Decimal, count: int) -> str:
+    """How much of a total is worst-case estimates for unknown outcomes ("" when none).
+
+    >>> estimated_note(Decimal("0.5"), 1)
+    'includes $0.50 estimated for 1 unknown outcome'
+    """
+    from .budget import format_money
+
+    if not count:
+        return ""
+    plural = "" if count == 1 else "s"
+    return f"includes {format_money(amount)} estimated for {count} unknown outcome{plural}"
+
+
 def format_table(entries: Sequence[LedgerEntry]) -> str:
-    """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed)."""
+    """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed).
+
+    A call whose outcome is unknown shows its estimate as "unknown (estimated)"; the total
+    includes it and says how much of it is such estimates.
+    """
     from .budget import format_money
 
     if not entries:
@@ -239,15 +275,22 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
             where = f"[{entry.origin.workbook}]{where}"
         base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
         base["where"] = where
+        if entry.unknown_outcome:
+            base["amount_charged"] = f"{entry.amount_charged} {OUTCOME_UNKNOWN}"
         rows.append({key: str(base[key]) for key, _ in _TABLE_COLUMNS})
     widths = {key: max([len(title)] + [len(r[key]) for r in rows]) for key, title in _TABLE_COLUMNS}
     lines = ["  ".join(title.ljust(widths[key]) for key, title in _TABLE_COLUMNS).rstrip()]
     lines += [
         "  ".join(r[key].ljust(widths[key]) for key, _ in _TABLE_COLUMNS).rstrip() for r in rows
     ]
-    billed = sum((e.amount_charged for e in entries if not e.test_mode), Decimal("0"))
+    debited = [e for e in entries if not e.test_mode]
+    billed = sum((e.amount_charged for e in debited), Decimal("0"))
     test = sum((e.amount_charged for e in entries if e.test_mode), Decimal("0"))
+    unknown = [e for e in debited if e.unknown_outcome]
     total = f"{len(entries)} call(s), charged {format_money(billed)}"
+    if unknown:
+        note = estimated_note(sum((e.amount_charged for e in unknown), Decimal("0")), len(unknown))
+        total += f" ({note}: check the balance)"
     if test:
         total += f" (plus {format_money(test)} in test mode, not debited)"
     lines.append(total)

@@ -22,6 +22,17 @@ Why each property holds:
   between calls: read them, never change them.
 - **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row and
   the release of the in-flight claim together, or none of them.
+- **Unknown outcomes are remembered.** A billable call sent whose answer was lost (or came
+  back unreadable) may have been charged. :meth:`Store.record_unknown` keeps that doubt under
+  the cache key (``unknown_outcomes``), with a ledger row flagged ``unknown_outcome`` at the
+  worst-case estimate, the formula's refresh mark (flagged failed) and the release of the
+  claim, in one transaction. :meth:`Store.find` returns the doubt in the same SELECT as the
+  entry, so the engine answers later calls with the same refresh value with the error instead
+  of sending the call again; a saved answer for the key clears it.
+- **One daily budget for every process.** A paid call's claim carries its worst case
+  (``inflight.reserved``). :meth:`Store.claim` sums today's ledger and every live claim's
+  reservation and asks the caller's check in the same write transaction as it takes the claim,
+  so two processes (Excel and the CLI) cannot both pass the daily cap.
 - **Never a lost charge.** When an answer was bought but cannot be saved (the file stays locked
   past the retries, the disk is full), the charge and the answer are appended to a plain-text
   journal next to the store (``store.sqlite3.unsaved.jsonl``, one JSON object per line), and a
@@ -63,7 +74,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from . import _constants as C
 from .errors import StoreError
@@ -75,8 +86,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "CacheEntry",
     "Claim",
+    "Found",
     "Migration",
+    "Reservation",
     "Store",
+    "UnknownOutcome",
     "new_owner",
 ]
 
@@ -171,6 +185,37 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (key, origin)
             )
             """,
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        "0005_unknown_outcomes",
+        (
+            # A billable call sent whose answer was lost: may have been charged. ``token`` is
+            # the refresh value it was sent for (NULL: none), ``at`` when, ``error`` the class
+            # of the error it raised, ``charge_id`` its estimated ledger row.
+            """
+            CREATE TABLE unknown_outcomes (
+                key TEXT PRIMARY KEY,
+                token TEXT,
+                at TEXT NOT NULL,
+                error TEXT NOT NULL,
+                amount TEXT NOT NULL,
+                charge_id TEXT NOT NULL
+            )
+            """,
+            # When a formula's refresh value was last sent and lost (NULL: it saw an answer).
+            "ALTER TABLE refresh_marks ADD COLUMN failed_at TEXT",
+            "ALTER TABLE ledger ADD COLUMN unknown_outcome INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    Migration(
+        "0006_inflight_reserved",
+        (
+            # The worst case a paid call holds against the daily cap while it is in flight.
+            "ALTER TABLE inflight ADD COLUMN reserved TEXT NOT NULL DEFAULT '0'",
         ),
     ),
 )
@@ -453,17 +498,90 @@ class CacheEntry:
 
 
 @dataclass(frozen=True)
+class UnknownOutcome:
+    """A billable call that was sent and whose answer was lost or unreadable: it may have been
+    charged, so it is not sent again for the same refresh value.
+
+    ``token`` is the refresh value it was sent for (``None``: none); ``at`` when it failed;
+    ``error`` the class name of the error it raised (``OutcomeUnknownError``,
+    ``ProtocolError``); ``amount`` the worst-case estimate recorded in the ledger under
+    ``charge_id``.
+    """
+
+    key: str
+    token: str | None
+    at: datetime
+    error: str
+    amount: Decimal
+    charge_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (for the fallback journal)."""
+        return {
+            "key": self.key,
+            "token": self.token,
+            "at": _ts(self.at),
+            "error": self.error,
+            "amount": str(self.amount),
+            "charge_id": self.charge_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnknownOutcome:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            key=data["key"],
+            token=data.get("token"),
+            at=_parse_ts(data["at"]),
+            error=data["error"],
+            amount=Decimal(data["amount"]),
+            charge_id=data["charge_id"],
+        )
+
+
+class Found(NamedTuple):
+    """What :meth:`Store.find` read in its one SELECT.
+
+    ``entry`` the stored answer; ``mark`` the refresh value the formula last used on it and
+    ``mark_failed_at`` when that value's call was lost (``None``: it saw an answer);
+    ``unknown`` the doubt left by the last call on the key whose outcome is unknown.
+    """
+
+    entry: CacheEntry | None
+    mark: str | None
+    mark_failed_at: datetime | None
+    unknown: UnknownOutcome | None
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The money a claim holds against the daily cap while its call is in flight.
+
+    :meth:`Store.claim` calls ``admit(spent)`` inside its write transaction, ``spent`` being the
+    non-test ledger total from ``since`` to ``until`` plus every live claim's reservation; it
+    raises (:class:`~generect_excel.errors.BudgetError`) to refuse, and then nothing is claimed.
+    """
+
+    amount: Decimal
+    since: datetime | None
+    until: datetime | None
+    admit: Callable[[Decimal], None]
+
+
+@dataclass(frozen=True)
 class Claim:
     """The outcome of :meth:`Store.claim`.
 
     ``state`` is "claimed" (the caller now owns the request and must call the API), "cached"
-    (a usable entry is already there: ``entry``) or "busy" (another owner, ``holder``, is
-    fetching it: wait and ask again).
+    (a usable entry is already there: ``entry``), "unknown" (a call on the key was lost since
+    the caller looked: ``unknown``; do not send it again) or "busy" (another owner, ``holder``,
+    is fetching it: wait and ask again).
     """
 
-    state: Literal["claimed", "cached", "busy"]
+    state: Literal["claimed", "cached", "unknown", "busy"]
     entry: CacheEntry | None = None
     holder: str | None = None
+    unknown: UnknownOutcome | None = None
 
 
 class Store:
@@ -733,7 +851,8 @@ class Store:
         conn.execute(
             "INSERT OR IGNORE INTO ledger (charge_id, time, endpoint, mode, request, rows, "
             "results_count, amount_charged, test_mode, account, base_url, workbook, sheet, "
-            "cell, cache_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cell, cache_key, unknown_outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 charge.charge_id,
                 _ts(charge.time),
@@ -750,6 +869,7 @@ class Store:
                 charge.origin.sheet,
                 charge.origin.cell,
                 charge.cache_key,
+                int(charge.unknown_outcome),
             ),
         )
 
@@ -763,7 +883,8 @@ class Store:
         retry_for: float = 0.0,
     ) -> None:
         """Store ``entry``, its ``charge`` (if billable), the refresh ``mark`` ``(origin,
-        token)`` and release ``owner``'s claim on the key, in ONE transaction.
+        token)`` and release ``owner``'s claim on the key, in ONE transaction. An unknown
+        outcome recorded on the key is cleared: this answer settles it.
 
         With ``retry_for`` > 0 (the engine passes it once the API has answered, so the answer
         may have been paid for), a failing write is retried for that many seconds; if it still
@@ -775,6 +896,7 @@ class Store:
             try:
                 with self._transaction("saving an answer", write=True) as conn:
                     self._put(conn, entry)
+                    conn.execute("DELETE FROM unknown_outcomes WHERE key = ?", (entry.key,))
                     if charge is not None:
                         self._add_charge(conn, charge)
                     if mark is not None:
@@ -795,10 +917,18 @@ class Store:
                     _LIVE_OWNERS.discard(owner)
                 return
 
-    def _mark(self, conn: sqlite3.Connection, key: str, origin: str, token: str) -> None:
+    def _mark(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        origin: str,
+        token: str,
+        failed_at: datetime | None = None,
+    ) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO refresh_marks (key, origin, token) VALUES (?, ?, ?)",
-            (key, origin, token),
+            "INSERT OR REPLACE INTO refresh_marks (key, origin, token, failed_at) "
+            "VALUES (?, ?, ?, ?)",
+            (key, origin, token, None if failed_at is None else _ts(failed_at)),
         )
 
     def refresh_mark(self, key: str, origin: str) -> str | None:
@@ -809,28 +939,121 @@ class Store:
             ).fetchone()
         return None if row is None else row[0]
 
-    _LOOKUP = (
+    # One row whatever is stored: the key itself, with its entry, the formula's mark and the
+    # key's unknown outcome joined on (each a primary-key probe; NULLs where there is none).
+    _FIND = (
         "SELECT "
         + ", ".join(f"c.{column.strip()}" for column in _ENTRY_COLUMNS.split(","))
-        + ", m.token FROM cache AS c LEFT JOIN refresh_marks AS m"
-        " ON m.key = c.key AND m.origin = ? WHERE c.key = ?"
+        + ", m.token, m.failed_at, u.token, u.at, u.error, u.amount, u.charge_id"
+        " FROM (SELECT ?2 AS key) AS q"
+        " LEFT JOIN cache AS c ON c.key = q.key"
+        " LEFT JOIN refresh_marks AS m ON m.key = q.key AND m.origin = ?1"
+        " LEFT JOIN unknown_outcomes AS u ON u.key = q.key"
     )
 
-    def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
-        """The entry under ``key`` and ``origin``'s refresh mark on it, read together.
+    def find(self, key: str, origin: str) -> Found:
+        """The entry under ``key``, ``origin``'s refresh mark on it and the key's unknown
+        outcome, read together.
 
-        One SELECT (its own read transaction, so the two agree): the path of every
-        recalculation.
+        One SELECT (its own read transaction, so they agree): the path of every recalculation.
         """
         with self._connection("reading the cache") as conn:
             try:
                 # fetchall: the statement runs to its end, so no read snapshot stays open.
-                rows = conn.execute(self._LOOKUP, (origin, key)).fetchall()
+                rows = conn.execute(self._FIND, (origin, key)).fetchall()
             except sqlite3.Error as exc:
                 raise self._error(exc, "reading the cache") from exc
-        if not rows:
-            return None, None
-        return self._entry(rows[0]), rows[0][12]
+        row = rows[0]
+        entry = None if row[0] is None else self._entry(row)
+        failed_at = None if row[13] is None else _parse_ts(row[13])
+        unknown = None
+        if row[15] is not None:
+            unknown = UnknownOutcome(
+                key, row[14], _parse_ts(row[15]), row[16], Decimal(row[17]), row[18]
+            )
+        return Found(entry, row[12], failed_at, unknown)
+
+    def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
+        """The entry under ``key`` and ``origin``'s refresh mark on it (see :meth:`find`)."""
+        found = self.find(key, origin)
+        return found.entry, found.mark
+
+    def unknown_outcome(self, key: str) -> UnknownOutcome | None:
+        """The unknown outcome recorded on ``key``, if any."""
+        with self._transaction("reading the cache", write=False) as conn:
+            return self._get_unknown(conn, key)
+
+    def _get_unknown(self, conn: sqlite3.Connection, key: str) -> UnknownOutcome | None:
+        row = conn.execute(
+            "SELECT token, at, error, amount, charge_id FROM unknown_outcomes WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return UnknownOutcome(key, row[0], _parse_ts(row[1]), row[2], Decimal(row[3]), row[4])
+
+    def _put_unknown(self, conn: sqlite3.Connection, unknown: UnknownOutcome) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO unknown_outcomes (key, token, at, error, amount, charge_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                unknown.key,
+                unknown.token,
+                _ts(unknown.at),
+                unknown.error,
+                str(unknown.amount),
+                unknown.charge_id,
+            ),
+        )
+
+    def record_unknown(
+        self,
+        unknown: UnknownOutcome,
+        charge: Charge | None,
+        *,
+        owner: str | None = None,
+        origin: str | None = None,
+        retry_for: float = 0.0,
+    ) -> None:
+        """Keep the doubt of a call that may have been charged, in ONE transaction: the
+        ``unknown`` outcome under its key, its estimated ``charge`` (flagged
+        ``unknown_outcome``), ``origin``'s refresh mark flagged failed (when the call had a
+        refresh value), and the release of ``owner``'s claim.
+
+        With ``retry_for`` > 0 a failing write is retried for that many seconds, then the
+        record goes to the fallback journal (imported at the next start) and the
+        :class:`StoreError` is raised: the caller still reports the unknown outcome.
+        """
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                with self._transaction("recording an unknown outcome", write=True) as conn:
+                    self._put_unknown(conn, unknown)
+                    if charge is not None:
+                        self._add_charge(conn, charge)
+                    if origin is not None and unknown.token is not None:
+                        self._mark(conn, unknown.key, origin, unknown.token, unknown.at)
+                    if owner is not None:
+                        conn.execute(
+                            "DELETE FROM inflight WHERE key = ? AND owner = ?", (unknown.key, owner)
+                        )
+            except StoreError as exc:
+                if retry_for <= 0:
+                    raise
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise self._journal_unknown(unknown, charge, exc) from exc
+            else:
+                if owner is not None:
+                    _LIVE_OWNERS.discard(owner)
+                return
+
+    def set_failed_mark(self, key: str, origin: str, token: str, failed_at: datetime) -> None:
+        """Record that ``origin``'s call with refresh value ``token`` on ``key`` ended in the
+        unknown outcome of ``failed_at`` (it waited on the call that was lost)."""
+        with self._transaction("saving a refresh value", write=True) as conn:
+            self._mark(conn, key, origin, token, failed_at)
 
     def set_refresh_mark(self, key: str, origin: str, token: str) -> None:
         """Record that ``origin`` has seen ``key``'s answer for the refresh value ``token``."""
@@ -845,12 +1068,7 @@ class Store:
         amount = charge.amount_charged if charge is not None else entry.amount_charged
         line = json.dumps({"entry": entry.to_json(), "charge": charge and charge.to_json()})
         try:
-            fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (line + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append_journal(line)
         except OSError as exc:
             # Last resort: the log. Neither the entry nor the charge contains the key.
             log.error("UNSAVED GENERECT CHARGE (store and journal failed): %s", line)
@@ -866,11 +1084,39 @@ class Store:
             details=f"{cause.details}; journal: {self.journal_path}",
         )
 
+    def _journal_unknown(
+        self, unknown: UnknownOutcome, charge: Charge | None, cause: StoreError
+    ) -> StoreError:
+        line = json.dumps({"unknown": unknown.to_json(), "charge": charge and charge.to_json()})
+        try:
+            self._append_journal(line)
+        except OSError as exc:
+            log.error("UNSAVED GENERECT UNKNOWN OUTCOME (store and journal failed): %s", line)
+            return StoreError(
+                "A call that may have been charged could not be recorded (see the log).",
+                details=f"{cause.details}; journal {self.journal_path}: {exc}",
+            )
+        log.error("unknown outcome kept in %s: %s", self.journal_path, cause.details)
+        return StoreError(
+            f"A call that may have been charged was kept in {self.journal_path.name}, "
+            "saved on the next start.",
+            details=f"{cause.details}; journal: {self.journal_path}",
+        )
+
+    def _append_journal(self, line: str) -> None:
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (line + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def recover_journal(self) -> int:
         """Import the fallback journal into the store; returns the number of lines imported.
 
         Idempotent: a charge already in the ledger is not added twice, and a cache entry only
-        replaces an older one. The imported journal is renamed, not deleted.
+        replaces an older one (an unknown outcome only one older than it, and an entry clears
+        an older unknown outcome). The imported journal is renamed, not deleted.
         """
         try:
             text = self.journal_path.read_text(encoding="utf-8")
@@ -881,24 +1127,35 @@ class Store:
                 "Cannot read the store's journal of unsaved charges.",
                 details=f"{self.journal_path}: {exc}",
             ) from exc
-        records = []
+        records: list[tuple[CacheEntry | UnknownOutcome, Charge | None]] = []
         for number, raw in enumerate(text.splitlines(), 1):
             if not raw.strip():
                 continue
             try:
                 data = json.loads(raw)
-                entry = CacheEntry.from_json(data["entry"])
+                record: CacheEntry | UnknownOutcome
+                if "unknown" in data:
+                    record = UnknownOutcome.from_json(data["unknown"])
+                else:
+                    record = CacheEntry.from_json(data["entry"])
                 charge = Charge.from_json(data["charge"]) if data.get("charge") else None
             except (ValueError, KeyError, TypeError) as exc:
                 # A line cut short by a crash: keep going, the rest is still money.
                 log.error("skipping unreadable line %d of %s: %s", number, self.journal_path, exc)
                 continue
-            records.append((entry, charge))
+            records.append((record, charge))
         with self._transaction("importing unsaved charges", write=True) as conn:
-            for entry, charge in records:
-                current = self._get(conn, entry.key)
-                if current is None or current.fetched_at <= entry.fetched_at:
-                    self._put(conn, entry)
+            for record, charge in records:
+                current = self._get(conn, record.key)
+                if isinstance(record, UnknownOutcome):
+                    if current is None or current.fetched_at < record.at:
+                        self._put_unknown(conn, record)
+                elif current is None or current.fetched_at <= record.fetched_at:
+                    self._put(conn, record)
+                    conn.execute(
+                        "DELETE FROM unknown_outcomes WHERE key = ? AND at <= ?",
+                        (record.key, _ts(record.fetched_at)),
+                    )
                 if charge is not None:
                     self._add_charge(conn, charge)
         stamp = _utcnow().strftime("%Y%m%dT%H%M%S%f")
@@ -931,25 +1188,38 @@ class Store:
         *,
         ttl: float,
         is_fresh: Callable[[CacheEntry], bool],
+        is_new_doubt: Callable[[UnknownOutcome], bool] | None = None,
+        reservation: Reservation | None = None,
         now: datetime | None = None,
     ) -> Claim:
         """Atomically: return a fresh entry if there is one, else take the key for ``owner``
         unless a live claim holds it.
 
         ``ttl`` seconds after it is taken, the claim counts as abandoned. The caller that gets
-        "claimed" must end with :meth:`save` (which releases) or :meth:`release`.
+        "claimed" must end with :meth:`save` or :meth:`record_unknown` (which release) or
+        :meth:`release`. An unknown outcome on the key for which ``is_new_doubt`` is true
+        (recorded since the caller looked: another process sent this call and lost its answer)
+        is returned as "unknown" instead of a claim. With a ``reservation``, its ``admit``
+        check runs in the same write transaction as the claim, against today's ledger plus
+        every live claim's reservation, and the claim carries the reserved amount.
         """
         now = now or _utcnow()
         _LIVE_OWNERS.add(owner)  # before the claim lands, so we never judge it abandoned
         claimed = False
+        reserved = reservation.amount if reservation is not None else Decimal(0)
         try:
-            if self._claim_unclaimed(key, owner, now, ttl):
+            # A paid call takes the full path: its budget check must share the claim's
+            # transaction. A free (or test-mode) one usually claims in one statement.
+            if not reserved and self._claim_unclaimed(key, owner, now, ttl):
                 claimed = True
                 return Claim("claimed", holder=owner)
             with self._transaction("claiming a request", write=True) as conn:
                 entry = self._get(conn, key)
                 if entry is not None and is_fresh(entry):
                     return Claim("cached", entry=entry)
+                unknown = self._get_unknown(conn, key)
+                if unknown is not None and is_new_doubt is not None and is_new_doubt(unknown):
+                    return Claim("unknown", unknown=unknown)
                 row = conn.execute(
                     "SELECT owner, expires_at FROM inflight WHERE key = ?", (key,)
                 ).fetchone()
@@ -957,10 +1227,14 @@ class Store:
                     return Claim("busy", holder=row[0])
                 if row is not None and row[0] != owner:
                     log.info("taking over an abandoned in-flight claim on %s", key[:12])
+                if reservation is not None and reserved:
+                    spent = self._ledger_total(conn, reservation.since, reservation.until)
+                    spent += self._reserved(conn, key, now)
+                    reservation.admit(spent)  # raises to refuse: the transaction rolls back
                 conn.execute(
-                    "INSERT OR REPLACE INTO inflight (key, owner, claimed_at, expires_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (key, owner, _ts(now), _ts(now + timedelta(seconds=ttl))),
+                    "INSERT OR REPLACE INTO inflight (key, owner, claimed_at, expires_at, "
+                    "reserved) VALUES (?, ?, ?, ?, ?)",
+                    (key, owner, _ts(now), _ts(now + timedelta(seconds=ttl)), str(reserved)),
                 )
                 claimed = True
             return Claim("claimed", holder=owner)
@@ -968,19 +1242,35 @@ class Store:
             if not claimed:
                 _LIVE_OWNERS.discard(owner)
 
+    def _reserved(self, conn: sqlite3.Connection, key: str, now: datetime) -> Decimal:
+        """What the live claims (other than on ``key``, about to be replaced) hold in flight;
+        abandoned claims (owner gone, expired) hold nothing."""
+        rows = conn.execute(
+            "SELECT owner, expires_at, reserved FROM inflight WHERE reserved != '0' AND key != ?",
+            (key,),
+        ).fetchall()
+        return sum((Decimal(r[2]) for r in rows if not self._stale(r[0], r[1], now)), Decimal(0))
+
+    def reserved_in_flight(self, now: datetime | None = None) -> Decimal:
+        """What every live in-flight claim holds against the daily cap."""
+        with self._transaction("reading the claims", write=False) as conn:
+            return self._reserved(conn, "", now or _utcnow())
+
     def _claim_unclaimed(self, key: str, owner: str, now: datetime, ttl: float) -> bool:
-        """The usual claim in ONE statement: nothing stored under ``key`` and no other owner's
-        claim on it. A write statement outside BEGIN is its own IMMEDIATE transaction (the
-        write lock is taken before it reads), so this is as atomic as :meth:`claim`'s
-        transaction, at a fraction of its round trips: the first of a burst of cold cells
-        gets its request out while the others still crowd the interpreter. Anything else
-        (an entry to judge, a claim to respect or take over) returns False."""
+        """The usual claim in ONE statement: nothing stored under ``key`` (no answer, no
+        unknown outcome) and no other owner's claim on it. A write statement outside BEGIN is
+        its own IMMEDIATE transaction (the write lock is taken before it reads), so this is as
+        atomic as :meth:`claim`'s transaction, at a fraction of its round trips: the first of
+        a burst of cold cells gets its request out while the others still crowd the
+        interpreter. Anything else (an entry to judge, a claim to respect or take over) returns
+        False."""
         with self._connection("claiming a request") as conn:
             try:
                 cursor = conn.execute(
                     "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
                     "SELECT ?1, ?2, ?3, ?4 "
                     "WHERE NOT EXISTS (SELECT 1 FROM cache WHERE key = ?1) "
+                    "AND NOT EXISTS (SELECT 1 FROM unknown_outcomes WHERE key = ?1) "
                     "AND NOT EXISTS (SELECT 1 FROM inflight WHERE key = ?1)",
                     (key, owner, _ts(now), _ts(now + timedelta(seconds=ttl))),
                 )
@@ -1025,8 +1315,8 @@ class Store:
         with self._transaction("reading the ledger", write=False) as conn:
             rows = conn.execute(
                 "SELECT id, charge_id, time, endpoint, mode, request, rows, results_count, "
-                "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key "
-                f"FROM ledger{where} ORDER BY time, id",
+                "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key, "
+                f"unknown_outcome FROM ledger{where} ORDER BY time, id",
                 params,
             ).fetchall()
         return [
@@ -1045,6 +1335,7 @@ class Store:
                 base_url=r[11],
                 origin=Origin(r[12], r[13], r[14]),
                 cache_key=r[15],
+                unknown_outcome=bool(r[16]),
             )
             for r in rows
         ]
@@ -1059,11 +1350,56 @@ class Store:
     ) -> Decimal:
         """The exact (``Decimal``) sum of ``amount_charged`` over a period.
 
-        Test-mode charges are left out unless asked for: they were never debited.
+        Test-mode charges are left out unless asked for: they were never debited. Calls whose
+        outcome is unknown count at their estimate (see :meth:`unknown_total`).
         """
+        with self._transaction("reading the ledger", write=False) as conn:
+            return self._ledger_total(
+                conn, since, until, account=account, include_test_mode=include_test_mode
+            )
+
+    def unknown_total(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+    ) -> tuple[Decimal, int]:
+        """How much of :meth:`total_charged` is estimates for unknown outcomes, and for how
+        many calls."""
+        with self._transaction("reading the ledger", write=False) as conn:
+            amounts = self._ledger_amounts(
+                conn, since, until, account, include_test_mode, unknown_only=True
+            )
+        return sum((Decimal(a) for a in amounts), Decimal(0)), len(amounts)
+
+    def _ledger_total(
+        self,
+        conn: sqlite3.Connection,
+        since: datetime | None,
+        until: datetime | None,
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+    ) -> Decimal:
+        amounts = self._ledger_amounts(conn, since, until, account, include_test_mode)
+        return sum((Decimal(a) for a in amounts), Decimal(0))
+
+    def _ledger_amounts(
+        self,
+        conn: sqlite3.Connection,
+        since: datetime | None,
+        until: datetime | None,
+        account: str | None,
+        include_test_mode: bool,
+        *,
+        unknown_only: bool = False,
+    ) -> list[str]:
         where, params = self._where(since, until, account)
         if not include_test_mode:
             where += (" AND " if where else " WHERE ") + "test_mode = 0"
-        with self._transaction("reading the ledger", write=False) as conn:
-            amounts = conn.execute(f"SELECT amount_charged FROM ledger{where}", params).fetchall()
-        return sum((Decimal(a[0]) for a in amounts), Decimal("0"))
+        if unknown_only:
+            where += (" AND " if where else " WHERE ") + "unknown_outcome = 1"
+        rows = conn.execute(f"SELECT amount_charged FROM ledger{where}", params).fetchall()
+        return [r[0] for r in rows]

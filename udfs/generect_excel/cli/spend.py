@@ -1,8 +1,11 @@
 """``generect-excel spend``: what the local ledger says was charged, as a table or CSV.
 
 The ledger lives in the store (``$GENERECT_HOME/store.sqlite3``) and has one row per billable
-call: searches in both modes and realtime counts, with test-mode calls flagged (they are never
-debited and never counted in the totals). Dates are local calendar days, both ends included.
+call: searches in both modes and realtime counts (and any call whose answer reported a charge),
+with test-mode calls flagged (they are never debited and never counted in the totals). A call
+whose answer was lost after sending may have been charged: its row shows the worst-case
+estimate as "unknown (estimated)", and the totals include it and say how much of them is
+estimated. Dates are local calendar days, both ends included.
 
 Example::
 
@@ -38,7 +41,7 @@ def spend(args: argparse.Namespace) -> int:
     """
     from ..budget import format_money
     from ..engine import Engine
-    from ..ledger import format_table, write_csv
+    from ..ledger import estimated_note, format_table, write_csv
     from ..settings import load_settings
     from .core import open_output
 
@@ -51,11 +54,15 @@ def spend(args: argparse.Namespace) -> int:
     else:
         print(format_table(entries))
     today, month, total = (engine.spend(p) for p in ("today", "month", "all"))
-    print(
+    summary = (
         f"Charged today {format_money(today)} · this month {format_money(month)} · "
-        f"all time {format_money(total)} (test mode excluded; local time)",
-        file=sys.stderr if args.csv else sys.stdout,
+        f"all time {format_money(total)} (test mode excluded; local time)"
     )
+    estimated, unknown = engine.estimated("all")
+    if unknown:
+        # Calls sent whose answer was lost: counted at their worst case, which may overstate.
+        summary += f"; all time {estimated_note(estimated, unknown)}: check the balance"
+    print(summary, file=sys.stderr if args.csv else sys.stdout)
     return EXIT_OK
 
 
@@ -67,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Report the charges recorded in the local ledger: one row per billable call "
             "(time, mode, call, rows, amount charged, test mode, workbook/sheet/cell), then "
-            "the totals for today, this month and all time. Dates are local days, both ends "
+            "the totals for today, this month and all time (a lost answer counts at its "
+            "worst case, shown as 'unknown (estimated)'). Dates are local days, both ends "
             "included. Example: generect-excel spend --since 2026-11-01 --csv november.csv"
         ),
     )
