@@ -10,6 +10,16 @@ Sandbox (see ``generect_excel.sandbox``):
   stopped after the test; it shares the session's population when seed/leads/clean match.
 - ``sandbox_population``: the session's population, to compute expected answers.
 
+Every answer these sandboxes send is checked against Generect's spec (issue 3): the sandboxes
+run with a response observer (:class:`SpecWatch`) that validates each one and keeps what does
+not conform; the test that made the request fails at its teardown, naming each violation. So
+does any other sandbox a test starts in this process without an observer of its own (the
+demo's, say): ``_every_sandbox_checked`` gives it one. Sandboxes in child processes (the
+benchmark runs, ``generect-excel sandbox`` started as a command) are not observed.
+Skipped, because the spec does not describe them: the sandbox's own ``/_sandbox/`` admin API
+and the answers of the faults that are broken on purpose (``malformed_json``, ``html_error``,
+``drop``, ``hang``: they exist to violate it).
+
 Spec conformance:
 
 - ``assert_conforms(response, path=None, method=None)``: the httpx response validates against
@@ -24,7 +34,8 @@ Spec conformance:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +55,79 @@ OPENAPI_PATH = Path(__file__).parent / "data" / "generect-openapi.yaml"
 
 
 # --------------------------------------------------------------------------- sandbox
+# Faults whose answers are broken on purpose: truncated JSON, an HTML 502, a cut connection,
+# no answer at all. The spec cannot describe them; everything else a sandbox sends, it must.
+BROKEN_ON_PURPOSE = frozenset({"malformed_json", "html_error", "drop", "hang"})
+
+
+class SpecWatch:
+    """A sandbox response observer: checks every answer against Generect's spec and keeps the
+    violations (with a lock: the server answers on its own thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._violations: list[str] = []
+        self.checked = 0
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        fault: str | None = None,
+    ) -> None:
+        if path.startswith("/_sandbox/"):
+            return  # the sandbox's own admin API is not Generect's
+        if fault in BROKEN_ON_PURPOSE:
+            return  # broken on purpose (see the module docstring)
+        try:
+            check_answer(method, path, status, headers.get("content-type", ""), body)
+        except Exception as exc:  # kept for the test's teardown, reported there
+            text = " ".join(str(exc).split())[:600]
+            with self._lock:
+                self._violations.append(f"{method} {path} -> {status}: {text}")
+        else:
+            with self._lock:
+                self.checked += 1
+
+    def take(self) -> list[str]:
+        """The violations seen since the last call (and forget them)."""
+        with self._lock:
+            found, self._violations = self._violations, []
+        return found
+
+
+def fail_on_violations(watch: SpecWatch, when: str = "") -> None:
+    """Fail the current test (at its teardown) if ``watch`` saw answers the spec rejects."""
+    found = watch.take()
+    if found:
+        pytest.fail(
+            f"the sandbox sent {len(found)} answer(s) that Generect's spec rejects{when}:\n"
+            + "\n".join(f"  {v}" for v in found),
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _every_sandbox_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A sandbox a test starts itself, without an observer, gets a SpecWatch too."""
+    from generect_excel.sandbox import server as sandbox_server
+
+    watch = SpecWatch()
+    plain = sandbox_server.SandboxApp
+
+    def observed_app(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("observer") is None:
+            kwargs["observer"] = watch
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox_server, "SandboxApp", observed_app)
+    yield
+    fail_on_violations(watch)
+
+
 def _test_config(**overrides: Any) -> SandboxConfig:
     options: dict[str, Any] = {
         "seed": SANDBOX_SEED,
@@ -62,27 +146,41 @@ def sandbox_population() -> Population:
 
 
 @pytest.fixture(scope="session")
+def _spec_watch() -> SpecWatch:
+    return SpecWatch()
+
+
+@pytest.fixture(scope="session")
 def _sandbox_server(
-    sandbox_population: Population, tmp_path_factory: pytest.TempPathFactory
+    sandbox_population: Population,
+    tmp_path_factory: pytest.TempPathFactory,
+    _spec_watch: SpecWatch,
 ) -> Iterator[Sandbox]:
     log_path = tmp_path_factory.mktemp("sandbox") / "requests.jsonl"
-    with Sandbox(_test_config(log_path=log_path), population=sandbox_population) as server:
+    config = _test_config(log_path=log_path)
+    with Sandbox(config, population=sandbox_population, observer=_spec_watch) as server:
         yield server
 
 
 @pytest.fixture
-def sandbox(_sandbox_server: Sandbox) -> Sandbox:
-    """The session's sandbox with a fresh log, opening balances and no queued faults."""
+def sandbox(_sandbox_server: Sandbox, _spec_watch: SpecWatch) -> Iterator[Sandbox]:
+    """The session's sandbox with a fresh log, opening balances and no queued faults; the test
+    fails if an answer it got does not conform to Generect's spec."""
     _sandbox_server.reset()
-    return _sandbox_server
+    # Answered after the test that asked had ended (a late background call): say so here.
+    fail_on_violations(_spec_watch, " after an earlier test ended")
+    yield _sandbox_server
+    fail_on_violations(_spec_watch)
 
 
 @pytest.fixture
 def sandbox_factory(
     sandbox_population: Population,
 ) -> Iterator[Callable[..., Sandbox]]:
-    """Start sandboxes with their own settings: ``sandbox_factory(max_parallel=2)``."""
+    """Start sandboxes with their own settings: ``sandbox_factory(max_parallel=2)``. Their
+    answers are checked against Generect's spec like the session sandbox's."""
     started: list[Sandbox] = []
+    watch = SpecWatch()
 
     def make(**overrides: Any) -> Sandbox:
         config = _test_config(**overrides)
@@ -91,13 +189,15 @@ def sandbox_factory(
             SANDBOX_LEADS,
             False,
         )
-        server = Sandbox(config, population=sandbox_population if shared else None)
+        population = sandbox_population if shared else None
+        server = Sandbox(config, population=population, observer=watch)
         started.append(server)
         return server.start()
 
     yield make
     for server in started:
         server.stop()
+    fail_on_violations(watch)
 
 
 # --------------------------------------------------------------------------- conformance
@@ -138,6 +238,20 @@ def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
     raise AssertionError(f"{method} {path} answered {status}, which the spec does not document")
 
 
+def check_answer(method: str, path: str, status: int, content_type: str, content: bytes) -> Any:
+    """Check one answer (its status, content type and raw body) against Generect's spec;
+    return its decoded JSON body."""
+    assert content_type.startswith("application/json"), f"{method} {path}: {content_type!r}"
+    body = json.loads(content)
+    schema = response_schema(path, method, status)
+    _validator(json.dumps(schema, sort_keys=True)).validate(body)
+    if status >= 400:
+        # Stricter than the spec, as Generect answers: the envelope names its own status.
+        assert body.get("status") == "error", body
+        assert body.get("status_code") == status, body
+    return body
+
+
 def assert_conforms(
     response: httpx.Response, path: str | None = None, method: str | None = None
 ) -> Any:
@@ -145,15 +259,7 @@ def assert_conforms(
     path = path or urlsplit(str(response.request.url)).path
     method = method or response.request.method
     content_type = response.headers.get("content-type", "")
-    assert content_type.startswith("application/json"), f"{method} {path}: {content_type!r}"
-    body = response.json()
-    schema = response_schema(path, method, response.status_code)
-    _validator(json.dumps(schema, sort_keys=True)).validate(body)
-    if response.status_code >= 400:
-        # Stricter than the spec, as Generect answers: the envelope names its own status.
-        assert body.get("status") == "error", body
-        assert body.get("status_code") == response.status_code, body
-    return body
+    return check_answer(method, path, response.status_code, content_type, response.content)
 
 
 def _check_answer(response: httpx.Response) -> None:

@@ -750,3 +750,90 @@ def test_reset_clears_log_balances_and_faults(sandbox: Sandbox, live: httpx.Clie
     assert (
         search(live, {"seniorities": ["director"], "limit_by": 1})["meta"]["amount_charged"] == 0.02
     )
+
+
+# -- the response observer (every answer of the suite is checked against the spec with it) ----
+
+
+def test_the_observer_sees_every_response_as_sent(sandbox_population: Population) -> None:
+    seen: list[tuple[str, str, int, str, bytes, str | None]] = []
+
+    def observe(
+        method: str, path: str, status: int, headers: Any, body: bytes, fault: str | None = None
+    ) -> None:
+        seen.append((method, path, status, headers.get("content-type", ""), body, fault))
+
+    config = SandboxConfig(seed=7, leads=20_000, realtime_latency=0)
+    auth = {"Authorization": f"Token {LIVE}"}
+    with (
+        Sandbox(config, population=sandbox_population, observer=observe) as sb,
+        httpx.Client(base_url=sb.url, headers=auth) as client,
+    ):
+        found = client.post(C.PATH_DATABASE_SEARCH, json={"limit_by": 2, "job_titles": ["CEO"]})
+        missing = client.post("/api/v1/nowhere/")
+        sb.queue_faults(["drop"])
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.post(C.PATH_DATABASE_SEARCH, json={"limit_by": 2})
+        sb.queue_faults(["latency=0"])
+        account = client.get(C.PATH_ACCOUNT)
+        admin = client.get("/_sandbox/log")
+    search, nowhere, dropped, me, log = seen
+    assert search == (
+        "POST",
+        C.PATH_DATABASE_SEARCH,
+        200,
+        "application/json",
+        found.content,
+        None,
+    )
+    assert nowhere[1:] == ("/api/v1/nowhere/", 404, "application/json", missing.content, None)
+    assert dropped[1:3] == (C.PATH_DATABASE_SEARCH, 200) and dropped[5] == "drop"
+    assert dropped[4].startswith(b'{"data"')  # as far as it went before the cut ...
+    with pytest.raises(ValueError):
+        json.loads(dropped[4])  # ... which is not the whole answer
+    assert me[1:] == (C.PATH_ACCOUNT, 200, "application/json", account.content, "latency=0")
+    assert log[:3] == ("GET", "/_sandbox/log", 200) and log[4] == admin.content
+
+
+def test_the_observer_is_off_by_default(sandbox_population: Population) -> None:
+    from starlette.applications import Starlette
+
+    from generect_excel.sandbox.accounts import Accounts
+    from generect_excel.sandbox.app import SandboxApp
+    from generect_excel.sandbox.faults import FaultQueue
+    from generect_excel.sandbox.requestlog import RequestLog
+
+    config = SandboxConfig(seed=7, leads=20_000)
+    parts = {
+        "log": RequestLog(None),
+        "accounts": Accounts(config.balance, config.monthly_limit),
+        "faults": FaultQueue(),
+    }
+    app = SandboxApp(config, sandbox_population, **parts)
+    assert app.observer is None
+    assert type(app.asgi) is Starlette  # the plain application: nothing in any request's way
+    observed = SandboxApp(config, sandbox_population, observer=print, **parts)
+    assert type(observed.asgi) is not Starlette
+
+
+def test_the_spec_watch_keeps_violations_and_skips_what_the_spec_does_not_describe() -> None:
+    from conftest import SpecWatch, fail_on_violations
+
+    watch = SpecWatch()
+    headers = {"content-type": "application/json"}
+    good = json.dumps({"data": {"results_count": 3}, "meta": {"amount_charged": 0}}).encode()
+    watch("POST", C.PATH_DATABASE_COUNT, 200, headers, good)
+    watch("POST", C.PATH_DATABASE_COUNT, 200, headers, b'{"data": {"results_count": "x"}}')
+    watch("POST", C.PATH_DATABASE_SEARCH, 429, headers, b'{"status": "error"}')
+    watch("GET", "/_sandbox/log", 200, {"content-type": "text/plain"}, b"admin: not Generect's")
+    for fault in ("malformed_json", "html_error", "drop", "hang"):
+        watch("POST", C.PATH_DATABASE_SEARCH, 200, headers, b'{"data": {', fault=fault)
+    watch("POST", C.PATH_DATABASE_SEARCH, 200, headers, b"{", fault="latency=1")
+    assert watch.checked == 1
+    with pytest.raises(pytest.fail.Exception) as info:
+        fail_on_violations(watch)
+    text = str(info.value)
+    assert "3 answer(s) that Generect's spec rejects" in text
+    assert f"POST {C.PATH_DATABASE_COUNT} -> 200" in text
+    assert f"POST {C.PATH_DATABASE_SEARCH} -> 429" in text
+    fail_on_violations(watch)  # reported once: nothing left

@@ -15,6 +15,13 @@ Every API call goes through one pipeline, in this order:
 Unknown paths (including a missing trailing slash) answer 404 and wrong methods 405, both in
 Generect's error envelope. ``/_sandbox/...`` is the sandbox's own admin API (loopback only):
 queue faults, read the log, reset.
+
+An optional **response observer** (``SandboxApp(..., observer=...)``, off by default) sees every
+response the application sends, admin and error answers included: it is called as
+``observer(method, path, status, headers, body, fault=fault)`` once the body is complete (or as
+far as it went, for a connection a fault cut short), ``fault`` naming the fault that shaped the
+answer (``None`` for none). The test suite checks every answer against Generect's spec with it.
+When it is off, the application is the plain Starlette one: nothing is added to any request.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,11 +39,12 @@ from functools import lru_cache
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _constants as C
 from ..settings import key_fingerprint
@@ -47,7 +56,14 @@ from .requestlog import RequestLog
 from .search import matching_rows, run_search
 from .validation import InvalidRequest, is_anchored, paging, validate
 
-__all__ = ["DropConnection", "SandboxApp"]
+__all__ = ["DropConnection", "ResponseObserver", "SandboxApp"]
+
+logger = logging.getLogger(__name__)
+
+# observer(method, path, status, headers, body, fault=...): see the module docstring.
+ResponseObserver = Callable[..., None]
+# Where a request's fault is left for the observer (set only when there is one).
+FAULT_SCOPE_KEY = "generect.sandbox.fault"
 
 TEST_BEHAVIOUR_HEADER = "X-Generect-Test-Behaviour"
 MODE_HEADER = "X-Generect-Mode"
@@ -167,8 +183,59 @@ class _PartialResponse(Response):
         raise DropConnection("sandbox fault: connection dropped mid-answer")
 
 
+class _Observed:
+    """An ASGI application whose every HTTP response is shown to ``observer`` once sent."""
+
+    def __init__(self, app: ASGIApp, observer: ResponseObserver) -> None:
+        self.app = app
+        self.observer = observer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+        reported = False
+
+        def report() -> None:
+            nonlocal reported
+            if reported or start is None:
+                return
+            reported = True
+            try:
+                self.observer(
+                    scope["method"],
+                    scope["path"],
+                    start["status"],
+                    Headers(raw=start.get("headers", [])),
+                    b"".join(chunks),
+                    fault=scope.get(FAULT_SCOPE_KEY),
+                )
+            except Exception:  # an observer's bug must not break the answer
+                logger.exception("the sandbox's response observer failed")
+
+        async def observed_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                report()
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            report()  # an answer a fault cut short, as far as it went
+
+
 class SandboxApp:
-    """The state behind one sandbox server, and its Starlette application (``.asgi``)."""
+    """The state behind one sandbox server, and its ASGI application (``.asgi``).
+
+    ``observer`` (optional) sees every response sent (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -178,6 +245,7 @@ class SandboxApp:
         log: RequestLog,
         accounts: Accounts,
         faults: FaultQueue,
+        observer: ResponseObserver | None = None,
     ) -> None:
         self.config = config
         self.population = population
@@ -198,9 +266,11 @@ class SandboxApp:
             Route("/_sandbox/log", self._admin_log, methods=["GET"]),
             Route("/_sandbox/reset", self._admin_reset, methods=["POST"]),
         ]
-        self.asgi = Starlette(routes=routes, exception_handlers={HTTPException: self._http_error})
+        app = Starlette(routes=routes, exception_handlers={HTTPException: self._http_error})
         # Generect's paths must be exact: no redirect from a path without its trailing slash.
-        self.asgi.router.redirect_slashes = False
+        app.router.redirect_slashes = False
+        self.observer = observer
+        self.asgi: ASGIApp = app if observer is None else _Observed(app, observer)
 
     # ----------------------------------------------------------------- control
     def release_hangs(self) -> None:
@@ -280,6 +350,8 @@ class SandboxApp:
         if not isinstance(response, _PartialResponse) or response.keep is not None:
             entry["status"] = response.status_code
         self.log.record(**entry)
+        if self.observer is not None and entry["fault"] is not None:
+            request.scope[FAULT_SCOPE_KEY] = entry["fault"]  # the same scope the observer reads
         return response
 
     async def _answer(

@@ -26,7 +26,7 @@ import uvicorn
 from ..errors import SettingsError
 from ..settings import key_fingerprint
 from .accounts import Accounts
-from .app import DropConnection, SandboxApp
+from .app import DropConnection, ResponseObserver, SandboxApp
 from .config import LOOPBACK, SandboxConfig
 from .faults import Fault, FaultQueue
 from .population import Population, build_population
@@ -59,10 +59,17 @@ class Sandbox:
 
     ``population`` shares an already built population (tests build one per session); by
     default it is built from ``config`` (and cached per process by seed, size and clean).
+    ``observer`` (off by default) is called for every response sent, as
+    ``observer(method, path, status, headers, body, fault=...)`` (see
+    :mod:`generect_excel.sandbox.app`); the test suite validates answers with it.
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, population: Population | None = None
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        population: Population | None = None,
+        observer: ResponseObserver | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         if population is not None and (
@@ -74,6 +81,7 @@ class Sandbox:
                 "The population given does not match the config's seed, leads and clean."
             )
         self._population = population
+        self.observer = observer
         self.log = RequestLog(self.config.log_path)
         self.accounts = Accounts(self.config.balance, self.config.monthly_limit)
         self.faults = FaultQueue()
@@ -115,7 +123,12 @@ class Sandbox:
             return self
         population = self.population
         self._app = SandboxApp(
-            self.config, population, log=self.log, accounts=self.accounts, faults=self.faults
+            self.config,
+            population,
+            log=self.log,
+            accounts=self.accounts,
+            faults=self.faults,
+            observer=self.observer,
         )
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
         # proto says TCP, and without it small answers wait ~40 ms for a delayed ACK.
