@@ -1148,3 +1148,22 @@ def test_sandbox_logs_never_carry_the_key(sandbox: Any, caplog: pytest.LogCaptur
     assert KEY not in caplog.text
     for record in caplog.records:
         assert KEY not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode", "answer", "charged"),
+    [
+        ("search", "database", httpx.Response(200, content=b'{"data": {"leads": ['), True),
+        ("search", "realtime", httpx.Response(200, content=b"<html>ok</html>"), True),
+        ("count", "realtime", httpx.Response(200, json={"data": []}), True),
+        ("count", "database", httpx.Response(200, content=b"{broken"), False),
+        ("search", "database", httpx.Response(302, headers={"Location": "https://x/"}), False),
+    ],
+)
+def test_unreadable_answers_say_whether_they_may_have_cost_money(kind, mode, answer, charged):
+    """The engine never re-sends a call whose ProtocolError says it may have been charged."""
+    client, _ = make_client(Wire(answer))
+    call = client.search if kind == "search" else client.count
+    with pytest.raises(ProtocolError) as info:
+        call(mode, {"job_titles": ["CEO"]})
+    assert info.value.may_be_charged is charged

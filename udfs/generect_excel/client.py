@@ -213,7 +213,9 @@ class _BaseClient:
             f"{endpoint.method} {endpoint.path} -> HTTP {status}: {problem}. "
             f"Body: {body_snippet(body)}"
         )
-        return ProtocolError(message, details=details, path=endpoint.path)
+        return ProtocolError(
+            message, details=details, path=endpoint.path, may_be_charged=endpoint.billable
+        )
 
     def _interpret_response(self, endpoint: Endpoint, response: httpx.Response) -> Attempt:
         status = response.status_code

@@ -57,7 +57,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -112,8 +111,6 @@ UNREADABLE_MESSAGE = (
     "Answer unreadable: it may have been charged. Check balance or `generect-excel spend`; "
     "change the refresh value to retry."
 )
-# A redirect (3xx) is a ProtocolError that Generect never processed: not a doubt.
-_REDIRECT = re.compile(r"-> HTTP 3\d\d\b")
 
 
 class _Request(Protocol):
@@ -506,7 +503,9 @@ class Engine:
         )
         error: GenerectError
         if unknown.error == "ProtocolError":
-            error = ProtocolError(UNREADABLE_MESSAGE, details=details, path=call.endpoint.path)
+            error = ProtocolError(
+                UNREADABLE_MESSAGE, details=details, path=call.endpoint.path, may_be_charged=True
+            )
         else:
             error = OutcomeUnknownError(LOST_MESSAGE, details=details, path=call.endpoint.path)
         error.unknown_outcome = unknown  # type: ignore[attr-defined]
@@ -671,7 +670,7 @@ class Engine:
             return False  # a free call cannot have cost anything (and the client retries it)
         if isinstance(exc, OutcomeUnknownError):
             return True
-        return isinstance(exc, ProtocolError) and not _REDIRECT.search(exc.details or "")
+        return isinstance(exc, ProtocolError) and exc.may_be_charged
 
     def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
         """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt

@@ -165,9 +165,25 @@ class OutcomeUnknownError(APIError):
 
 
 class ProtocolError(APIError):
-    """The answer could not be understood (HTML instead of JSON, broken JSON, wrong shape)."""
+    """The answer could not be understood (HTML instead of JSON, broken JSON, wrong shape).
+
+    ``may_be_charged`` is True when a billable request reached Generect and the unreadable
+    answer came back under a success status: it may have cost money, so it is never re-sent
+    blindly. A redirect is a ProtocolError too, but Generect never processed it.
+    """
 
     default_message = "Unexpected answer from Generect (not the expected JSON). Retry later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: str | None = None,
+        path: str | None = None,
+        may_be_charged: bool = False,
+    ) -> None:
+        self.may_be_charged = may_be_charged
+        super().__init__(message, details=details, path=path)
 
 
 class APIStatusError(APIError):
