@@ -751,7 +751,7 @@ def test_write_workbook_replaces_atomically(tmp_path: Path) -> None:
 
 def test_prices_come_from_the_constants() -> None:
     # The Read me and the cost cells must follow a price change, not a copy of it.
-    assert templates.PRICE_DATABASE_ROW is PRICE_DATABASE_ROW
+    assert templates.lead_list.PRICE_DATABASE_ROW is PRICE_DATABASE_ROW
     assert Decimal(str(build_template("lead-list")["Lead list"]["B16"].value[5:])) == (
         PRICE_DATABASE_ROW
     )
