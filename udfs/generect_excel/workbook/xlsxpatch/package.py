@@ -1,0 +1,235 @@
+"""The .xlsx package: its zip members read once, where its sheets and parts are, dropping a
+part, and writing the patched package back atomically (every other member copied byte for
+byte)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path, PurePosixPath
+
+from lxml import etree
+
+from ...errors import WorkbookError
+from ..formulas import parse_area
+
+Bounds = tuple[int, int, int, int]  # min_col, min_row, max_col, max_row
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+XDA_NS = "http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray"
+REL_TYPE_METADATA = REL_NS + "/sheetMetadata"
+REL_TYPE_CALC_CHAIN = REL_NS + "/calcChain"
+REL_TYPE_TABLE = REL_NS + "/table"
+CT_METADATA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
+DYNAMIC_ARRAY_EXT = "{bdbb8cdc-fa1e-496e-a857-3c3f30c029c3}"
+
+# Test hook: seconds to pause halfway through writing the temporary file, so a test can kill
+# the process mid-write and check that the original survives.
+WRITE_PAUSE_ENV = "GENERECT_EXCEL_TEST_WRITE_PAUSE"
+
+_XML_DUMP = {"xml_declaration": True, "encoding": "UTF-8", "standalone": True}
+
+
+def _q(tag: str, ns: str = MAIN_NS) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _resolve_target(base_part: str, target: str) -> str:
+    """A relationship target relative to ``base_part`` -> the zip member name."""
+    if target.startswith("/"):
+        return target.lstrip("/")
+    base = PurePosixPath(base_part).parent
+    parts: list[str] = []
+    for piece in (base / target).parts:
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def _rels_name(part: str) -> str:
+    path = PurePosixPath(part)
+    return str(path.parent / "_rels" / (path.name + ".rels"))
+
+
+class Package:
+    """An .xlsx file's zip members, read once, and where its sheets live."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                self.infos = archive.infolist()
+                self.data = {info.filename: archive.read(info.filename) for info in self.infos}
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise WorkbookError(
+                f"Cannot read {self.path.name}: not an .xlsx file ({exc})."
+            ) from exc
+        self.workbook_part = self._office_document()
+        self._sheets: list[tuple[str, str]] | None = None
+
+    def _office_document(self) -> str:
+        rels = self.data.get("_rels/.rels")
+        if rels is None:
+            raise WorkbookError(f"{self.path.name} is not an .xlsx workbook (no _rels/.rels).")
+        for rel in etree.fromstring(rels):
+            if rel.get("Type", "").endswith("/officeDocument"):
+                return _resolve_target("", rel.get("Target", ""))
+        raise WorkbookError(f"{self.path.name} is not an .xlsx workbook (no workbook part).")
+
+    def relationships(self, part: str) -> list[etree._Element]:
+        """The relationship elements of ``part`` (empty when it has none)."""
+        data = self.data.get(_rels_name(part))
+        return list(etree.fromstring(data)) if data else []
+
+    def sheets(self) -> list[tuple[str, str]]:
+        """[(sheet name, zip member)] in workbook order (chart sheets included)."""
+        if self._sheets is None:
+            root = etree.fromstring(self.data[self.workbook_part])
+            targets = {
+                rel.get("Id"): _resolve_target(self.workbook_part, rel.get("Target", ""))
+                for rel in self.relationships(self.workbook_part)
+            }
+            self._sheets = []
+            for sheet in root.iter(_q("sheet")):
+                rid = sheet.get(_q("id", REL_NS))
+                self._sheets.append((sheet.get("name", ""), targets.get(rid, "")))
+        return self._sheets
+
+    def sheet_part(self, name: str) -> str:
+        """The zip member of worksheet ``name`` (case-insensitive)."""
+        for sheet, part in self.sheets():
+            if sheet.lower() == name.lower():
+                return part
+        raise WorkbookError(f"No sheet named '{name}' in {self.path.name}.")
+
+    def table_areas(self, sheet_part: str) -> list[Bounds]:
+        """The ranges of the Excel tables (ListObjects) on a sheet."""
+        areas = []
+        for rel in self.relationships(sheet_part):
+            if rel.get("Type") != REL_TYPE_TABLE:
+                continue
+            data = self.data.get(_resolve_target(sheet_part, rel.get("Target", "")))
+            if data is None:
+                continue
+            bounds = parse_area(etree.fromstring(data).get("ref", ""))
+            if bounds:
+                areas.append(bounds)
+        return areas
+
+
+def _drop_part(package: Package, parts: dict[str, bytes | None], rel_type: str) -> None:
+    """Remove the workbook's part of ``rel_type``, its relationship and content type."""
+    rels_name = _rels_name(package.workbook_part)
+    rels_xml = parts.get(rels_name) or package.data.get(rels_name)
+    if not rels_xml:
+        return
+    rels = etree.fromstring(rels_xml)
+    for rel in list(rels):
+        if rel.get("Type") != rel_type:
+            continue
+        target = _resolve_target(package.workbook_part, rel.get("Target", ""))
+        rels.remove(rel)
+        parts[target] = None
+        types = etree.fromstring(
+            parts.get("[Content_Types].xml") or package.data["[Content_Types].xml"]
+        )
+        for override in list(types):
+            if override.get("PartName", "").lstrip("/") == target:
+                types.remove(override)
+        parts["[Content_Types].xml"] = etree.tostring(types, **_XML_DUMP)
+    parts[rels_name] = etree.tostring(rels, **_XML_DUMP)
+
+
+def _zip_bytes(
+    package: Package, parts: Mapping[str, bytes | None], pause: Callable[[], None]
+) -> Iterable[tuple[zipfile.ZipInfo, bytes]]:
+    names = [info.filename for info in package.infos]
+    half = len(names) // 2
+    for i, info in enumerate(package.infos):
+        if i == half:
+            pause()
+        if info.filename in parts:
+            data = parts[info.filename]
+            if data is None:
+                continue
+        else:
+            data = package.data[info.filename]
+        yield _copy_info(info), data
+    for name, data in parts.items():
+        if data is not None and name not in package.data:
+            info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            yield info, data
+
+
+def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    copy.compress_type = info.compress_type
+    copy.external_attr = info.external_attr
+    copy.create_system = info.create_system
+    copy.comment = info.comment
+    return copy
+
+
+def _pause_for_tests() -> None:
+    seconds = os.environ.get(WRITE_PAUSE_ENV)
+    if seconds:
+        with contextlib.suppress(ValueError):
+            time.sleep(float(seconds))
+
+
+def write_atomically(
+    package: Package,
+    parts: Mapping[str, bytes | None],
+    target: Path,
+    *,
+    expect_unchanged: tuple[int, int] | None = None,
+) -> Path:
+    """Write the patched package to ``target`` through a temporary file in the same folder,
+    moved into place with ``os.replace`` (atomic): a crash leaves the old file whole.
+
+    ``expect_unchanged`` is the (size, mtime_ns) the target had when it was read: if it has
+    changed since (saved in Excel meanwhile), nothing is replaced and WorkbookError says so.
+    """
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+                for info, data in _zip_bytes(package, parts, _pause_for_tests):
+                    archive.writestr(info, data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, (target if target.exists() else package.path).stat().st_mode & 0o7777)
+        if expect_unchanged is not None and target.exists():
+            stat = target.stat()
+            if (stat.st_size, stat.st_mtime_ns) != expect_unchanged:
+                raise WorkbookError(
+                    f"{target.name} changed while refreshing (saved elsewhere?): not replaced. "
+                    "Refresh again: answers already fetched cost nothing."
+                )
+        try:
+            os.replace(tmp, target)
+        except PermissionError as exc:
+            raise WorkbookError(
+                f"Cannot replace {target.name}: is it open in Excel? Close it and refresh again "
+                "(answers already fetched cost nothing), or write elsewhere with -o."
+            ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
