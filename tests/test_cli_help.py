@@ -58,3 +58,24 @@ def test_help_runs(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) ->
     assert info.value.code == 0
     # argparse wraps the description (and may break "generect-excel" at its hyphen).
     assert "Example:" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`generect-excel check-criteria FILE | head -1` must not print a traceback."""
+    import subprocess
+    import sys
+
+    criteria = tmp_path / "c.toml"
+    # More than a pipe's buffer (64 KiB), so the write really hits the closed pipe.
+    titles = ", ".join(f'"Title number {i}"' for i in range(6000))
+    criteria.write_text(f'"Job titles" = [{titles}]\nLocation = "Germany"\n')
+    main = "import sys; from generect_excel.cli import main; sys.exit(main())"
+    proc = subprocess.run(
+        f'"{sys.executable}" -c "{main}" check-criteria "{criteria}" | head -c 1',
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.stdout == "{"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
