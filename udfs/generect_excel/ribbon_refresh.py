@@ -17,20 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .budget import format_money
 from .errors import GenerectError, WorkbookError
-from .ribbon_book import (
-    Area,
-    Book,
-    Sheet,
-    _where,
-    _write_formula,
-)
-from .ribbon_context import (
-    Context,
-    _confirm,
-    _listing,
-    _plural,
-    _status,
-)
+from .ribbon_book import Area, Book, Sheet, _where, _write_formula
+from .ribbon_context import Context, _confirm, _listing, _plural, _status
 from .ribbon_scan import (
     REFRESHABLE,
     FormulaCell,

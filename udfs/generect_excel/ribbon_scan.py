@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkbookError
-from .ribbon_book import (
-    Area,
-    Book,
-    Sheet,
-    _grid,
-    _read_formulas,
-    _where,
-)
+from .ribbon_book import Area, Book, Sheet, _grid, _read_formulas, _where
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
     from .workbook.formulas import Arg, Call

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from .._constants import (
-    MAX_LIMIT,
-    PRICE_REALTIME_COUNT,
-    PRICE_REALTIME_ROW,
-)
+from .._constants import MAX_LIMIT, PRICE_REALTIME_COUNT, PRICE_REALTIME_ROW
 from .builder import (
     COUNT_FORMAT,
     HINT_STYLE,

@@ -52,14 +52,7 @@ from pathlib import Path
 from lxml import etree
 from openpyxl import Workbook
 
-from .builder import (
-    _CACHED,
-    _GENERECT_CALL,
-    _ZIP_DATE,
-    BUILD_DATE,
-    NOT_FETCHED,
-    Cached,
-)
+from .builder import _CACHED, _GENERECT_CALL, _ZIP_DATE, BUILD_DATE, NOT_FETCHED, Cached
 
 
 def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
