@@ -96,3 +96,6 @@ RESULT_MEMO_ROWS = 20_000
 TABLE_MEMO_CELLS = 400_000
 # The account endpoint is free; a short cache keeps a sheet of GENERECT_BALANCE() cells cheap.
 ACCOUNT_CACHE_SECONDS = 60.0
+
+# The worksheet functions whose result spills over several cells (the others give one value).
+SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._constants import SPILLING_FUNCTIONS as SPILLING
 from .errors import WorkbookError
 from .ribbon_book import Area, Book, Sheet, _grid, _read_formulas, _where
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
 #: The functions whose ``refresh`` argument the ribbon rewrites.
 REFRESHABLE = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
 #: The functions whose result is a table (it spills).
-SPILLING = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
 #: Hidden names in which the workbook refresher records where its static tables are.
 SPILL_RECORD_PREFIX = "_GENERECT_SPILL_"
 

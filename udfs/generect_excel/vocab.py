@@ -34,7 +34,7 @@ class UnknownValueError(ValueError):
         if suggestions:
             hint = "did you mean " + " or ".join(f'"{s}"' for s in suggestions) + "?"
         else:
-            hint = f"see GENERECT_VALUES(\"{vocabulary.name}\") for the list"
+            hint = f'see GENERECT_VALUES("{vocabulary.name}") for the list'
         super().__init__(f'"{raw}" is not a valid {vocabulary.label}; {hint}')
 
 
@@ -107,13 +107,33 @@ SENIORITIES = Vocabulary(
     name="seniorities",
     label="seniority",
     values=(
-        "owner", "founder", "c_suite", "partner", "vp", "head",
-        "director", "manager", "senior", "entry", "intern",
+        "owner",
+        "founder",
+        "c_suite",
+        "partner",
+        "vp",
+        "head",
+        "director",
+        "manager",
+        "senior",
+        "entry",
+        "intern",
     ),
     synonyms=_syn(
         {
-            "c_suite": ["CXO", "C-Suite", "C Suite", "C level", "C-level", "CxO", "Chief",
-                        "Chief Officer", "Executive", "C_Suite", "CEO level"],
+            "c_suite": [
+                "CXO",
+                "C-Suite",
+                "C Suite",
+                "C level",
+                "C-level",
+                "CxO",
+                "Chief",
+                "Chief Officer",
+                "Executive",
+                "C_Suite",
+                "CEO level",
+            ],
             "vp": ["VP", "Vice President", "Vice-President", "SVP", "EVP", "AVP"],
             "entry": ["Entry Level", "Entry-level", "Junior", "Entry"],
             "intern": ["Internship", "Trainee"],
@@ -134,8 +154,17 @@ HEADCOUNTS = Vocabulary(
     # The seeds' "10001+" is rejected by the live API: accept every spelling, send "10 000+".
     synonyms=_syn(
         {
-            "10 000+": ["10001+", "10,001+", "10000+", "10,000+", "10k+", "10 001+",
-                        "10000 +", "more than 10000", "over 10000"],
+            "10 000+": [
+                "10001+",
+                "10,001+",
+                "10000+",
+                "10,000+",
+                "10k+",
+                "10 001+",
+                "10000 +",
+                "more than 10000",
+                "over 10000",
+            ],
             "1-10": ["1 to 10", "0-10", "2-10", "1–10"],
             "11-50": ["11 to 50", "11–50"],
             "51-200": ["51 to 200", "51–200"],
@@ -151,8 +180,14 @@ COMPANY_TYPES = Vocabulary(
     name="company_types",
     label="company type",
     values=(
-        "Public Company", "Privately Held", "Non Profit", "Government Agency",
-        "Educational", "Self Employed", "Partnership", "Self Owned",
+        "Public Company",
+        "Privately Held",
+        "Non Profit",
+        "Government Agency",
+        "Educational",
+        "Self Employed",
+        "Partnership",
+        "Self Owned",
     ),
     synonyms=_syn(
         {
@@ -190,7 +225,7 @@ _HYPHEN_EXCEPTIONS = {"e-learning": "E-Learning", "bed-and-breakfasts": "Bed-and
 
 def _title_word(word: str, first: bool) -> str:
     bare = word.rstrip(",")
-    tail = word[len(bare):]
+    tail = word[len(bare) :]
     low = bare.lower()
     if low in _HYPHEN_EXCEPTIONS:
         out = _HYPHEN_EXCEPTIONS[low]
@@ -210,8 +245,10 @@ def linkedin_case(name: str) -> str:
 
 @cache
 def _industries() -> Vocabulary:
-    text = resources.files("generect_excel").joinpath("data/linkedin-industries-v2.txt").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("generect_excel")
+        .joinpath("data/linkedin-industries-v2.txt")
+        .read_text(encoding="utf-8")
     )
     names = tuple(linkedin_case(line) for line in text.splitlines() if line.strip())
     return Vocabulary(
@@ -230,7 +267,8 @@ def _industries() -> Vocabulary:
 
 def _vocabularies() -> dict[str, Vocabulary]:
     return {
-        v.name: v for v in (SENIORITIES, HEADCOUNTS, COMPANY_TYPES, FILTER_EMPTY_VARS, _industries())
+        v.name: v
+        for v in (SENIORITIES, HEADCOUNTS, COMPANY_TYPES, FILTER_EMPTY_VARS, _industries())
     }
 
 
@@ -281,9 +319,7 @@ def get_vocabulary(name: str) -> Vocabulary:
         for vname in vocabularies:
             if _key(vname) == candidate:
                 return vocabularies[vname]
-    raise KeyError(
-        f'No value list for "{name}". Lists exist for: {", ".join(vocabularies)}.'
-    )
+    raise KeyError(f'No value list for "{name}". Lists exist for: {", ".join(vocabularies)}.')
 
 
 def allowed_values(name: str) -> tuple[str, ...]:

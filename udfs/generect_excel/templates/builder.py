@@ -22,6 +22,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..vocab import allowed_values
 
 EXAMPLE_MARK = "Example — replace with yours"
@@ -58,7 +59,6 @@ _LIST_COLUMNS = (
 )
 
 # Functions whose answer is a table: stored as dynamic arrays so that Excel 365 spills them.
-SPILLING = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
 
 # The value each ordinary formula computes in the template as built, per sheet and cell:
 # (formula as written, value). write_workbook saves it as the formula's cached value.

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import budget
+from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..budget import format_money
 from ..engine import refresh_token
 from ..errors import BudgetError, CriteriaError, GenerectError, WorkbookError
@@ -72,7 +73,6 @@ __all__ = [
     "write_results",
 ]
 
-SPILLING = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
 KINDS = {"GENERECT_COUNT": "count", "GENERECT_SEARCH": "search"}
 
 Progress = Callable[[int, int], None]
