@@ -891,19 +891,45 @@ class Store:
         fails, the charge and the answer go to the fallback journal and the
         :class:`StoreError` says that the charge happened and where it was kept.
         """
+
+        def write(conn: sqlite3.Connection) -> None:
+            self._put(conn, entry)
+            conn.execute("DELETE FROM unknown_outcomes WHERE key = ?", (entry.key,))
+            if charge is not None:
+                self._add_charge(conn, charge)
+            if mark is not None:
+                self._mark(conn, entry.key, *mark)
+
+        self._write_retrying(
+            "saving an answer",
+            write,
+            key=entry.key,
+            owner=owner,
+            retry_for=retry_for,
+            journal=lambda exc: self._journal(entry, charge, exc),
+        )
+
+    def _write_retrying(
+        self,
+        what: str,
+        write: Callable[[sqlite3.Connection], None],
+        *,
+        key: str,
+        owner: str | None,
+        retry_for: float,
+        journal: Callable[[StoreError], StoreError],
+    ) -> None:
+        """Run ``write`` and the release of ``owner``'s claim on ``key`` in one transaction,
+        retried for ``retry_for`` seconds; then hand the failure to ``journal`` (which keeps
+        the record for the next start) and raise what it returns."""
         deadline = time.monotonic() + retry_for
         while True:
             try:
-                with self._transaction("saving an answer", write=True) as conn:
-                    self._put(conn, entry)
-                    conn.execute("DELETE FROM unknown_outcomes WHERE key = ?", (entry.key,))
-                    if charge is not None:
-                        self._add_charge(conn, charge)
-                    if mark is not None:
-                        self._mark(conn, entry.key, *mark)
+                with self._transaction(what, write=True) as conn:
+                    write(conn)
                     if owner is not None:
                         conn.execute(
-                            "DELETE FROM inflight WHERE key = ? AND owner = ?", (entry.key, owner)
+                            "DELETE FROM inflight WHERE key = ? AND owner = ?", (key, owner)
                         )
             except StoreError as exc:
                 if retry_for <= 0:
@@ -911,7 +937,7 @@ class Store:
                 if time.monotonic() < deadline:
                     time.sleep(0.1)
                     continue
-                raise self._journal(entry, charge, exc) from exc
+                raise journal(exc) from exc
             else:
                 if owner is not None:
                     _LIVE_OWNERS.discard(owner)
@@ -1024,30 +1050,22 @@ class Store:
         record goes to the fallback journal (imported at the next start) and the
         :class:`StoreError` is raised: the caller still reports the unknown outcome.
         """
-        deadline = time.monotonic() + retry_for
-        while True:
-            try:
-                with self._transaction("recording an unknown outcome", write=True) as conn:
-                    self._put_unknown(conn, unknown)
-                    if charge is not None:
-                        self._add_charge(conn, charge)
-                    if origin is not None and unknown.token is not None:
-                        self._mark(conn, unknown.key, origin, unknown.token, unknown.at)
-                    if owner is not None:
-                        conn.execute(
-                            "DELETE FROM inflight WHERE key = ? AND owner = ?", (unknown.key, owner)
-                        )
-            except StoreError as exc:
-                if retry_for <= 0:
-                    raise
-                if time.monotonic() < deadline:
-                    time.sleep(0.1)
-                    continue
-                raise self._journal_unknown(unknown, charge, exc) from exc
-            else:
-                if owner is not None:
-                    _LIVE_OWNERS.discard(owner)
-                return
+
+        def write(conn: sqlite3.Connection) -> None:
+            self._put_unknown(conn, unknown)
+            if charge is not None:
+                self._add_charge(conn, charge)
+            if origin is not None and unknown.token is not None:
+                self._mark(conn, unknown.key, origin, unknown.token, unknown.at)
+
+        self._write_retrying(
+            "recording an unknown outcome",
+            write,
+            key=unknown.key,
+            owner=owner,
+            retry_for=retry_for,
+            journal=lambda exc: self._journal_unknown(unknown, charge, exc),
+        )
 
     def set_failed_mark(self, key: str, origin: str, token: str, failed_at: datetime) -> None:
         """Record that ``origin``'s call with refresh value ``token`` on ``key`` ended in the
