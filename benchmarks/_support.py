@@ -7,12 +7,13 @@ The 100,000-lead population is built once per process and shared by every sandbo
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
 import statistics
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,15 @@ def row(
 def median(values: Sequence[float]) -> float:
     """The median (``statistics.median``), named here so figures read alike."""
     return statistics.median(values)
+
+
+def figure_main(
+    run: Callable[..., dict[str, Any]], description: str, quick_help: str, argv: list[str] | None
+) -> int:
+    """The command line of one figure's script: ``--quick``, then one line per row."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args(argv)
+    for line in run(quick=args.quick)["rows"]:
+        print(f"{line['what']}: {line['measured']} ({line['spread']}; limit {line['limit']})")
+    return 0

@@ -17,7 +17,6 @@ store and the HTTP connection pool, as the first formula of a session would.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 import time
@@ -134,12 +133,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 runs instead of 5")
-    args = parser.parse_args(argv)
-    for line in run(quick=args.quick)["rows"]:
-        print(f"{line['what']}: {line['measured']} ({line['spread']}; limit {line['limit']})")
-    return 0
+    return S.figure_main(run, __doc__.splitlines()[0], "2 runs instead of 5", argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ a fresh engine, as each ``generect-excel refresh`` command starts one.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -148,12 +147,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="16 formulas, 2 refreshes")
-    args = parser.parse_args(argv)
-    for line in run(quick=args.quick)["rows"]:
-        print(f"{line['what']}: {line['measured']} ({line['spread']}; limit {line['limit']})")
-    return 0
+    return S.figure_main(run, __doc__.splitlines()[0], "16 formulas, 2 refreshes", argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ uvicorn): the module Excel loads must stay light.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
@@ -134,12 +133,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 interpreters instead of 9")
-    args = parser.parse_args(argv)
-    for line in run(quick=args.quick)["rows"]:
-        print(f"{line['what']}: {line['measured']} ({line['spread']}; limit {line['limit']})")
-    return 0
+    return S.figure_main(run, __doc__.splitlines()[0], "3 interpreters instead of 9", argv)
 
 
 if __name__ == "__main__":
