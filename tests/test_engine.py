@@ -639,7 +639,10 @@ def test_a_search_whose_answer_is_lost_is_not_sent_again(
     reopened = Engine(settings, client=client, store=Store(settings.store_path))
     with pytest.raises(error):
         reopened.search(directors(5), origin=cell)
-    assert reopened.cached(directors(5), origin=cell) is None
+    with pytest.raises(error) as known:  # the store alone answers with the same error
+        reopened.cached(directors(5), origin=cell)
+    assert str(known.value) == message and known.value.unknown_outcome is not None
+    assert reopened.cached(directors(5), refresh=1, origin=cell) is None  # would send once
     assert sent(sandbox) == 1
     # The ledger has it at the worst case (5 x $0.02), flagged; spend and the budget count it.
     [row] = engine.charges()
@@ -672,6 +675,22 @@ def test_a_refresh_whose_answer_is_lost_keeps_the_older_answer_for_the_others(
         with pytest.raises(OutcomeUnknownError):
             engine.search(directors(3), refresh="x", origin=b)  # the same value: the same call
         assert engine.search(directors(3), origin=b).fetched_at == old.fetched_at
+    assert sent(sandbox) == 2
+
+
+def test_cached_tells_a_lost_refresh_from_a_stored_answer_without_sending(
+    sandbox: Any, engine: Engine
+) -> None:
+    a, b = Origin("Book.xlsx", "S", "A1"), Origin("Book.xlsx", "S", "B1")
+    old = engine.search(directors(3), origin=a)
+    sandbox.queue_faults(["drop"])
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(3), refresh="x", origin=a)
+    for cell in (a, b):  # the lost value: its error, for any cell; no value: the stored answer
+        with pytest.raises(OutcomeUnknownError, match="may have been charged"):
+            engine.cached(directors(3), refresh="x", origin=cell)
+        assert engine.cached(directors(3), origin=cell).fetched_at == old.fetched_at
+    assert engine.cached(directors(3), refresh="y", origin=b) is None  # a new value would send
     assert sent(sandbox) == 2
 
 

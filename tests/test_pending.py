@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from generect_excel._constants import PATH_REALTIME_SEARCH as REALTIME_SEARCH
 from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine, Origin
-from generect_excel.errors import BudgetError, StoreError
+from generect_excel.errors import BudgetError, OutcomeUnknownError, StoreError
 from generect_excel.pending import (
     BackgroundEngine,
     FetchPendingError,
@@ -313,6 +314,33 @@ def test_a_new_refresh_value_fetches_once_in_the_background(background: Any, san
         assert not engine.search(realtime(), refresh=refresh, origin=CELL).from_cache
         assert engine.search(realtime(), refresh=refresh, origin=CELL).from_cache
     assert len(sandbox.billable_calls()) == 2
+
+
+def test_a_lost_realtime_answer_shows_its_error_at_once_not_pending(
+    background: Any, sandbox: Any
+) -> None:
+    engine, notified = background
+    sandbox.queue_faults(["drop"])
+    with pytest.raises(FetchPendingError):
+        engine.search(realtime(), origin=CELL)
+    assert engine.fetches.wait(HANG_GUARD)
+    with pytest.raises(OutcomeUnknownError) as first:  # the waiting cell: the fetch's error
+        engine.search(realtime(), origin=CELL)
+    # Every recalculation, this cell or another: the same error at once, never "pending" and
+    # no background fetch (the engine would send nothing anyway).
+    for origin in (CELL, Origin("Book1.xlsx", "Leads", "C1"), CELL):
+        with pytest.raises(OutcomeUnknownError) as again:
+            engine.search(realtime(), origin=origin)
+        assert str(again.value) == str(first.value)
+        assert engine.fetches.in_flight() == []
+    assert notified.calls == [["the cell"]]
+    # A new refresh value is a new call: fetched once, in the background.
+    with pytest.raises(FetchPendingError):
+        engine.search(realtime(), refresh=2, origin=CELL)
+    assert engine.fetches.wait(HANG_GUARD)
+    assert len(engine.search(realtime(), refresh=2, origin=CELL).result.leads) == 3
+    assert len(sandbox.billable_calls()) == 1
+    assert [e["path"] for e in sandbox.log_entries()].count(REALTIME_SEARCH) == 2
 
 
 def test_a_realtime_count_goes_to_the_background_too(background: Any, sandbox: Any) -> None:

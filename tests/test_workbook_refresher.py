@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
 
+from generect_excel import _constants as C
 from generect_excel.engine import Engine
 from generect_excel.errors import BudgetError, SettingsError
 from generect_excel.templates import write_template
@@ -222,6 +223,35 @@ def test_one_request_with_several_new_refresh_values_is_priced_for_each(
     summary = refresh_workbook(book, engine, confirm=_yes, max_spend=Decimal("0.12"))
     assert summary.amount_charged <= quote.worst_case
     assert len(sandbox.billable_calls()) <= 3
+
+
+def test_a_call_whose_answer_was_lost_is_quoted_as_such_and_not_sent(
+    sandbox, tmp_path: Path
+) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    criteria = _criteria(ws)
+    ws["D1"] = f'=GENERECT_COUNT({criteria},"realtime")'
+    ws["D2"] = f'=GENERECT_COUNT({criteria},"realtime","again")'
+    book = save(wb, tmp_path / "lost.xlsx")
+    engine = _engine(sandbox, tmp_path, key="live_key")
+    sandbox.queue_faults(["drop", "drop"], path=C.PATH_REALTIME_COUNT)
+    first = refresh_workbook(book, engine, confirm=_yes)
+    assert len(first.errors) == 2 and sandbox.billable_calls() == []
+    sent = len(sandbox.log_entries())
+    # The dry run: both doubts quoted as such, at $0 (the run would send nothing for them).
+    quote = quote_plan(plan_refresh(book), engine)
+    assert [line.split()[-6:] for line in quote.lines] == [
+        ["unknown", "outcome:", "change", "refresh", "to", "retry"]
+    ] * 2
+    assert (quote.new, quote.cached, quote.worst_case) == (0, 0, Decimal(0))
+    dry = refresh_workbook(book, engine, dry_run=True)
+    assert "unknown outcome: change refresh to retry" in "\n".join(dry.lines())
+    # The run agrees: the errors again, nothing sent.
+    again = refresh_workbook(book, engine, confirm=_yes)
+    assert len(again.errors) == 2 and len(sandbox.log_entries()) == sent
+    assert load(book, data_only=True)["Sheet"]["D1"].value.startswith("#GENERECT! Answer lost")
 
 
 def test_refresh_value_change_fetches_once(sandbox, tmp_path: Path) -> None:

@@ -329,15 +329,17 @@ class Engine:
         refresh: Any = None,
         origin: Origin | None = None,
     ) -> Answer | None:
-        """The stored answer ``count``/``search`` with these arguments would return, or None
-        when they would not return one from the store (they would fetch, or raise the error of
-        an unknown outcome). Never calls the API (the worksheet functions use it to answer
-        slow realtime calls from the store at once and fetch only what is missing)."""
+        """What the store answers for ``count``/``search`` with these arguments: the stored
+        answer they would return, or None when they would fetch. Never calls the API (the
+        worksheet functions use it to answer slow realtime calls from the store at once and
+        fetch only what is missing; the refresher's dry run to price what would be sent).
+
+        Raises the error they would raise without sending while an unknown outcome stands for
+        the call (:class:`~generect_excel.errors.OutcomeUnknownError` or
+        :class:`~generect_excel.errors.ProtocolError`, with its ``unknown_outcome``): there is
+        nothing to fetch, so the caller shows that error at once."""
         call = self._call(kind, request, refresh, origin)
-        found = self.store.find(call.key, call.slot)
-        if found.unknown is not None and self._doubt_blocks(call, found):
-            return None  # the call would raise the unknown outcome's error, sending nothing
-        return self._settled(call, found)
+        return self._settled(call, self.store.find(call.key, call.slot))
 
     def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
         """The worst-case cost of ``request``, and whether a stored answer makes it free now."""

@@ -6,7 +6,9 @@ application for that long, per formula. So, for the calls that are slow and not 
 store (realtime mode), a worksheet function does not wait:
 
 1. It asks :class:`PendingFetches` for the answer. If the store can give it without the
-   network (``lookup``: a plain recalculation, a reopened workbook), it is returned at once.
+   network (``lookup``: a plain recalculation, a reopened workbook), it is returned at once;
+   so is the error of a call whose outcome is unknown (sent, answer lost: the engine never
+   sends it again with the same refresh value), which ``lookup`` raises.
 2. Otherwise the fetch starts on a background thread, **coalesced by key**: any number of
    cells (and recalculations) asking the same question while it runs share that one fetch.
    The function returns at once with a :class:`Pending` value: one cell saying
@@ -157,7 +159,8 @@ class PendingFetches:
 
         In order: the outcome of a background fetch this waiter was waiting for (an error is
         raised, once); a fetch for ``key`` already running (join it); ``lookup()`` (the store:
-        a non-None result is returned); else ``fetch`` is started in the background. ``waiter``
+        a non-None result is returned, an exception it raises propagates and starts nothing);
+        else ``fetch`` is started in the background. ``waiter``
         (e.g. the calling cell) is handed to ``notify`` when the fetch ends; ``waiter_id``
         (e.g. its address) identifies it, so a cell recalculated while it waits is notified
         once and gets the outcome meant for it.
@@ -248,8 +251,9 @@ class BackgroundEngine:
 
     Wraps an :class:`~generect_excel.engine.Engine`. ``count``/``search`` in a mode of
     :data:`SLOW_MODES` return the stored answer if there is one for these arguments (the
-    engine's ``cached``, refresh value and origin included), else start the fetch in
-    ``fetches`` and raise :class:`FetchPendingError`. Every other call (database mode,
+    engine's ``cached``, refresh value and origin included), raise at once the error of an
+    unknown outcome that ``cached`` raises (the call would send nothing), else start the fetch
+    in ``fetches`` and raise :class:`FetchPendingError`. Every other call (database mode,
     ``spend``, ``account``, ...) goes straight to the engine. ``waiter`` is the calling cell,
     handed to the notifier when the fetch lands; the call's ``origin`` identifies it.
     """

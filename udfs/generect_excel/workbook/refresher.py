@@ -8,6 +8,8 @@ The steps, each usable alone (the CLI's ``refresh`` and ``demo`` chain them):
    a reference to another workbook, ...) is listed as *skipped* and its cell left as it is.
 2. :func:`quote_plan` tells, for each call, whether it would be answered from the store or
    fetched, and its worst-case cost; identical requests are priced once (they are paid once).
+   A call whose earlier answer was lost (an unknown outcome) is quoted as such, at $0: the run
+   sends nothing for it and writes its error until its refresh value changes.
    Free database counts may sharpen a database search's estimate (``min(limit, count)`` rows).
 3. :func:`run_plan` evaluates the calls concurrently through the engine (a thread pool of
    ``settings.max_parallel``: cache, coalescing, budget and ledger as in Excel), with the
@@ -40,7 +42,14 @@ from .. import budget
 from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..budget import format_money
 from ..engine import refresh_token
-from ..errors import BudgetError, CriteriaError, GenerectError, WorkbookError
+from ..errors import (
+    BudgetError,
+    CriteriaError,
+    GenerectError,
+    OutcomeUnknownError,
+    ProtocolError,
+    WorkbookError,
+)
 from ..functions import (
     FUNCTION_NAMES,
     Outcome,
@@ -300,6 +309,8 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
 
     ``sharpen``: for database searches that would be fetched, ask the free database count
     (needs a key; skipped without one) and price ``min(limit, count - offset)`` rows too.
+    A call with an unknown outcome standing (its answer was lost; the run would only show
+    that error) is listed as such, counted neither stored nor new, and priced $0.
     """
     test_mode = engine.settings.test_mode_key
     seen: dict[tuple[str, str, str, str | None], Query] = {}
@@ -318,12 +329,21 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
             lines.append(f"{query.where:<24} {query.function:<17} {status}")
             continue
         key = _request_key(query)
-        answer = engine.cached(
-            query.request,
-            query.kind,
-            refresh=scalar(query.args.get("refresh"), "refresh"),
-            origin=query.origin,
-        )
+        try:
+            answer = engine.cached(
+                query.request,
+                query.kind,
+                refresh=scalar(query.args.get("refresh"), "refresh"),
+                origin=query.origin,
+            )
+        except (OutcomeUnknownError, ProtocolError) as exc:
+            if getattr(exc, "unknown_outcome", None) is None:
+                raise
+            # Sent before, answer lost: the run sends nothing and shows that error (free).
+            seen.setdefault(key, query)
+            status = "unknown outcome: change refresh to retry"
+            lines.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
+            continue
         query.fetches = answer is None
         estimate = engine.estimate(query.request, query.kind)
         duplicate = key in seen and seen[key].fetches
