@@ -136,15 +136,21 @@ class _BaseClient:
         self._settings = settings
         self._random = random
         self._policy = policy or RetryPolicy()
-        self._headers = {
-            "Authorization": f"Token {self._key}",
-            "Accept": "application/json",
-            "User-Agent": _user_agent(),
+        # What the sync and the async httpx client are both built with. The pool holds exactly
+        # as many connections as we let requests run at once; redirects are never followed.
+        self._http_options: dict[str, Any] = {
+            "base_url": settings.base_url,
+            "headers": {
+                "Authorization": f"Token {self._key}",
+                "Accept": "application/json",
+                "User-Agent": _user_agent(),
+            },
+            "limits": httpx.Limits(
+                max_connections=settings.max_parallel,
+                max_keepalive_connections=settings.max_parallel,
+            ),
+            "follow_redirects": False,
         }
-        # The pool holds exactly as many connections as we let requests run at once.
-        self._limits = httpx.Limits(
-            max_connections=settings.max_parallel, max_keepalive_connections=settings.max_parallel
-        )
 
     @property
     def settings(self) -> Settings:
@@ -312,13 +318,7 @@ class Client(_BaseClient):
         super().__init__(settings, random=random, policy=policy)
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(settings.max_parallel)
-        self._http = httpx.Client(
-            base_url=settings.base_url,
-            headers=self._headers,
-            transport=transport,
-            limits=self._limits,
-            follow_redirects=False,
-        )
+        self._http = httpx.Client(transport=transport, **self._http_options)
 
     def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
         """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""
@@ -393,13 +393,7 @@ class AsyncClient(_BaseClient):
         super().__init__(settings, random=random, policy=policy)
         self._sleep = sleep
         self._slots = asyncio.Semaphore(settings.max_parallel)
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            headers=self._headers,
-            transport=transport,
-            limits=self._limits,
-            follow_redirects=False,
-        )
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options)
 
     async def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
         """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""

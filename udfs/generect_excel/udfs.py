@@ -83,6 +83,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CATEGORY = "Generect"
+CRITERIA_DOC = (
+    "The range holding your filters: labels (Job titles, Seniority, Location...) and their "
+    "values, down or across."
+)
 
 # Excel's Application.Calculation for manual mode (xlCalculationManual): respected, no Calculate.
 XL_CALCULATION_MANUAL = -4135
@@ -262,7 +266,7 @@ def _recalculate(cells: Sequence[Any]) -> None:
     "criteria",
     ndim=2,
     err_to_str=True,
-    doc="The range holding your filters: labels (Job titles, Seniority, Location...) and their values, down or across.",
+    doc=CRITERIA_DOC,
 )
 @xw.arg(
     "mode",
@@ -288,7 +292,7 @@ def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
     "criteria",
     ndim=2,
     err_to_str=True,
-    doc="The range holding your filters: labels (Job titles, Seniority, Location...) and their values, down or across.",
+    doc=CRITERIA_DOC,
 )
 @xw.arg(
     "limit",
