@@ -27,7 +27,7 @@ from generect_excel.cli import main
 from generect_excel.client import Client, close_shared_clients
 from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine
-from generect_excel.errors import OutcomeUnknownError, ProtocolError
+from generect_excel.errors import BudgetError, OutcomeUnknownError, ProtocolError
 from generect_excel.ledger import LedgerEntry, Origin
 from generect_excel.reconcile import match, reconcile
 from generect_excel.responses import BillingHistory, Transaction
@@ -37,7 +37,7 @@ KEY = "live_SECRET_reconcile_5e7d"
 LATER = timedelta(seconds=C.RECONCILE_QUIET_SECONDS + 60)  # every window has ended by then
 
 
-def make_settings(base_url: str, home: Path, key: str = KEY) -> Settings:
+def make_settings(base_url: str, home: Path, key: str = KEY, **overrides: Any) -> Settings:
     return load_settings(
         environ={},
         config_file=home / "absent.toml",
@@ -45,6 +45,7 @@ def make_settings(base_url: str, home: Path, key: str = KEY) -> Settings:
         api_key=key,
         base_url=base_url,
         home=home,
+        **overrides,
     )
 
 
@@ -139,6 +140,21 @@ def test_a_lost_answer_never_charged_is_settled_as_not_charged_once_its_window_e
     assert result.account_total == result.ledger_total == Decimal(0)
     [row] = engine.charges()
     assert row.unknown_outcome and row.amount_charged == Decimal("0.20")
+
+
+def test_the_daily_cap_counts_a_settled_row_at_its_settled_amount(
+    sandbox: Any, tmp_path: Path, client: Client
+) -> None:
+    settings = make_settings(sandbox.url, tmp_path / "home", max_spend_per_day=Decimal("0.25"))
+    engine = Engine(settings, client=client)
+    lose(engine, sandbox, "drop", interns())  # $0.20 held against today's $0.25
+    with pytest.raises(BudgetError, match="GENERECT_MAX_SPEND_PER_DAY"):
+        engine.search(interns(limit=4, offset=0))  # $0.08 more would pass it
+    assert len(sandbox.log_entries()) == 1  # the lost call only
+    now = datetime.now(UTC) + LATER
+    reconcile(engine.store, client, settings, until=now, now=now)  # not charged after all
+    assert engine.search(interns(limit=4, offset=0)).result.amount_charged == Decimal("0.08")
+    assert len(sandbox.billable_calls()) == 1
 
 
 def test_a_pending_charge_keeps_a_lost_answer_unknown(
