@@ -112,12 +112,22 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         timings.append(time.perf_counter() - started)
     assert result is not None
     settled_charged = sum(1 for s in result.settled if s.settlement.charged)
+    # Each lost call n was charged by transaction "t<n>", if at all: a settlement saying
+    # otherwise is wrong.
+    charged_ids = {t.id for t in transactions}
+    wrong = sum(
+        1
+        for s in result.settled
+        if s.settlement.transaction_id != ("t" + s.entry.charge_id[1:])
+        and (s.settlement.charged or "t" + s.entry.charge_id[1:] in charged_ids)
+    )
     median = statistics.median(timings)
     return {
         "median_s": median,
         "settled": len(result.settled),
         "settled_charged": settled_charged,
         "charged_lost": charged_lost,
+        "wrong": wrong,
         "unresolved": len(result.unresolved),
         "missing_from_ledger": len(result.missing_from_ledger),
         "missing_from_account": len(result.missing_from_account),
@@ -133,12 +143,13 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             },
             {
                 "what": f"reconcile: {LOST} lost answers ({charged_lost} really charged)",
-                "measured": f"{len(result.settled)} settled ({settled_charged} as charged), "
+                "measured": f"{len(result.settled)} settled ({settled_charged} as charged, "
+                f"{wrong} wrongly), "
                 f"{len(result.unresolved)} still unknown; {len(result.missing_from_ledger)} "
                 f"charges the ledger lacks, {len(result.missing_from_account)} rows the "
                 "account lacks",
                 "spread": "deterministic (seed 3)",
-                "limit": f"{EXTRA} charges the ledger lacks, 0 rows the account lacks",
+                "limit": f"0 wrong, {EXTRA} charges the ledger lacks, 0 rows the account lacks",
             },
         ],
     }

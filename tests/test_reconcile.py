@@ -345,6 +345,28 @@ def test_every_page_is_read_and_a_record_seen_twice_is_kept_once(tmp_path: Path)
     assert calls[:2] == [0, C.TRANSACTIONS_PAGE_SIZE]
 
 
+def test_the_async_client_reads_the_same_history(tmp_path: Path) -> None:
+    import asyncio
+
+    from generect_excel.client import AsyncClient
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    history = [_record(1, now), _record(2, now, status="pending")]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(parse_qs(urlsplit(str(request.url)).query)["offset"][0])
+        return httpx.Response(200, json={"data": {"transactions": history[offset:]}})
+
+    async def read() -> BillingHistory:
+        settings = make_settings("https://generect.invalid", tmp_path / "home")
+        transport = httpx.MockTransport(handler)
+        async with AsyncClient(settings, transport=transport) as client:
+            return await client.transactions()
+
+    got = asyncio.run(read())
+    assert ([t.id for t in got.transactions], got.ignored) == (["txn_1"], 1)
+
+
 def test_a_server_ignoring_the_offset_is_refused_not_looped_on(tmp_path: Path) -> None:
     page = [_record(1, datetime(2026, 11, 20, tzinfo=UTC))]
 
@@ -440,6 +462,21 @@ def test_a_charge_far_from_the_lost_call_is_not_its() -> None:
     result = _match([lost], [_txn(1, -30, "0.06")])  # half an hour before: another call
     assert [s.settlement.amount for s in result.settled] == [Decimal(0)]
     assert [t.id for t in result.missing_from_ledger] == ["t1"]
+
+
+def test_the_benchmark_month_settles_without_a_wrong_settlement() -> None:
+    """benchmarks/bench_reconcile.py keeps working, and its month reconciles correctly."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import bench_reconcile
+    finally:
+        sys.path.pop(0)
+    figures = bench_reconcile.run(quick=True)
+    assert figures["wrong"] == 0 and figures["settled"] + figures["unresolved"] == 60
+    assert figures["settled_charged"] <= figures["charged_lost"]
+    assert (figures["missing_from_ledger"], figures["missing_from_account"]) == (20, 0)
 
 
 def test_an_already_settled_row_keeps_its_transaction() -> None:
