@@ -29,6 +29,11 @@ Why each property holds:
   claim, in one transaction. :meth:`Store.find` returns the doubt in the same SELECT as the
   entry, so the engine answers later calls with the same refresh value with the error instead
   of sending the call again; a saved answer for the key clears it.
+- **Settled, never rewritten.** ``generect-excel reconcile`` settles an unknown outcome against
+  Generect's billing history with :meth:`Store.settle`: a row of ``settlements`` beside the
+  ledger row (charged, with the transaction that proves it, or not charged), never a change to
+  the row. The totals and the daily cap count a settled row at its settled amount. One
+  settlement per ledger row and one ledger row per transaction, so settling twice is harmless.
 - **One daily budget for every process.** A paid call's claim carries its worst case
   (``inflight.reserved``). :meth:`Store.claim` sums today's ledger and every live claim's
   reservation and asks the caller's check in the same write transaction as it takes the claim,
@@ -78,7 +83,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from . import _constants as C
 from .errors import StoreError
-from .ledger import Charge, LedgerEntry, Origin
+from .ledger import Charge, LedgerEntry, Origin, Settlement
 
 __all__ = [
     "MIGRATIONS",
@@ -216,6 +221,27 @@ MIGRATIONS += (
         (
             # The worst case a paid call holds against the daily cap while it is in flight.
             "ALTER TABLE inflight ADD COLUMN reserved TEXT NOT NULL DEFAULT '0'",
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        "0008_settlements",
+        (
+            # What Generect's billing history says an unknown outcome's ledger row cost: a new
+            # fact beside the row, which stays as it was written. ``amount`` is what was
+            # charged ('0': not charged), ``transaction_id`` Generect's record of it (NULL: not
+            # charged; one transaction settles one row at most).
+            """
+            CREATE TABLE settlements (
+                charge_id TEXT PRIMARY KEY,
+                amount TEXT NOT NULL,
+                transaction_id TEXT UNIQUE,
+                transaction_time TEXT,
+                settled_at TEXT NOT NULL
+            )
+            """,
         ),
     ),
 )
@@ -1328,13 +1354,14 @@ class Store:
         account: str | None = None,
     ) -> list[LedgerEntry]:
         """Ledger rows with ``since <= time < until`` (aware datetimes; ``None`` = open), oldest
-        first, optionally for one account fingerprint."""
+        first, optionally for one account fingerprint, each with its settlement if any."""
         where, params = self._where(since, until, account)
         with self._transaction("reading the ledger", write=False) as conn:
             rows = conn.execute(
                 "SELECT id, charge_id, time, endpoint, mode, request, rows, results_count, "
                 "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key, "
-                f"unknown_outcome FROM ledger{where} ORDER BY time, id",
+                "unknown_outcome, amount, transaction_id, transaction_time, settled_at "
+                f"FROM ledger LEFT JOIN settlements USING (charge_id){where} ORDER BY time, id",
                 params,
             ).fetchall()
         return [
@@ -1354,9 +1381,43 @@ class Store:
                 origin=Origin(r[12], r[13], r[14]),
                 cache_key=r[15],
                 unknown_outcome=bool(r[16]),
+                settlement=None
+                if r[20] is None
+                else Settlement(
+                    charge_id=r[1],
+                    amount=Decimal(r[17]),
+                    transaction_id=r[18],
+                    transaction_time=None if r[19] is None else _parse_ts(r[19]),
+                    settled_at=_parse_ts(r[20]),
+                ),
             )
             for r in rows
         ]
+
+    def settle(self, settlements: list[Settlement]) -> int:
+        """Record what Generect's billing history says about unknown outcomes' ledger rows, in
+        one transaction; returns how many were new.
+
+        Never changes a ledger row. A row already settled, or a transaction already settling
+        another row, is left as it is (so running reconcile twice settles nothing twice).
+        """
+        with self._transaction("settling unknown outcomes", write=True) as conn:
+            before = conn.total_changes
+            for item in settlements:
+                conn.execute(
+                    "INSERT OR IGNORE INTO settlements (charge_id, amount, transaction_id, "
+                    "transaction_time, settled_at) SELECT ?, ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM ledger WHERE charge_id = ? AND unknown_outcome)",
+                    (
+                        item.charge_id,
+                        str(item.amount),
+                        item.transaction_id,
+                        None if item.transaction_time is None else _ts(item.transaction_time),
+                        _ts(item.settled_at),
+                        item.charge_id,
+                    ),
+                )
+            return conn.total_changes - before
 
     def total_charged(
         self,
@@ -1369,7 +1430,8 @@ class Store:
         """The exact (``Decimal``) sum of ``amount_charged`` over a period.
 
         Test-mode charges are left out unless asked for: they were never debited. Calls whose
-        outcome is unknown count at their estimate (see :meth:`unknown_total`).
+        outcome is unknown count at their estimate (see :meth:`unknown_total`), or at their
+        settled amount once settled (:meth:`settle`).
         """
         with self._transaction("reading the ledger", write=False) as conn:
             return self._ledger_total(
@@ -1384,8 +1446,8 @@ class Store:
         account: str | None = None,
         include_test_mode: bool = False,
     ) -> tuple[Decimal, int]:
-        """How much of :meth:`total_charged` is estimates for unknown outcomes, and for how
-        many calls."""
+        """How much of :meth:`total_charged` is estimates for unknown outcomes not settled yet,
+        and for how many calls."""
         with self._transaction("reading the ledger", write=False) as conn:
             amounts = self._ledger_amounts(
                 conn, since, until, account, include_test_mode, unknown_only=True
@@ -1418,6 +1480,11 @@ class Store:
         if not include_test_mode:
             where += (" AND " if where else " WHERE ") + "test_mode = 0"
         if unknown_only:
-            where += (" AND " if where else " WHERE ") + "unknown_outcome = 1"
-        rows = conn.execute(f"SELECT amount_charged FROM ledger{where}", params).fetchall()
+            where += (" AND " if where else " WHERE ") + "unknown_outcome = 1 AND amount IS NULL"
+        # A settled row counts at what Generect's billing history says it cost.
+        rows = conn.execute(
+            "SELECT COALESCE(amount, amount_charged) FROM ledger "
+            f"LEFT JOIN settlements USING (charge_id){where}",
+            params,
+        ).fetchall()
         return [r[0] for r in rows]
