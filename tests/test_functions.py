@@ -34,15 +34,16 @@ def engine(sandbox, tmp_path: Path) -> Engine:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(5.0, 5.0), ([[5.0]], 5.0), ([5.0], 5.0), ("  ", None), ([[None]], None), ([], None)],
+    [(5.0, 5.0), ([[5.0]], 5.0), ([5.0], 5.0), ("  ", None), ([[None]], None)],
 )
 def test_scalar_accepts_one_cell_in_any_shape(value, expected) -> None:
     assert scalar(value, "limit") == expected
 
 
-def test_scalar_refuses_a_range() -> None:
-    with pytest.raises(CriteriaError, match="limit: expected one cell"):
-        scalar([[1.0, 2.0]], "limit")
+@pytest.mark.parametrize("value", [[[1.0, 2.0]], [[1.0], [2.0]], [[None, None], [None, None]], []])
+def test_scalar_refuses_a_range_of_several_cells_or_none(value) -> None:
+    with pytest.raises(CriteriaError, match="limit: expected one cell or value, got a"):
+        scalar(value, "limit")
 
 
 @pytest.mark.parametrize(
