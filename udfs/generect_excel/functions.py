@@ -156,7 +156,7 @@ def _page_number(value: Any, name: str, label: str) -> Any:
     value = scalar(value, name, blank_is_omitted=False)
     if isinstance(value, str) and not value.strip():
         raise CriteriaError(
-            f'{label}: "{value}" is not a number. Leave it out (or its cell empty) for the '
+            f"{label}: empty text is not a number. Leave it out (or its cell empty) for the "
             "default, or give a whole number."
         )
     return value
