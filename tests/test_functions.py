@@ -117,7 +117,7 @@ REFUSED = [
         "GENERECT_SEARCH",
         {"fields": "full_name, nonexistent_field"},
         "Unknown field 'nonexistent_field'. Unlisted field? Use raw:nonexistent_field. "
-        "Fields: full_name, first_name (+106 more)",
+        "Fields: full_name, first_name (+111 more)",
     ),
     (
         "GENERECT_SEARCH",

@@ -11,8 +11,10 @@ Where the names come from, recorded per row of :data:`LEAD_FIELDS`:
 
 - ``spec``: Generect's published OpenAPI spec: the full lead profile of
   ``/api/linkedin/leads/by_link/`` (58 fields, with the keys of its ``jobs`` and
-  ``educations`` items and their dates), and the lead rows of the search and preview examples
-  (``lead_id``, ``id``, ``title``, ``seniority``). ``tests/test_lead_fields.py`` reads the spec and fails when it names a lead
+  ``educations`` items and their dates), what ``/api/linkedin/leads/by_icp/`` adds
+  (``gender``, ``linkedin_lead_persona``, the keys of ``languages``), and the lead rows of the
+  search and preview examples (``lead_id``, ``id``, ``title``, ``seniority``,
+  ``headcount_range``). ``tests/test_lead_fields.py`` reads the spec and fails when it names a lead
   field this table lacks.
 - ``facts``: what real rows carry beyond the spec (``FACTS.md``, "Request and response"):
   database rows' ``linkedin_company_id``, ``is_current``, ``updated_at``; realtime rows'
@@ -125,11 +127,17 @@ LEAD_FIELDS: tuple[tuple[str, str], ...] = (
     ("jobs.job_title", "spec"),
     ("jobs.raw_company_name", "spec"),
     ("jobs.raw_job_title", "spec"),
+    # -- the spec's lead profiles of /api/linkedin/leads/by_icp/: what by_link lacks
+    ("gender", "spec"),
+    ("linkedin_lead_persona", "spec"),
+    ("languages.name", "spec"),
+    ("languages.proficiency", "spec"),
     # -- the spec's search and preview examples
     ("lead_id", "spec"),
     ("id", "spec"),
     ("title", "spec"),
     ("seniority", "spec"),
+    ("headcount_range", "spec"),
     # -- FACTS.md: real database rows
     ("linkedin_company_id", "facts"),
     ("is_current", "facts"),
