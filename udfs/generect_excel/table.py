@@ -42,6 +42,7 @@ Cell values:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -590,6 +591,8 @@ def _raw_path(name: str) -> str | None:
     return text[len(RAW_PREFIX) :].strip()
 
 
+# Recalculation checks the same few names again and again: remember the verdicts.
+@functools.lru_cache(maxsize=4096)
 def _is_known_field(name: str) -> bool:
     raw = _raw_path(name)
     if raw is not None:
@@ -700,9 +703,10 @@ def lead_table(
     if isinstance(fields, str):
         fields = parse_fields(fields)
     names = [str(name).strip() for name in fields or () if name is not None and str(name).strip()]
-    if not names:
+    if names:
+        check_fields(names)
+    else:
         names = list(DEFAULT_COLUMNS)
-    check_fields(names)
     rows = [row if type(row) is dict or isinstance(row, Mapping) else {} for row in leads]
     spellings: dict[str, list[str]] | None = None  # only raw fields need the rows' keys
     readers = []
