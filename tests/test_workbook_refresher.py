@@ -13,7 +13,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from generect_excel import _constants as C
 from generect_excel.engine import Engine
-from generect_excel.errors import BudgetError, SettingsError
+from generect_excel.errors import BudgetError, SettingsError, WorkbookError
 from generect_excel.templates import write_template
 from generect_excel.workbook.formulas import parse_reference
 from generect_excel.workbook.references import WorkbookReader
@@ -394,3 +394,14 @@ def test_a_raw_field_is_fetched_and_written(sandbox, tmp_path: Path) -> None:
     assert list(rows[0][:3]) == ["full_name", "raw:company_type", "certifications"]
     assert all(row[0] and row[1] for row in rows[1:])  # the sandbox's database rows carry it
     assert all(row[2] is None for row in rows[1:])  # catalogued, absent: an empty cell
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_buying(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    before = book.read_bytes()
+    engine = _engine(sandbox, tmp_path, key="live_output")
+    for output in (tmp_path / "no-such-folder" / "out.xlsx", tmp_path):
+        with pytest.raises(WorkbookError, match=r"Cannot write .*Nothing was sent"):
+            refresh_workbook(book, engine, output=output, confirm=_yes)
+    assert sandbox.log_entries() == [] and engine.charges() == []
+    assert book.read_bytes() == before

@@ -552,11 +552,23 @@ def refresh_workbook(
         )
     if any(q.fetches for q in plan.queries):
         engine.settings.require_key()  # before anything is sent or written
+    _check_target(target)
     run_plan(plan, engine, progress=progress)
     report = write_results(plan, target, spill=spill)
     _summarize(summary, plan, report)
     summary.output = target
     return summary
+
+
+def _check_target(target: Path) -> None:
+    """Refuse an output that cannot be written before anything is bought: writing it after the
+    run would fail with the answers already paid for."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir() or not folder.is_dir():
+        problem = "it is a folder" if target.is_dir() else "its folder does not exist"
+        raise WorkbookError(
+            f"Cannot write {target.name} ({problem}): choose another output. Nothing was sent."
+        )
 
 
 def _summarize(summary: RefreshSummary, plan: Plan, report: PatchReport) -> None:
