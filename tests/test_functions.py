@@ -89,7 +89,10 @@ def test_bad_arguments_fail_before_any_call(call, message: str) -> None:
 # Every argument a function would refuse, with the cell's exact line: (function, arguments
 # besides the criteria, message).
 RANGE = "expected one cell or value, got a range of several cells. Point it at a single cell."
-EMPTY_TEXT = "empty text is not a number. Leave it out (or its cell empty) for the default, or give a whole number."
+EMPTY_TEXT = (
+    "empty text is not a number. Leave it out (or its cell empty) for the default, "
+    "or give a whole number."
+)
 REFUSED = [
     ("GENERECT_SEARCH", {"limit": ""}, f"Limit: {EMPTY_TEXT}"),
     ("GENERECT_SEARCH", {"limit": [[10.0, 20.0], [30.0, 40.0]]}, f"limit: {RANGE}"),

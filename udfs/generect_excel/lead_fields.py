@@ -14,8 +14,8 @@ Where the names come from, recorded per row of :data:`LEAD_FIELDS`:
   ``educations`` items and their dates), what ``/api/linkedin/leads/by_icp/`` adds
   (``gender``, ``linkedin_lead_persona``, the keys of ``languages``), and the lead rows of the
   search and preview examples (``lead_id``, ``id``, ``title``, ``seniority``,
-  ``headcount_range``). ``tests/test_lead_fields.py`` reads the spec and fails when it names a lead
-  field this table lacks.
+  ``headcount_range``). ``tests/test_lead_fields.py`` reads the spec and fails when it names
+  a lead field this table lacks.
 - ``facts``: what real rows carry beyond the spec (``FACTS.md``, "Request and response"):
   database rows' ``linkedin_company_id``, ``is_current``, ``updated_at``; realtime rows'
   ``lead_company_name`` and nested ``company`` object; ``started_at_position``, a field

@@ -4,7 +4,9 @@ Generect's lead rows carry about 80 fields that differ by mode (FACTS.md): datab
 ``lead_id``, ``job_title``, ``company_name``, ``company_url``; realtime rows may lack
 ``lead_id`` and ``linkedin_url``, use ``lead_company_name`` or nest a ``company`` object. This
 module maps them onto stable columns through fallbacks kept as data (``COLUMN_SOURCES``), lets
-the analyst pick any raw field instead, and turns every value into something a cell can hold.
+the analyst pick a lead field of the catalogue instead (``FIELD_CATALOGUE``, checked before a
+search is bought: :func:`check_fields`) or any other field as ``raw:NAME``, and turns every
+value into something a cell can hold.
 
 The sheet contract of ``=GENERECT_SEARCH(...)`` (public: templates and formulas rely on it)::
 
@@ -690,12 +692,13 @@ def lead_table(
     """Lead rows -> ``[header] + one row per lead``, every row the same width.
 
     ``fields`` is ``None`` (or empty) for ``DEFAULT_COLUMNS``; otherwise names in the order
-    wanted: a logical column (any case, spaces for underscores: "Job title"), any raw field of
-    the rows ("headline", "company_headcount_range"), a nested path ("company.domain",
-    "jobs.0.job_title", "jobs.job_title" for every job), or ``raw:NAME`` for the row's own
-    field where a logical column has the same name ("raw:industry"). Raw names match the rows'
-    keys case-insensitively. The header shows each name as asked. A row that is not an object
-    gives an empty row, a field no row carries an empty column.
+    wanted: a logical column (any case, spaces for underscores: "Job title"), a lead field of
+    :data:`FIELD_CATALOGUE` ("headline", "company_headcount_range"), a nested path of it
+    ("company.domain", "jobs.0.job_title", "jobs.job_title" for every job), or ``raw:NAME`` for
+    any other field of the rows, or the row's own field where a logical column has the same
+    name ("raw:industry"). Field names match the rows' keys case-insensitively. The header
+    shows each name as asked. A row that is not an object gives an empty row, a field no row
+    carries an empty column.
 
     Raises ``CriteriaError`` (:func:`check_fields`) for a name outside the catalogue, whatever
     the rows hold: the same names are accepted before a search is bought and after.
