@@ -21,9 +21,11 @@ Everything a call would refuse is refused before it sends anything, so a mistake
 (:func:`check_arguments` runs exactly those checks without the call, for the refresher's plan):
 a range of several cells where one value goes; a ``limit`` or ``offset`` that is empty text
 (``""``: unlike an empty cell, it is not read as "the default", which would buy a page nobody
-asked for), not a whole number, or out of range; a ``mode`` other than database/realtime;
-a ``fields`` name outside the catalogue (:func:`generect_excel.table.check_fields`; ``raw:NAME``
-reaches any other field); a ``period`` or ``field`` that has no answer.
+asked for; in Excel, xlwings hands ``""`` over as an empty cell, so only the refresher and
+other callers see it), not a whole number, or out of range; a ``mode`` other than
+database/realtime; a ``fields`` name outside the catalogue
+(:func:`generect_excel.table.check_fields`; ``raw:NAME`` reaches any other field); a
+``period`` or ``field`` that has no answer.
 
 Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
 :class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
