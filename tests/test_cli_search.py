@@ -130,3 +130,46 @@ def test_dry_run_sends_nothing(env: Path, sandbox: Any, capsys: pytest.CaptureFi
     assert main(["search", str(env), "--limit", "10", "--dry-run"]) == 0
     assert "free now (answer stored)" in capsys.readouterr().out
     assert len(sandbox.log_entries()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "words"),
+    [
+        (["--fields", "full_name,nonexistent_field"], 1, "Use raw:nonexistent_field"),
+        (["--fields", "full_name,nonexistent_field", "--dry-run"], 1, "Unknown field"),
+        (["--limit", "0"], 1, "Limit: 0 is out of range"),
+        (["--offset", "-1"], 1, "Offset: -1 is out of range"),
+        (["--limit", ""], 2, "--limit: invalid int value"),
+        (["--limit", "2.5"], 2, "--limit: invalid int value"),
+        (["--mode", "sometimes"], 2, "--mode: invalid choice"),
+    ],
+)
+def test_a_search_that_would_be_refused_sends_nothing(
+    env: Path,
+    sandbox: Any,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    code: int,
+    words: str,
+) -> None:
+    if code == 2:  # argparse's own refusal: usage on stderr, exit 2
+        with pytest.raises(SystemExit) as caught:
+            main(["search", str(env), *extra])
+        assert caught.value.code == 2
+    else:
+        assert main(["search", str(env), *extra]) == 1
+    assert words in capsys.readouterr().err
+    assert sandbox.log_entries() == []
+
+
+def test_a_raw_field_is_fetched_and_shown(
+    env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "types.csv"
+    args = ["search", str(env), "--limit", "3", "--fields", "lead_id, raw:company_type"]
+    assert main([*args, "--csv", str(out)]) == 0
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["lead_id", "raw:company_type"] and len(rows) == 4
+    assert all(row[1] for row in rows[1:])  # the sandbox's database rows carry company_type
+    assert len(sandbox.billable_calls()) == 1

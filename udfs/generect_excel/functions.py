@@ -17,6 +17,16 @@ Defaults (an omitted argument or an empty cell): ``mode`` "database"; ``limit`` 
 own limit if it has one, else :data:`DEFAULT_SEARCH_LIMIT`; ``offset`` the criteria's own, else
 none (0); ``fields`` the standard columns; ``refresh`` no refresh; ``period`` "today".
 
+Everything a call would refuse is refused before it sends anything, so a mistake costs nothing
+(:func:`check_arguments` runs exactly those checks without the call, for the refresher's plan):
+a range of several cells where one value goes; a ``limit`` or ``offset`` that is empty text
+(``""``: unlike an empty cell, it is not read as "the default", which would buy a page nobody
+asked for; in Excel, xlwings hands ``""`` over as an empty cell, so only the refresher and
+other callers see it), not a whole number, or out of range; a ``mode`` other than
+database/realtime; a ``fields`` name outside the catalogue
+(:func:`generect_excel.table.check_fields`; ``raw:NAME`` reaches any other field); a
+``period`` or ``field`` that has no answer.
+
 Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
 :class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
 :func:`cell_error` turns any exception into the one-line cell message.
@@ -33,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +58,7 @@ from .errors import CriteriaError, GenerectError, ProtocolError, one_line
 from .ledger import PERIODS, Origin
 from .models import LeadSearchRequest, parse_mode
 from .store import BoundedMemo
-from .table import SearchInfo, parse_fields, search_table
+from .table import SearchInfo, checked_fields, search_table
 from .vocab import allowed_values
 
 __all__ = [
@@ -56,6 +66,7 @@ __all__ = [
     "FUNCTION_NAMES",
     "Outcome",
     "cell_error",
+    "check_arguments",
     "evaluate_balance",
     "evaluate_count",
     "evaluate_search",
@@ -111,21 +122,45 @@ class Outcome:
 # --------------------------------------------------------------------------- arguments
 
 
-def scalar(value: Any, name: str) -> Any:
+def _cells(value: Any) -> Iterator[Any]:
+    """Every cell of a range, row by row (a bare value is one cell)."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _cells(item)
+    else:
+        yield value
+
+
+def scalar(value: Any, name: str, *, blank_is_omitted: bool = True) -> Any:
     """One value from an argument that may come as a 1x1 range (``[[v]]`` or ``[v]``).
 
-    Raises :class:`CriteriaError` when a range of several cells is given where one value is
-    expected. Blank text counts as empty (``None``).
+    Raises :class:`CriteriaError` when a range of several cells (or none) is given where one
+    value is expected. Blank text counts as empty (``None``) unless ``blank_is_omitted`` is
+    False.
     """
-    while isinstance(value, list | tuple):
-        cells = [cell for cell in value]
-        if len(cells) == 0:
-            return None
-        if len(cells) > 1:
-            raise CriteriaError(f"{name}: expected one cell or value, got a range of {len(cells)}.")
+    if isinstance(value, list | tuple):
+        cells = list(_cells(value))
+        if len(cells) != 1:
+            # A reference is clipped to the sheet's used area: its count may not be the
+            # range's size, so the message does not quote it.
+            size = "a range of several cells" if cells else "an empty range"
+            raise CriteriaError(
+                f"{name}: expected one cell or value, got {size}. Point it at a single cell."
+            )
         value = cells[0]
-    if isinstance(value, str) and not value.strip():
+    if blank_is_omitted and isinstance(value, str) and not value.strip():
         return None
+    return value
+
+
+def _page_number(value: Any, name: str, label: str) -> Any:
+    """``limit``/``offset``: one value; empty text is an error, not the default."""
+    value = scalar(value, name, blank_is_omitted=False)
+    if isinstance(value, str) and not value.strip():
+        raise CriteriaError(
+            f"{label}: empty text is not a number. Leave it out (or its cell empty) for the "
+            "default, or give a whole number."
+        )
     return value
 
 
@@ -184,8 +219,8 @@ def request_for_search(
 
 def _parse_search(criteria: Any, limit: Any, offset: Any, mode: Any) -> LeadSearchRequest:
     request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
-    limit = scalar(limit, "limit")
-    offset = scalar(offset, "offset")
+    limit = _page_number(limit, "limit", "Limit")
+    offset = _page_number(offset, "offset", "Offset")
     if limit is None and request.body().get("limit_by") is None:
         limit = DEFAULT_SEARCH_LIMIT
     if limit is None and offset is None:
@@ -211,7 +246,7 @@ def run_count(
     origin: Origin | None = None,
 ) -> Outcome:
     """``GENERECT_COUNT`` with its answer: the number of matching leads."""
-    request = request_for_count(criteria, mode)
+    request = _check_count(criteria, mode, refresh)
     answer = engine.count(request, refresh=scalar(refresh, "refresh"), origin=origin)
     return Outcome(_count_value(answer), answer)
 
@@ -227,14 +262,94 @@ def run_search(
     origin: Origin | None = None,
 ) -> Outcome:
     """``GENERECT_SEARCH`` with its answer: status row, header row, one row per lead."""
-    request = request_for_search(criteria, limit, offset, mode)
-    columns = parse_fields(fields)  # a bad value fails here, before anything is bought
+    request, columns = _search_arguments(criteria, limit, offset, fields, mode, refresh)
     answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
     info = SearchInfo.from_answer(answer, mode=str(request.mode))
     if getattr(answer, "test_mode", False) and not info.test_mode:
         # A test key is never debited, whatever the answer's own header said.
         info = dataclasses.replace(info, test_mode=True)
     return Outcome(_table(answer.result, info, columns), answer)
+
+
+def _check_count(criteria: Any, mode: Any = None, refresh: Any = None) -> LeadSearchRequest:
+    request = request_for_count(criteria, mode)
+    scalar(refresh, "refresh")
+    return request
+
+
+def _search_arguments(
+    criteria: Any, limit: Any, offset: Any, fields: Any, mode: Any, refresh: Any
+) -> tuple[LeadSearchRequest, list[str] | None]:
+    """The request and the columns; every argument checked before anything is bought."""
+    request = request_for_search(criteria, limit, offset, mode)
+    columns = checked_fields(fields)
+    scalar(refresh, "refresh")
+    return request, columns
+
+
+def _check_search(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+) -> LeadSearchRequest:
+    return _search_arguments(criteria, limit, offset, fields, mode, refresh)[0]
+
+
+def _period(period: Any) -> str:
+    value = scalar(period, "period")
+    text = "today" if value is None else str(value).strip().lower()
+    if text not in PERIODS:
+        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
+    return text
+
+
+def _values(field: Any) -> list[list[str]]:
+    name = scalar(field, "field")
+    if name is None:
+        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
+    try:
+        values: Sequence[str] = allowed_values(str(name).strip())
+    except KeyError as exc:
+        raise CriteriaError(
+            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
+        ) from None
+    return [[value] for value in values]
+
+
+def _check_spend(period: Any = None) -> None:
+    _period(period)
+
+
+def _check_balance() -> None:
+    return None
+
+
+def _check_values(field: Any = None) -> None:
+    _values(field)
+
+
+# What each function checks before it calls anything (FUNCTION_NAMES' arguments, by name).
+_ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
+    "GENERECT_COUNT": _check_count,
+    "GENERECT_SEARCH": _check_search,
+    "GENERECT_SPEND": _check_spend,
+    "GENERECT_BALANCE": _check_balance,
+    "GENERECT_VALUES": _check_values,
+}
+
+
+def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest | None:
+    """Run every check ``function`` makes on ``args`` before it sends anything, and nothing
+    else (free, no network): raises :class:`CriteriaError` for anything the call would refuse.
+
+    ``args`` maps the argument names of :data:`FUNCTION_NAMES` to values as xlwings hands them
+    (omitted ones may be left out). Returns the validated request of a count or search, else
+    ``None``.
+    """
+    return _ARGUMENT_CHECKS[function](**args)
 
 
 def _table(result: Any, info: SearchInfo, columns: list[str] | None) -> list[list[Any]]:
@@ -278,11 +393,7 @@ def evaluate_search(
 def evaluate_spend(engine: Any, period: Any = None) -> float:
     """``=GENERECT_SPEND([period])``: what the local ledger says was charged ("today",
     "month" or "all"; test-mode calls excluded), in USD."""
-    value = scalar(period, "period")
-    text = "today" if value is None else str(value).strip().lower()
-    if text not in PERIODS:
-        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
-    return float(engine.spend(text))
+    return float(engine.spend(_period(period)))
 
 
 def evaluate_balance(engine: Any) -> float:
@@ -296,16 +407,7 @@ def evaluate_balance(engine: Any) -> float:
 def evaluate_values(field: Any) -> list[list[str]]:
     """``=GENERECT_VALUES(field)``: the allowed values of a vocabulary field, as one column
     (for drop-down lists). ``field`` is a request field, a vocabulary or a friendly label."""
-    name = scalar(field, "field")
-    if name is None:
-        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
-    try:
-        values: Sequence[str] = allowed_values(str(name).strip())
-    except KeyError as exc:
-        raise CriteriaError(
-            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
-        ) from None
-    return [[value] for value in values]
+    return _values(field)
 
 
 # --------------------------------------------------------------------------- errors

@@ -206,20 +206,21 @@ def search(args: argparse.Namespace) -> int:
 
     from ..criteria import with_paging
     from ..ledger import csv_safe
-    from ..table import SearchInfo, lead_table, status_line
+    from ..table import SearchInfo, checked_fields, lead_table, status_line
 
     request = load_criteria(args)
     limit = args.limit
     if limit is None and request.body().get("limit_by") is None:
         limit = DEFAULT_CLI_LIMIT
     request = with_paging(request, limit=limit, offset=args.offset)
+    fields = checked_fields(args.fields)  # an unknown field must cost nothing
     engine = _engine()
     if args.dry_run:
         return _print_estimate(engine, request, "search")
     if args.csv:
         check_output_folder(args.csv)
     answer = engine.search(request, refresh=_refresh_value(args), origin=_origin(args))
-    table = lead_table(answer.result.leads, args.fields)
+    table = lead_table(answer.result.leads, fields)
     info = SearchInfo.from_answer(answer, mode=answer.mode)
     if answer.test_mode and not info.test_mode:  # a test key, whatever the answer's header said
         info = dataclasses.replace(info, test_mode=True)
@@ -285,7 +286,10 @@ def register_fetch_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--offset", type=int, default=None, help="rows to skip (paging)")
     parser.add_argument(
-        "--fields", default=None, help="comma list of columns (default: the standard set)"
+        "--fields",
+        default=None,
+        help="comma list of columns (default: the standard set); a lead field, a nested path "
+        "(company.domain) or raw:NAME for a field outside the catalogue; checked before buying",
     )
     parser.add_argument("--csv", metavar="OUT", default=None, help="write the leads to this CSV")
     _add_fetch_options(parser)

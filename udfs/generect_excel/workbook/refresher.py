@@ -54,18 +54,17 @@ from ..functions import (
     FUNCTION_NAMES,
     Outcome,
     cell_error,
+    check_arguments,
     evaluate_balance,
     evaluate_spend,
     evaluate_values,
     request_for_count,
-    request_for_search,
     run_count,
     run_search,
     scalar,
 )
 from ..ledger import Origin
 from ..models import canonical_json
-from ..table import parse_fields
 from .formulas import Call, FormulaSyntaxError, parse_formula
 from .references import FormulaCell, WorkbookReader
 from .xlsxpatch import CellResult, Package, PatchReport, SpillMode, patch_workbook, write_atomically
@@ -278,17 +277,10 @@ def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
     except WorkbookError as exc:
         query.skipped = str(exc)
         return
-    args = query.args
     try:
-        if call.function == "GENERECT_COUNT":
-            query.request = request_for_count(args["criteria"], args["mode"])
-            scalar(args["refresh"], "refresh")
-        elif call.function == "GENERECT_SEARCH":
-            query.request = request_for_search(
-                args["criteria"], args["limit"], args["offset"], args["mode"]
-            )
-            parse_fields(args["fields"])
-            scalar(args["refresh"], "refresh")
+        # Every check the function makes before sending, so that what would be refused is
+        # refused here: free, and listed by the dry run.
+        query.request = check_arguments(call.function, query.args)
     except GenerectError as exc:
         query.invalid = exc
 
@@ -560,11 +552,23 @@ def refresh_workbook(
         )
     if any(q.fetches for q in plan.queries):
         engine.settings.require_key()  # before anything is sent or written
+    _check_target(target)
     run_plan(plan, engine, progress=progress)
     report = write_results(plan, target, spill=spill)
     _summarize(summary, plan, report)
     summary.output = target
     return summary
+
+
+def _check_target(target: Path) -> None:
+    """Refuse an output that cannot be written before anything is bought: writing it after the
+    run would fail with the answers already paid for."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir() or not folder.is_dir():
+        problem = "it is a folder" if target.is_dir() else "its folder does not exist"
+        raise WorkbookError(
+            f"Cannot write {target.name} ({problem}): choose another output. Nothing was sent."
+        )
 
 
 def _summarize(summary: RefreshSummary, plan: Plan, report: PatchReport) -> None:
