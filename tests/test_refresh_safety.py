@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import subprocess
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -161,6 +163,33 @@ def test_a_live_search_whose_refresh_fails_shows_the_stored_rows(
         run_search(engine, criteria, 6, None, None, None, "2")
 
 
+def test_a_realtime_cell_whose_background_refresh_fails_shows_the_stored_rows(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    from generect_excel.ledger import Origin
+    from generect_excel.pending import BackgroundEngine, FetchPendingError, PendingFetches
+
+    server = sandbox_factory()
+    engine = Engine(sandbox_settings(server, tmp_path / "home"))
+    fetches = PendingFetches()
+    cell = BackgroundEngine(engine, fetches)
+    origin = Origin("Book1", "Sheet1", "A21")
+    criteria = [["Job titles", "CEO"]]
+
+    def recalculate(refresh: str):  # the cell as Excel calls it: pending, then the outcome
+        with pytest.raises(FetchPendingError):
+            run_search(cell, criteria, 3, None, None, "realtime", refresh, origin)
+        assert fetches.wait(60)
+        return run_search(cell, criteria, 3, None, None, "realtime", refresh, origin)
+
+    first = recalculate("1")
+    assert first.failure is None and len(first.value) == 5
+    server.stop()
+    again = recalculate("2")
+    assert again.failure is not None and again.value[1:] == first.value[1:]
+    assert again.value[0][0].startswith("Generect realtime · refresh failed ")
+
+
 # --------------------------------------------------------------------------- open or read-only
 
 
@@ -207,6 +236,34 @@ def test_a_read_only_workbook_is_refused_unless_forced(
     assert main(["refresh", str(book), "--force"]) == 0
     assert book.read_bytes() != original and len(sandbox.billable_calls()) == 1
     assert book.stat().st_mode & 0o777 == 0o444  # still read-only, as its owner left it
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr (e2fsprogs)")
+def test_an_immutable_workbook_is_refused_even_with_force(env, sandbox, tmp_path: Path, capsys):
+    book = write_template("lead-list", Path("leads.xlsx"))
+    original = book.read_bytes()
+    made = subprocess.run(["chattr", "+i", str(book)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"this file system or user cannot set the immutable flag: {made.stderr!r}")
+    try:
+        for argv in (["refresh", str(book)], ["refresh", str(book), "--force"]):
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"{book} cannot be changed" in err
+            assert "-o OTHER.xlsx" in err and "--force" not in err
+    finally:
+        subprocess.run(["chattr", "-i", str(book)], check=True)
+    assert sandbox.log_entries() == [] and book.read_bytes() == original
+
+
+def test_new_refuses_to_replace_a_template_open_in_libreoffice(env, tmp_path: Path, capsys):
+    book = write_template("lead-list", Path("mine.xlsx"))
+    original = book.read_bytes()
+    Path(".~lock.mine.xlsx#").write_text("someone")
+    assert main(["new", "market-sizing", "-o", "mine.xlsx", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "mine.xlsx is open in LibreOffice" in err and "-o FILE" in err
+    assert book.read_bytes() == original
 
 
 # --------------------------------------------------------------------------- unwritable

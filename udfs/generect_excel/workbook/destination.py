@@ -12,8 +12,12 @@ that names the path and says what to do:
 - a folder in which no file can be created (permissions, a read-only mount): probed by
   creating and removing an empty temporary file there, which holds for every user, root
   included (root ignores permission bits, not a read-only mount);
-- a read-only file (no write permission bit, or the system says it cannot be written: an
-  immutable file), unless ``force``: the file's owner made it read-only on purpose.
+- a read-only file (no write permission bit, or this user may not write it), unless
+  ``force``: the file's owner made it read-only on purpose, and replacing it through the
+  folder (which is writable) is possible;
+- a file nothing may change (an immutable file, ``chattr +i``; a read-only mount), even with
+  ``force``: replacing it would fail after the purchases. Found by opening the file for
+  appending and closing it at once (nothing is written, its times stay).
 
 Example::
 
@@ -23,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -45,10 +50,17 @@ def lock_files(target: Path) -> list[tuple[Path, str]]:
     return [(path, program) for path, program in candidates if path.is_file()]
 
 
-def _read_only(target: Path) -> bool:
-    mode = target.stat().st_mode
-    # The permission bits first: os.access says yes to root whatever they are.
-    return not mode & 0o222 or not os.access(target, os.W_OK)
+def _changeable(target: Path) -> tuple[bool, OSError | None]:
+    """(may be replaced without --force, the error when nothing may change it)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EROFS):  # immutable, read-only mount: even root
+            return False, exc
+        return False, None  # permissions: replaceable through the folder, with --force
+    os.close(fd)
+    # The permission bits too: root may open a chmod 444 file, its owner meant it read-only.
+    return bool(target.stat().st_mode & 0o222), None
 
 
 def _probe(folder: Path, target: Path, advice: str) -> None:
@@ -88,9 +100,18 @@ def check_destination(
             f"program crashed), delete {lock}.",
         )
     _probe(folder, target, advice)
-    if target.exists() and _read_only(target) and not force:
+    if not target.exists():
+        return
+    writable, fixed = _changeable(target)
+    if fixed is not None:
+        raise WorkbookError(
+            f"{target} cannot be changed ({fixed.strerror or type(fixed).__name__}): {advice}.",
+            details=f"{target} cannot be changed, not even replaced (an immutable file or a "
+            f"read-only mount: {fixed}). Nothing was sent.",
+        )
+    if not writable and not force:
         raise WorkbookError(
             f"{target} is read-only: {advice}, or add --force to replace it.",
-            details=f"{target} is read-only (its permissions, or an immutable file): {advice}, "
+            details=f"{target} is read-only (its permissions): {advice}, "
             "or add --force to replace it anyway. Nothing was sent.",
         )
