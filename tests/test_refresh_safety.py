@@ -127,6 +127,28 @@ def test_a_lost_answer_keeps_the_rows_and_says_it_may_have_been_charged(
     assert engine.estimated("all") == (Decimal("0.50"), 1)
 
 
+@pytest.mark.parametrize("spill", ["static", "dynamic"])
+def test_a_refresh_refused_by_the_budget_keeps_the_table_in_either_spill_form(
+    sandbox, tmp_path: Path, spill: str
+) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    engine = Engine(sandbox_settings(sandbox, tmp_path / "a", "live_a"))
+    refresh_workbook(book, engine, confirm=_yes, spill=spill)
+    before = _table(book)
+    formula = load(book)[SHEET]["A21"].value
+    sandbox.reset()
+    capped = sandbox_settings(sandbox, tmp_path / "b", "live_b", max_spend_per_request="0.01")
+    summary = refresh_workbook(book, Engine(capped), confirm=_yes, spill=spill)
+    assert sandbox.billable_calls() == [] and len(summary.kept) == 1
+    after = _table(book)
+    assert after[1:] == before[1:] and "refresh failed" in after[0][0]
+    kept = load(book)[SHEET]["A21"].value
+    if spill == "dynamic":  # still Excel's spilling formula over the same range
+        assert (kept.ref, kept.text) == (formula.ref, formula.text)
+    else:
+        assert kept == formula
+
+
 def test_where_nothing_was_shown_the_error_shows_as_before(
     sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
