@@ -94,7 +94,8 @@ def check_destination(
         raise WorkbookError(f"Cannot write {target}: {folder} is a file, not a folder; {advice}.")
     for lock, program in lock_files(target):
         raise WorkbookError(
-            f"{target} is open in {program} ({lock.name} beside it): close it there, or {advice}.",
+            # The way out first: a long path may cut the line, the lock file's name last.
+            f"{target} is open in {program}: close it, or {advice} (lock file {lock.name}).",
             details=f"{target} is open in {program}: its lock file {lock} is beside it. Close "
             f"it there and run again, or {advice}. Nothing was sent. If it is not open (the "
             f"program crashed), delete {lock}.",
