@@ -20,6 +20,9 @@ Every row has the same width, so with the formula in A1:
     =INDEX(A1#,1,1)     the status text (matches, rows, charge, when fetched, cache, test mode)
 
 (DROP is Microsoft 365's; in Excel 2021 ``=OFFSET(A1#,1,0,ROWS(A1#)-1)`` does the same.)
+When a refresh fails and the rows bought earlier are kept, the status line says so instead
+(:func:`kept_status_line`): "Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows
+fetched 2026-11-22 10:31 UTC · <why>"; :func:`held_table` reads a saved status line back.
 With zero leads the spill is the status row and the header row. ``search_table(...,
 status=False)`` drops the status row (header + rows only).
 
