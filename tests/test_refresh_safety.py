@@ -149,6 +149,31 @@ def test_a_refresh_refused_by_the_budget_keeps_the_table_in_either_spill_form(
         assert kept == formula
 
 
+def test_a_file_showing_nothing_gets_the_rows_the_store_holds_when_its_refresh_fails(
+    sandbox, tmp_path: Path
+) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"], ws["C1"] = "Job titles", "Sales Director", 1
+    ws["D1"] = "=GENERECT_SEARCH(A1:B1,3,,,,C1)"
+    book = save(wb, tmp_path / "r.xlsx")
+    home = tmp_path / "home"
+    refresh_workbook(book, Engine(sandbox_settings(sandbox, home, "live_r")), confirm=_yes)
+    bought = [[c.value for c in row] for row in load(book, data_only=True).active["D2:M5"]]
+    ws["C1"] = 2  # a new refresh value, saved by openpyxl: the file shows no table now
+    save(wb, book)
+    sandbox.reset()
+    capped = sandbox_settings(sandbox, home, "live_r", max_spend_per_request="0.01")
+    summary = refresh_workbook(book, Engine(capped), confirm=_yes)
+    assert sandbox.billable_calls() == []
+    [kept] = summary.kept
+    assert kept.startswith("Sheet!D1 GENERECT_SEARCH: refresh failed (May cost up to $0.06")
+    assert kept.endswith("; it shows the rows stored earlier")
+    shown = load(book, data_only=True).active
+    assert shown["D1"].value.startswith("Generect · refresh failed ")
+    assert [[c.value for c in row] for row in shown["D2:M5"]] == bought
+
+
 def test_where_nothing_was_shown_the_error_shows_as_before(
     sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
