@@ -401,7 +401,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_buying(sandbox, tmp_
     before = book.read_bytes()
     engine = _engine(sandbox, tmp_path, key="live_output")
     for output in (tmp_path / "no-such-folder" / "out.xlsx", tmp_path):
-        with pytest.raises(WorkbookError, match=r"Cannot write .*Nothing was sent"):
+        with pytest.raises(WorkbookError, match=r"Cannot write |is a folder"):
             refresh_workbook(book, engine, output=output, confirm=_yes)
     assert sandbox.log_entries() == [] and engine.charges() == []
     assert book.read_bytes() == before

@@ -341,6 +341,14 @@ class Engine:
         call = self._call(kind, request, refresh, origin)
         return self._settled(call, self.store.find(call.key, call.slot))
 
+    def stored(self, request: _Request, kind: Kind = "search") -> Answer | None:
+        """The answer last stored for this question, whatever refresh value fetched it, or
+        None. Never calls the API. A worksheet function whose refresh failed shows it (what
+        was bought is never replaced by an error)."""
+        call = self._call(kind, request, None, None)
+        entry, _ = self.store.lookup(call.key, "")
+        return None if entry is None else self._from_entry(call, entry)
+
     def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
         """The worst-case cost of ``request``, and whether a stored answer makes it free now."""
         call = self._call(kind, request, None, None)

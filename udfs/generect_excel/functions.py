@@ -27,6 +27,14 @@ database/realtime; a ``fields`` name outside the catalogue
 (:func:`generect_excel.table.check_fields`; ``raw:NAME`` reaches any other field); a
 ``period`` or ``field`` that has no answer.
 
+A search whose refresh fails while the store holds an answer for the same question (fetched
+with an earlier refresh value) shows that stored table, its status line saying when the refresh
+failed, when the rows shown were fetched, and why (:func:`run_search`; the
+:class:`Outcome` carries the failure). What was bought is never replaced by an error, even
+when the failure is an unknown outcome (it may have been charged: the status says so). Where
+the store holds nothing, the error shows as before. A count shows its error: a number has no
+status line to say it is stale.
+
 Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
 :class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
 :func:`cell_error` turns any exception into the one-line cell message.
@@ -44,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,11 +63,11 @@ from ._constants import (
     TABLE_MEMO_CELLS,
 )
 from .criteria import criteria_from_block, with_paging
-from .errors import CriteriaError, GenerectError, ProtocolError, one_line
+from .errors import CriteriaError, GenerectError, OutcomeUnknownError, ProtocolError, one_line
 from .ledger import PERIODS, Origin
 from .models import LeadSearchRequest, parse_mode
 from .store import BoundedMemo
-from .table import SearchInfo, checked_fields, search_table
+from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
 
 __all__ = [
@@ -72,6 +81,7 @@ __all__ = [
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
+    "may_be_charged",
     "request_for_count",
     "request_for_search",
     "run_count",
@@ -113,10 +123,13 @@ class Outcome:
 
     ``value`` is what the cell shows (a number, text, or a 2-D table for searches);
     ``answer`` is the :class:`~generect_excel.engine.Answer` (``from_cache``, charge, rows).
+    ``failure``: the refresh failed with this error and ``value`` is the answer stored
+    earlier for the same question, its status line saying so.
     """
 
     value: Any
     answer: Any = None
+    failure: BaseException | None = None
 
 
 # --------------------------------------------------------------------------- arguments
@@ -263,7 +276,13 @@ def run_search(
 ) -> Outcome:
     """``GENERECT_SEARCH`` with its answer: status row, header row, one row per lead."""
     request, columns = _search_arguments(criteria, limit, offset, fields, mode, refresh)
-    answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    try:
+        answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    except GenerectError as exc:
+        kept = _kept_search(engine, request, columns, exc)
+        if kept is None:
+            raise
+        return kept
     info = SearchInfo.from_answer(answer, mode=str(request.mode))
     if getattr(answer, "test_mode", False) and not info.test_mode:
         # A test key is never debited, whatever the answer's own header said.
@@ -350,6 +369,46 @@ def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest
     ``None``.
     """
     return _ARGUMENT_CHECKS[function](**args)
+
+
+def may_be_charged(failure: BaseException) -> bool:
+    """The call was sent and its answer lost or unreadable: it may have been charged."""
+    return (
+        isinstance(failure, OutcomeUnknownError)
+        or bool(getattr(failure, "may_be_charged", False))
+        or getattr(failure, "unknown_outcome", None) is not None
+    )
+
+
+def _kept_search(
+    engine: Any, request: LeadSearchRequest, columns: list[str] | None, failure: GenerectError
+) -> Outcome | None:
+    """The table stored earlier for this question, with a status line saying the refresh
+    failed and why; None when the store holds none (or the "failure" is a pending fetch)."""
+    from .pending import FetchPendingError
+
+    stored = getattr(engine, "stored", None)
+    if isinstance(failure, FetchPendingError) or stored is None:
+        return None
+    try:
+        answer = stored(request, "search")
+    except GenerectError:  # the store itself failing: show the refresh's own error
+        log.warning("could not read the stored answer after a failed refresh", exc_info=True)
+        return None
+    if answer is None:
+        return None
+    mode = str(request.mode)
+    try:
+        table = _table(answer.result, SearchInfo.from_answer(answer, mode=mode), columns)
+    except GenerectError:  # e.g. a field the stored rows lack: the refresh's error says more
+        return None
+    table[0][0] = kept_status_line(
+        HeldTable.from_answer(answer, mode=mode),
+        str(failure),
+        failed_at=datetime.now(UTC),
+        unknown=may_be_charged(failure),
+    )
+    return Outcome(table, answer, failure)
 
 
 def _table(result: Any, info: SearchInfo, columns: list[str] | None) -> list[list[Any]]:

@@ -22,6 +22,9 @@ Every row has the same width, so with the formula in A1:
     =INDEX(A1#,1,1)     the status text (matches, rows, charge, when fetched, cache, test mode)
 
 (DROP is Microsoft 365's; in Excel 2021 ``=OFFSET(A1#,1,0,ROWS(A1#)-1)`` does the same.)
+When a refresh fails and the rows bought earlier are kept, the status line says so instead
+(:func:`kept_status_line`): "Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows
+fetched 2026-11-22 10:31 UTC · <why>"; :func:`held_table` reads a saved status line back.
 With zero leads the spill is the status row and the header row. ``search_table(...,
 status=False)`` drops the status row (header + rows only).
 
@@ -63,12 +66,15 @@ __all__ = [
     "COLUMN_SOURCES",
     "DEFAULT_COLUMNS",
     "FIELD_CATALOGUE",
+    "HeldTable",
     "Join",
     "SearchInfo",
     "WebsiteFromDomain",
     "available_fields",
     "check_fields",
     "checked_fields",
+    "held_table",
+    "kept_status_line",
     "lead_table",
     "pad",
     "parse_fields",
@@ -833,6 +839,77 @@ def status_line(info: SearchInfo) -> str:
     if info.test_mode:
         parts.append("TEST MODE")
     return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------- a failed refresh
+
+STATUS_SEPARATOR = " · "
+_FETCHED = re.compile(r"fetched (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
+_ROWS = re.compile(r"(?<![\d,.])(\d[\d,]*) rows?\b")
+
+
+@dataclass(frozen=True)
+class HeldTable:
+    """What a status line says about the table already shown under it: its head
+    ("Generect", "Generect realtime"), when its data was fetched and how many rows it has."""
+
+    head: str
+    fetched: str | None  # "2026-11-22 10:31 UTC", or None when the line does not say
+    rows: int | None
+
+    @classmethod
+    def from_answer(cls, answer: Any, *, mode: str) -> HeldTable:
+        """The table a stored ``engine.Answer`` shows."""
+        return cls(
+            head="Generect" if mode == "database" else f"Generect {mode}",
+            fetched=_when(answer.fetched_at),
+            rows=len(answer.result.leads),
+        )
+
+
+def held_table(value: Any) -> HeldTable | None:
+    """What a saved status cell says about the table under it, or None when it holds no
+    GENERECT table (empty, an error line, "Not fetched yet").
+
+    >>> held_table("Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC")
+    HeldTable(head='Generect', fetched='2026-11-22 10:31 UTC', rows=25)
+    """
+    if not isinstance(value, str) or not value.startswith("Generect"):
+        return None
+    if STATUS_SEPARATOR not in value:
+        return None
+    head, _, rest = value.partition(STATUS_SEPARATOR)
+    fetched = _FETCHED.search(rest)
+    rows = _ROWS.search(rest)
+    return HeldTable(
+        head=head,
+        fetched=fetched.group(1) if fetched else None,
+        rows=int(rows.group(1).replace(",", "")) if rows else None,
+    )
+
+
+def kept_status_line(
+    held: HeldTable, failure: str, *, failed_at: datetime, unknown: bool = False
+) -> str:
+    """The status line of a table kept because its refresh failed: when the refresh failed,
+    what is shown and when it was fetched, then why (the failure's own message).
+
+    ``unknown``: the refresh was sent and its answer lost (it may have been charged); the rows
+    are kept all the same, and the line says so.
+
+    >>> from datetime import datetime, UTC
+    >>> kept_status_line(HeldTable("Generect", "2026-11-22 10:31 UTC", 25),
+    ...     "Cannot reach Generect: check the network.", failed_at=datetime(2026, 12, 3, 8, 40,
+    ...     tzinfo=UTC))
+    'Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows fetched 2026-11-22 10:31 UTC · Cannot reach Generect: check the network.'
+    """
+    what = "refresh outcome unknown (may have been charged)" if unknown else "refresh failed"
+    shown = "showing " + (_plural(held.rows, "row") if held.rows is not None else "the rows")
+    shown += f" fetched {held.fetched}" if held.fetched else " fetched earlier"
+    reason = " ".join(str(failure).split())
+    if len(reason) > CELL_MESSAGE_MAX:
+        reason = reason[: CELL_MESSAGE_MAX - 1].rstrip() + "…"
+    return STATUS_SEPARATOR.join([held.head, f"{what} {_when(failed_at)}", shown, reason])
 
 
 def search_table(
