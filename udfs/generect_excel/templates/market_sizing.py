@@ -126,7 +126,7 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         crit.column_dimensions[get_column_letter(left + width)].width = 3
 
     # The grid: headers show block values, so the sheet shows what is counted.
-    _widths(ws, {"A": 26} | {get_column_letter(2 + c): 17 for c in range(len(col_values) + 1)})
+    _widths(ws, {"A": 26} | {get_column_letter(2 + c): 20 for c in range(len(col_values) + 1)})
     _text(ws, "A1", "Market sizing — how many leads, by segment", "Title")
     shared = "; ".join(f"{label}: {', '.join(values)}" for label, values in spec.filters)
     _text(
