@@ -19,8 +19,9 @@ from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 
 LIBREOFFICE_TIMEOUT = 180  # seconds; the first start of a fresh profile is the slow part
 # CSV export of every sheet (the 12th token, -1: one file per sheet, "BOOK-Sheet name.csv"):
-# comma, double quote, UTF-8, formatted text as shown.
-CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+# comma, double quote, UTF-8, and (the 9th token, true) each cell's text as shown, in its
+# number format ("$0.50", not "0.5").
+CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
 
 
 def sandbox_settings(
