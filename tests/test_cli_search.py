@@ -130,3 +130,15 @@ def test_dry_run_sends_nothing(env: Path, sandbox: Any, capsys: pytest.CaptureFi
     assert main(["search", str(env), "--limit", "10", "--dry-run"]) == 0
     assert "free now (answer stored)" in capsys.readouterr().out
     assert len(sandbox.log_entries()) == 1
+
+
+def test_a_test_key_count_says_priced_not_debited_like_the_status_line(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GENERECT_API_KEY", "test_cli_wording")
+    assert main(["count", str(env), "--mode", "realtime"]) == 0
+    err = capsys.readouterr().err
+    assert "Generect realtime count · $0.04 priced, not debited · " in err
+    assert "charged" not in err and err.rstrip().endswith("TEST MODE")
+    (entry,) = sandbox.billable_calls()
+    assert entry["test_mode"] and entry["debited"] == 0

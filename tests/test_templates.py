@@ -213,6 +213,10 @@ def test_every_template_builds_with_a_read_me_first(name: str) -> None:
     assert "Generect tab on the ribbon > Refresh" in text
     assert "Opening this workbook fetches nothing and costs nothing" in text
     assert "generect-excel refresh BOOK.xlsx" in text
+    # Where a lead table is saved in the static form, how Excel 365 makes it spill.
+    searches = any(f.startswith("=GENERECT_SEARCH") for _, _, f, _ in generect_cells(wb))
+    assert ("that first Refresh makes it an Excel 365 spilling formula" in text) == searches
+    assert "priced, not debited" in text
     # The Read me lists every GENERECT formula of the workbook, where it is.
     for ws, coord, formula, _ in generect_cells(wb):
         assert f"!{coord}:  {formula}" in text, f"{ws.title}!{coord} missing from Read me"
@@ -932,3 +936,15 @@ def test_lead_tables_have_a_status_box_a_bold_header_and_wide_columns(
                 )
                 fits = ws.column_dimensions[letter].width * 1.1 >= longest
                 assert fits, f"{name} {ws.title} {letter}: {longest} characters"
+
+
+def test_new_spill_dynamic_writes_the_excel_365_form(
+    tmp_path: Path, saved: dict[str, Path]
+) -> None:
+    target = tmp_path / "dynamic.xlsx"
+    assert main(["new", "lead-list", "-o", str(target), "--spill", "dynamic"]) == 0
+    (cell,) = search_cells(target)["xl/worksheets/sheet2.xml"]
+    assert cell.get("cm") == "1" and cell.find(f"{MAIN_NS}f").get("t") == "array"
+    assert target.read_bytes() != saved["lead-list"].read_bytes()
+    assert main(["new", "lead-list", "-o", str(target), "--force"]) == 0
+    assert target.read_bytes() == saved["lead-list"].read_bytes()  # static, the default

@@ -93,7 +93,7 @@ def new(args: argparse.Namespace) -> int:
     if output.is_dir():
         raise WorkbookError(f"{output} is a folder; give a file name ending in .xlsx.")
     workbook = _custom_grid(args) if grid_options else build_template(args.template)
-    path = write_workbook(workbook, output)
+    path = write_workbook(workbook, output, spill=args.spill)
     shown = os.fspath(path)
     print(f"Wrote the {args.template} template to {shown}")
     print(
@@ -122,6 +122,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--list", action="store_true", help="list the templates with a description of each"
+    )
+    parser.add_argument(
+        "--spill",
+        choices=("static", "dynamic"),
+        default="static",
+        help=(
+            "how lead tables are stored, as refresh --spill: static (default; every "
+            "spreadsheet shows 'Not fetched yet', Excel 365 spills after its first Generect > "
+            "Refresh) or dynamic (Excel 365 dynamic arrays; LibreOffice shows #NAME?)"
+        ),
     )
     grid = parser.add_argument_group("market-sizing grid (optional)")
     grid.add_argument(
