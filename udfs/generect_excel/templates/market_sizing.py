@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from .builder import (
@@ -161,6 +162,9 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         )
         ws[f"{get_column_letter(2 + c)}{header}"].style = "Headline 4"
     _text(ws, f"{total_col}{header}", "Total", "Headline 4")
+    for c in range(len(col_values) + 1):
+        # Over right-aligned counts, a left-aligned heading would sit over the wrong column.
+        ws[f"{get_column_letter(2 + c)}{header}"].alignment = Alignment(horizontal="right")
     for r in range(len(row_values)):
         top, left = _grid_block(spec, r, 0)
         row_cell = f"{get_column_letter(left + width - 2)}{top + 2}"

@@ -4,6 +4,7 @@ a paid count, then leads."""
 from __future__ import annotations
 
 from openpyxl import Workbook
+from openpyxl.styles import Alignment
 
 from .._constants import MAX_LIMIT, PRICE_REALTIME_COUNT, PRICE_REALTIME_ROW
 from .builder import (
@@ -94,6 +95,9 @@ def _build_realtime_signals() -> Workbook:
     _label(ws, "C18", "Whole refresh")
     whole = PRICE_REALTIME_COUNT + limit * PRICE_REALTIME_ROW
     _formula(ws, "D18", "=D14+D17", whole, MONEY_FORMAT)
+    for coord in ("C14", "C17", "C18"):
+        # Labels right of a right-aligned number ("10") would touch it.
+        ws[coord].alignment = Alignment(indent=1)
     _text(ws, "E18", "Count + search, worst case. A stored answer is never paid again.", HINT_STYLE)
     _label(ws, "A19", "Spent today")
     _generect(ws, "B19", '=GENERECT_SPEND("today")', MONEY_FORMAT)
