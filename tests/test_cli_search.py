@@ -173,3 +173,15 @@ def test_a_raw_field_is_fetched_and_shown(
     assert rows[0] == ["lead_id", "raw:company_type"] and len(rows) == 4
     assert all(row[1] for row in rows[1:])  # the sandbox's database rows carry company_type
     assert len(sandbox.billable_calls()) == 1
+
+
+def test_a_test_key_count_says_priced_not_debited_like_the_status_line(
+    env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GENERECT_API_KEY", "test_cli_wording")
+    assert main(["count", str(env), "--mode", "realtime"]) == 0
+    err = capsys.readouterr().err
+    assert "Generect realtime count · $0.04 priced, not debited · " in err
+    assert "charged" not in err and err.rstrip().endswith("TEST MODE")
+    (entry,) = sandbox.billable_calls()
+    assert entry["test_mode"] and entry["debited"] == 0

@@ -1359,3 +1359,25 @@ def test_replace_arguments_sees_the_calls_as_parse_formula_does() -> None:
     assert [(c.function, c.arg("mode").value, type(c.arg("refresh")).__name__) for c in seen] == [
         ("GENERECT_COUNT", "realtime", "Omitted")
     ]
+
+
+def test_windows_refresh_makes_a_fresh_templates_lead_table_spill(
+    tmp_path: Path, context: ra.Context
+) -> None:
+    # A template saves its lead table as a static one (so that LibreOffice shows "Not fetched
+    # yet" instead of #NAME?): a plain formula, which Excel 365 shows with its @, and a hidden
+    # record of its one cell. The first ribbon Refresh writes it as a spilling formula.
+    from generect_excel.templates import write_template
+
+    book = _book_from_file(write_template("lead-list", tmp_path / "Leads.xlsx"), windows=True)
+    search = "GENERECT_SEARCH('Lead list'!$A$2:$D$12,B15"
+    assert formula(book, "Lead list", "A21") == f"=@{search})"
+    assert [n.refers_to for n in book.names] == ["='Lead list'!$A$21:$A$21"]
+    book.select("Lead list", "$A$21")
+    before = book.snapshot()
+    report = ra.refresh(book, "selection", context)
+    new = f"={search},,,,{T})"  # no @: a dynamic-array formula
+    assert book.formula2_writes == [("Lead list", "$A$21", new)]
+    assert changed_cells(before, book.snapshot()) == {("Lead list", "A21")}
+    assert book.names == [] and report.failed == []
+    assert report.respilled == ["'Lead list'!A21"]

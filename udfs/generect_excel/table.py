@@ -75,6 +75,7 @@ __all__ = [
     "checked_fields",
     "held_table",
     "kept_status_line",
+    "charge_text",
     "lead_table",
     "pad",
     "parse_fields",
@@ -815,6 +816,18 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def charge_text(amount: Decimal, test_mode: bool) -> str:
+    """What an answer cost, in the one wording every status line uses.
+
+    A test key is never debited, but Generect still prices its answers, so the amount is
+    shown with "priced, not debited" rather than "charged".
+
+    >>> charge_text(Decimal("0.5"), False), charge_text(Decimal("0.04"), True)
+    ('$0.50 charged', '$0.04 priced, not debited')
+    """
+    return f"{_money(amount)} {'priced, not debited' if test_mode else 'charged'}"
+
+
 def status_line(info: SearchInfo) -> str:
     """One short line for the status cell.
 
@@ -824,14 +837,11 @@ def status_line(info: SearchInfo) -> str:
     'Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC · from cache (no charge now)'
     """
     head = "Generect" if info.mode == "database" else f"Generect {info.mode}"
-    charge = f"{_money(info.amount_charged)} charged"
-    if info.test_mode:
-        charge = f"{_money(info.amount_charged)} priced, not debited"
     parts = [
         head,
         _matches_text(info.results_count),
         _plural(info.rows, "row"),
-        charge,
+        charge_text(info.amount_charged, info.test_mode),
         f"fetched {_when(info.fetched_at)}",
     ]
     if info.from_cache:

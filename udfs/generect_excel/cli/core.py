@@ -166,7 +166,9 @@ def count(args: argparse.Namespace) -> int:
 
         generect-excel count criteria.toml --mode realtime
     """
-    from ..budget import format_money
+    from decimal import Decimal
+
+    from ..table import charge_text
 
     request = load_criteria(args)
     engine = _engine()
@@ -177,10 +179,10 @@ def count(args: argparse.Namespace) -> int:
     count_text = "unknown" if result.results_count is None else result.results_count
     print(f"{count_text:,}" if isinstance(count_text, int) else count_text)
     where = "from cache (no charge now)" if answer.from_cache else "fetched now"
-    charged = format_money(result.amount_charged)
+    charged = charge_text(Decimal(result.amount_charged), answer.test_mode)
     test = " · TEST MODE" if answer.test_mode else ""
     print(
-        f"Generect {answer.mode} count · {charged} charged · "
+        f"Generect {answer.mode} count · {charged} · "
         f"{answer.fetched_at:%Y-%m-%d %H:%M} UTC · {where}{test}",
         file=sys.stderr,
     )

@@ -96,7 +96,7 @@ def new(args: argparse.Namespace) -> int:
     check_destination(output, force=args.force, advice="choose another path with -o FILE")
     workbook = _custom_grid(args) if grid_options else build_template(args.template)
     try:
-        path = write_workbook(workbook, output)
+        path = write_workbook(workbook, output, spill=args.spill)
     except OSError as exc:  # the folder checked above changed meanwhile, a full disk
         raise WorkbookError(
             f"Cannot write {output} ({exc.strerror or type(exc).__name__}): choose another "
@@ -131,6 +131,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--list", action="store_true", help="list the templates with a description of each"
+    )
+    parser.add_argument(
+        "--spill",
+        choices=("static", "dynamic"),
+        default="static",
+        help=(
+            "how lead tables are stored, as refresh --spill: static (default; every "
+            "spreadsheet shows 'Not fetched yet', Excel 365 spills after its first Generect > "
+            "Refresh) or dynamic (Excel 365 dynamic arrays; LibreOffice shows #NAME?)"
+        ),
     )
     grid = parser.add_argument_group("market-sizing grid (optional)")
     grid.add_argument(
