@@ -372,13 +372,13 @@ class LockAfterAnswer:
         self.client, self.path = client, path
         self.locker: sqlite3.Connection | None = None
 
-    def search(self, mode: str, body: Any) -> Any:
-        result = self.client.search(mode, body)  # type: ignore[arg-type]
+    def search(self, mode: str, body: Any, *, on_send: Any = None) -> Any:
+        result = self.client.search(mode, body, on_send=on_send)  # type: ignore[arg-type]
         self.locker = sqlite3.connect(self.path, isolation_level=None)
         self.locker.execute("BEGIN EXCLUSIVE")
         return result
 
-    def count(self, mode: str, body: Any) -> Any:
+    def count(self, mode: str, body: Any, *, on_send: Any = None) -> Any:
         raise AssertionError("not used")
 
     def account(self) -> Any:
@@ -516,13 +516,13 @@ class GatedClient:
         self.started = threading.Event()
         self.gate = threading.Event()
 
-    def search(self, mode: Any, body: Any) -> Any:
+    def search(self, mode: Any, body: Any, *, on_send: Any = None) -> Any:
         self.started.set()
         assert self.gate.wait(HANG_GUARD)
-        return self.client.search(mode, body)
+        return self.client.search(mode, body, on_send=on_send)
 
-    def count(self, mode: Any, body: Any) -> Any:
-        return self.client.count(mode, body)
+    def count(self, mode: Any, body: Any, *, on_send: Any = None) -> Any:
+        return self.client.count(mode, body, on_send=on_send)
 
     def account(self) -> Any:
         return self.client.account()

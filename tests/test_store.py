@@ -472,9 +472,9 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
     seen: list[Decimal] = []
 
     def admit_up_to(cap: str) -> store_module.Reservation:
-        def admit(spent: Decimal) -> None:
-            seen.append(spent)
-            if spent + Decimal("0.50") > Decimal(cap):
+        def admit(spent: Decimal, reserved: Decimal) -> None:
+            seen.append(spent + reserved)
+            if spent + reserved + Decimal("0.50") > Decimal(cap):
                 raise BudgetError("over the cap")
 
         return store_module.Reservation(Decimal("0.50"), None, None, admit)
@@ -499,7 +499,7 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
 def test_an_abandoned_claim_holds_no_reservation(store: Store) -> None:
     never = lambda entry: False  # noqa: E731
     left = new_owner()
-    reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent: None)
+    reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent, reserved: None)
     store.claim("a", left, ttl=60, is_fresh=never, reservation=reservation)
     assert store.reserved_in_flight() == Decimal("3")
     store_module._LIVE_OWNERS.discard(left)  # what a failed release leaves behind

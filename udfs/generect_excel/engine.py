@@ -120,9 +120,15 @@ class _Request(Protocol):
 
 
 class _Client(Protocol):
-    def search(self, mode: Any, body: Any) -> SearchResult: ...
+    # ``on_send`` runs right before the request leaves (after the client's concurrency slot,
+    # again on a retry): the engine marks its claim "sent" there, durably.
+    def search(
+        self, mode: Any, body: Any, *, on_send: Callable[[], None] | None = None
+    ) -> SearchResult: ...
 
-    def count(self, mode: Any, body: Any) -> CountResult: ...
+    def count(
+        self, mode: Any, body: Any, *, on_send: Callable[[], None] | None = None
+    ) -> CountResult: ...
 
     def account(self) -> Account: ...
 
@@ -598,8 +604,8 @@ class Engine:
         since, until = period_bounds("today", self._clock())
         settings, what = self.settings, f"This {call.mode} {call.kind}"
 
-        def admit(spent: Decimal) -> None:
-            budget.check(estimate, spent, settings, what=what)
+        def admit(spent: Decimal, reserved: Decimal) -> None:
+            budget.check(estimate, spent, settings, what=what, reserved=reserved)
 
         return Reservation(estimate, since, until, admit)
 
@@ -641,6 +647,11 @@ class Engine:
                 self._remember_token(call, mark)
                 return self._from_entry(call, claim.entry)
             if claim.state == "unknown" and claim.unknown is not None:
+                if claim.abandoned and call.token not in (None, claim.unknown.token):
+                    # A dead process's call, recorded just now; this one asked for a refresh
+                    # the dead one did not have: it is sent (and claimed) afresh.
+                    seen_doubt = claim.unknown.charge_id
+                    continue
                 error = self._doubt_error(call, claim.unknown)
                 self._remember_doubt(call, error)
                 raise error
@@ -674,15 +685,11 @@ class Engine:
             return True
         return isinstance(exc, ProtocolError) and exc.may_be_charged
 
-    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
-        """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
-        under its key, the formula's mark, the claim's release: one transaction) and turn
-        ``exc`` into the message every later call will give. True when it was stored."""
-        from .budget import format_money
-
+    def _doubt_records(self, call: _Call, error_kind: str) -> tuple[UnknownOutcome, Charge]:
+        """What an unknown outcome of ``call`` is recorded as, now: the doubt under its key and
+        its ledger row at the worst-case estimate, flagged ``unknown_outcome``."""
         now = self._clock()
         estimate = budget.estimate_cost(call.body, call.kind, call.mode)
-        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
         charge_id = uuid.uuid4().hex
         unknown = UnknownOutcome(call.key, call.token, now, error_kind, estimate, charge_id)
         charge = Charge(
@@ -701,6 +708,29 @@ class Engine:
             origin=call.origin or Origin(),
             unknown_outcome=True,
         )
+        return unknown, charge
+
+    def _marker(self, call: _Call, owner: str) -> Callable[[], None]:
+        """The client's ``on_send`` for a billable call: mark its claim sent, durably, with
+        what to record if this process dies before it learns how the call ended (a kill, a
+        crash of Excel). Raising stops the request from leaving."""
+        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+
+        def mark_sent() -> None:
+            unknown, charge = self._doubt_records(call, "OutcomeUnknownError")
+            self.store.mark_sent(unknown, charge, owner=owner, origin=call.slot, ttl=ttl)
+
+        return mark_sent
+
+    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
+        """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
+        under its key, the formula's mark, the claim's release: one transaction) and turn
+        ``exc`` into the message every later call will give. True when it was stored."""
+        from .budget import format_money
+
+        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
+        unknown, charge = self._doubt_records(call, error_kind)
+        estimate = unknown.amount
         stored = True
         try:
             self.store.record_unknown(
@@ -731,10 +761,14 @@ class Engine:
     def _fetch_and_save(self, call: _Call, owner: str) -> Answer:
         client = self.client
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
+        # A free call needs no mark: lost, it costs nothing and may simply be asked again.
+        on_send = self._marker(call, owner) if call.endpoint.billable else None
         if call.kind == "search":
-            result: SearchResult | CountResult = client.search(call.mode, call.body)
+            result: SearchResult | CountResult = client.search(
+                call.mode, call.body, on_send=on_send
+            )
         else:
-            result = client.count(call.mode, call.body)
+            result = client.count(call.mode, call.body, on_send=on_send)
         now = self._clock()
         test_mode = self.settings.test_mode_key or result.test_mode
         # meta.amount_charged is the truth: a charge on an endpoint believed free is recorded
