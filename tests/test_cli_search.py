@@ -130,3 +130,20 @@ def test_dry_run_sends_nothing(env: Path, sandbox: Any, capsys: pytest.CaptureFi
     assert main(["search", str(env), "--limit", "10", "--dry-run"]) == 0
     assert "free now (answer stored)" in capsys.readouterr().out
     assert len(sandbox.log_entries()) == 1
+
+
+def test_a_lost_answer_is_one_line_in_the_cli_words(
+    env: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.queue_faults(["drop"])  # sent, charged, the answer cut off mid-body
+    assert main(["search", str(env), "--limit", "3"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: Answer lost: it may have been charged (up to $0.06")
+    assert "--refresh" in line and "refresh value" not in line
+    sent = len(sandbox.log_entries())
+    # A plain re-run does not buy it blindly: the same line, nothing sent.
+    assert main(["search", str(env), "--limit", "3"]) == 1
+    assert capsys.readouterr().err.splitlines() == [line]
+    assert len(sandbox.log_entries()) == sent
+    assert main(["search", str(env), "--limit", "3", "--refresh"]) == 0  # the CLI's way
+    assert len(sandbox.billable_calls()) == 1

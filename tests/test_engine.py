@@ -940,3 +940,133 @@ def test_two_processes_cannot_both_pass_the_daily_cap(
     assert len(billable(sandbox)) == 1
     assert len(engine.charges()) == 1
     assert engine.store.reserved_in_flight() == 0  # nothing left held
+
+
+# -- a process killed mid-purchase (issue 10) -----------------------------------------------
+
+CHILD_WORKER = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from generect_excel.criteria import criteria_from_kwargs
+from generect_excel.engine import Engine
+from generect_excel.errors import GenerectError
+from generect_excel.settings import load_settings
+
+engine = Engine(load_settings(use_keyring=False))
+refresh = sys.argv[2] if len(sys.argv) > 2 else None
+
+def one(limit):
+    request = criteria_from_kwargs("database", seniorities=["director"], limit_by=limit)
+    try:
+        return {"rows": len(engine.search(request, refresh=refresh).result.leads)}
+    except GenerectError as exc:
+        return {"error": type(exc).__name__}
+
+limits = [int(n) for n in sys.argv[1].split(",")]
+with ThreadPoolExecutor(len(limits)) as pool:  # as the worksheet functions call: threads
+    print(json.dumps(list(pool.map(one, limits))))
+"""
+
+WORKER_LIMITS = "1,2,3,4,5,6"  # six distinct searches, $0.02 a row
+
+
+def run_worker(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_WORKER, WORKER_LIMITS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def settled_server(sandbox: Any) -> None:
+    """Wait until the server has answered (and charged) every request a dead process left."""
+    wait_until(lambda: sandbox.in_flight(KEY) == 0, "requests still at the server")
+    time.sleep(0.2)  # its log line is written just after
+
+
+def charged_by_sandbox(sandbox: Any) -> Decimal:
+    return Decimal(100) - sandbox.balance(KEY)  # every new key opens at $100
+
+
+def assert_every_charge_is_in_the_ledger(sandbox: Any, store: Store) -> None:
+    """Ledger known + unknown >= what the sandbox charged, and each billed request has a row."""
+    rows = store.charges()
+    assert sum((r.amount_charged for r in rows), Decimal(0)) >= charged_by_sandbox(sandbox)
+    recorded = [r.request for r in rows]
+    for entry in sandbox.billable_calls():
+        assert entry["body"] in recorded, entry
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        0,  # two requests at the server, four claimed and waiting their turn (never sent)
+        2,  # two answered (saved, or answered and not yet saved), two in flight, two waiting
+        6,  # every answer given by the server, some perhaps not yet read or saved
+    ],
+)
+def test_a_worker_killed_mid_purchase_loses_no_charge_and_buys_nothing_blindly(
+    sandbox_factory: Any, home: Path, answered: int
+) -> None:
+    sandbox = sandbox_factory(latency=0.6)
+    env = {**child_env(sandbox, home), "GENERECT_MAX_PARALLEL": "2"}
+    store = Store(make_settings(sandbox, home).store_path)
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD_WORKER, WORKER_LIMITS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as worker:
+        try:
+            wait_until(
+                lambda: (
+                    len(sandbox.log_entries()) >= answered
+                    and (sandbox.in_flight(KEY) == 2 or answered == 6)
+                ),
+                "the worker never got that far",
+            )
+            worker.kill()
+        finally:
+            worker.kill()
+            worker.communicate()
+    settled_server(sandbox)
+    killed_sent = [e["body"] for e in sandbox.billable_calls()]
+    assert charged_by_sandbox(sandbox) > 0
+    # The next process to open the store finds the dead worker's sent claims.
+    reopened = Store(store.path)
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)
+    unknown = [r.request for r in reopened.charges() if r.unknown_outcome]
+    if answered == 0:
+        assert len(unknown) == 2 == len(killed_sent)  # the two at the server; the rest unsent
+    with sqlite3.connect(store.path) as conn:
+        left = conn.execute("SELECT key FROM inflight WHERE sent_at IS NOT NULL").fetchall()
+    conn.close()
+    assert left == []
+
+    # A plain re-run: the unknown ones are not sent again; everything else completes.
+    before = len(sandbox.log_entries())
+    results = run_worker(env)
+    again = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert not [body for body in again if body in unknown]
+    assert sum(1 for r in results if r.get("error") == "OutcomeUnknownError") == len(unknown)
+    assert all("rows" in r or r["error"] == "OutcomeUnknownError" for r in results)
+    assert len(again) == 6 - len(killed_sent)  # exactly the never-sent ones, once each
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)
+
+    # A new refresh value is the analyst asking: then they are sent.
+    before = len(sandbox.log_entries())
+    assert all("rows" in r for r in run_worker(env, "after-the-crash"))
+    again = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert all(body in again for body in unknown)
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)

@@ -183,7 +183,8 @@ def _day_message(estimate: Decimal, cap: Decimal, spent: Decimal, reserved: Deci
     )
     if len(message) <= C.CELL_MESSAGE_MAX:
         return message
-    return f"{format_money(estimate)} more passes today's {format_money(cap)} cap ({held} in flight). {raise_it}"
+    short = f"{format_money(spent)} spent, {format_money(reserved)} in flight"
+    return f"{format_money(estimate)} more passes today's {format_money(cap)} cap ({short}). {raise_it}"
 
 
 def _breach(

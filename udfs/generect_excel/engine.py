@@ -743,7 +743,8 @@ class Engine:
         except StoreError as store_exc:  # kept in the journal (or the log): imported later
             log.error("could not record an unknown outcome: %s", store_exc.details)
             stored = False
-        log.warning(
+        # info, not warning: the error raised says all of it (a CLI would print it twice).
+        log.info(
             "%s %s %s: outcome unknown (%s), recorded at up to %s",
             call.mode,
             call.kind,

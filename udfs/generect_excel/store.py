@@ -1377,7 +1377,7 @@ class Store:
             if origin is not None and unknown.token is not None:
                 self._mark(conn, key, origin, unknown.token, unknown.at)
             settled[key] = unknown
-            log.warning(
+            log.info(  # the calls that meet it raise the unknown outcome's error
                 "a request on %s was sent by a process that has ended: it may have been "
                 "charged, recorded at up to $%s as an unknown outcome",
                 key[:12],
