@@ -1070,3 +1070,26 @@ def test_a_worker_killed_mid_purchase_loses_no_charge_and_buys_nothing_blindly(
     again = [e["body"] for e in sandbox.log_entries()[before:]]
     assert all(body in again for body in unknown)
     assert_every_charge_is_in_the_ledger(sandbox, reopened)
+
+
+def test_the_daily_cap_tells_what_was_spent_from_what_calls_in_flight_reserve(
+    sandbox: Any, home: Path, client: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(sandbox, home, max_spend_per_day=Decimal("1"))
+    engine = Engine(settings, client=client)
+    engine.search(directors(2))  # $0.04 spent
+    gated = GatedClient(client)
+    holding = Engine(settings, client=gated, store=engine.store)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flight = pool.submit(holding.search, directors(40))  # $0.80 reserved while in flight
+        try:
+            assert gated.started.wait(HANG_GUARD)
+            with pytest.raises(BudgetError) as info:
+                engine.search(directors(10))  # $0.20 more: 0.04 + 0.80 + 0.20 > $1
+        finally:
+            gated.gate.set()
+        flight.result(HANG_GUARD)
+    assert "($0.04 spent, $0.80 reserved by calls in flight)" in str(info.value)
+    assert len(billable(sandbox)) == 2

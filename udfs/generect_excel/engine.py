@@ -38,6 +38,17 @@ stored) raises the same kind of error without sending: it may have been charged;
 balance or ``generect-excel spend``; change the refresh value to try again. A new refresh
 value (the CLI's ``--refresh``) tries once more. The doubt rides on the one SELECT of step 2.
 
+**A crash mid-purchase.** A process killed while its paid call is in flight cannot record the
+doubt itself, so the claim does it ahead: right before the request leaves (after the client's
+concurrency slot, through the client's ``on_send``), the claim is marked sent, durably, with the
+unknown outcome and ledger row to write if nobody comes back
+(:meth:`~generect_excel.store.Store.mark_sent`). A dead owner's claim never marked sent is taken
+over and fetched as usual; one that was is recorded exactly like a lost answer by whoever finds
+it (:meth:`~generect_excel.store.Store.settle_abandoned`: the next store opened, the next full
+claim), and the call that found it on its own key gets the unknown outcome's error, unless it
+carries a refresh value the dead call did not have. So the ledger's known plus unknown amounts
+always cover what the server charged, and nothing is bought again blindly.
+
 **Refresh.** ``refresh`` is any cell value (None or empty text means "no refresh"). A call with
 value ``T`` fetches afresh once, unless the stored answer was itself fetched for ``T`` or this
 formula (its ``origin``: workbook, sheet, cell) already saw ``T`` on it. So changing a refresh

@@ -49,8 +49,11 @@ Why each property holds:
 Cross-process coalescing uses the ``inflight`` table: the process that will call the API claims
 the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins; the usual
 case, nothing stored and nobody fetching, is one INSERT, its own transaction); others see the
-claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
-process is gone or its expiry (the request timeout plus a margin) has passed.
+claim and wait for the entry. A claim is abandoned when its owner process is gone or its expiry
+(the request timeout plus a margin) has passed. An abandoned claim whose request never left is
+taken over; one marked sent (:meth:`Store.mark_sent`, just before the request left) may have
+been charged, so it is recorded as an unknown outcome instead (:meth:`Store.settle_abandoned`),
+never sent again on its own.
 """
 
 from __future__ import annotations
