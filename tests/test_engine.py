@@ -1093,3 +1093,52 @@ def test_the_daily_cap_tells_what_was_spent_from_what_calls_in_flight_reserve(
         flight.result(HANG_GUARD)
     assert "($0.04 spent, $0.80 reserved by calls in flight)" in str(info.value)
     assert len(billable(sandbox)) == 2
+
+
+def _left_sent_by_a_dead_process(engine: Engine, request: Any) -> str:
+    """What a process killed mid-call leaves: its claim on ``request``, marked sent."""
+    from generect_excel import store as store_module
+    from generect_excel.ledger import Charge
+    from generect_excel.models import canonical_json
+    from generect_excel.store import UnknownOutcome
+
+    settings = engine.settings
+    body = request.body()
+    key = make_cache_key(
+        C.PATH_DATABASE_SEARCH, canonical_json(body), settings.base_url, settings.account
+    )
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    gone = f"{store_module._HOST}|{int(child.stdout)}|dead"
+    now = datetime.now(UTC)
+    amount = Decimal("0.02") * body["limit_by"]
+    charge = Charge("dead-" + key[:8], now, C.PATH_DATABASE_SEARCH, "database", body, 0, None,
+                    amount, False, settings.account, settings.base_url, key, Origin(), True)  # fmt: skip
+    unknown = UnknownOutcome(key, None, now, "OutcomeUnknownError", amount, charge.charge_id)
+    assert engine.store.claim(key, gone, ttl=60, is_fresh=lambda e: False).state == "claimed"
+    engine.store.mark_sent(unknown, charge, owner=gone, origin="", ttl=60)
+    return key
+
+
+def test_a_live_engine_meeting_a_dead_process_sent_call_does_not_buy_it_blindly(
+    sandbox: Any, engine: Engine
+) -> None:
+    engine.store  # noqa: B018 - opened before the other process died
+    plain, refreshed = directors(3), directors(4)
+    _left_sent_by_a_dead_process(engine, plain)
+    _left_sent_by_a_dead_process(engine, refreshed)
+    # The first call to meet them records both (in its claim); it carries a refresh value the
+    # dead call did not have (the analyst asking), so it is sent, once.
+    assert not engine.search(refreshed, refresh="after the crash").from_cache
+    assert len(billable(sandbox)) == 1
+    with pytest.raises(OutcomeUnknownError) as info:
+        engine.search(plain)  # the other one: not sent again blindly
+    assert "may have been charged" in str(info.value)
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(plain)  # and again: the doubt stands
+    assert len(sandbox.log_entries()) == 1
+    assert not engine.search(plain, refresh="after the crash").from_cache
+    assert len(billable(sandbox)) == 2
+    rows = engine.charges()
+    assert sorted(r.unknown_outcome for r in rows) == [False, False, True, True]
+    assert engine.estimated() == (Decimal("0.14"), 2)
