@@ -670,13 +670,22 @@ class Engine:
             pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
         released = False
+        marked: list[bool] = []  # one True once the claim is marked sent (the request left)
         try:
-            answer = self._fetch_and_save(call, owner)
+            answer = self._fetch_and_save(call, owner, marked)
             released = True  # saving released the claim
             return answer
         except (OutcomeUnknownError, ProtocolError) as exc:
             if self._maybe_charged(call, exc):
                 released = self._record_doubt(call, owner, exc)
+            raise
+        except BaseException as exc:
+            # Interrupted (Ctrl+C) or broken after the request left and before its answer was
+            # saved: it may have been charged, so it is recorded like a lost answer, not
+            # released. (Our own errors here are answers saying it was not charged, or a
+            # save that failed with the charge kept in the journal.)
+            if marked and not isinstance(exc, GenerectError):
+                released = self._keep_doubt(call, owner, "OutcomeUnknownError")[1]
             raise
         finally:
             if not released:
@@ -721,15 +730,17 @@ class Engine:
         )
         return unknown, charge
 
-    def _marker(self, call: _Call, owner: str) -> Callable[[], None]:
+    def _marker(self, call: _Call, owner: str, marked: list[bool]) -> Callable[[], None]:
         """The client's ``on_send`` for a billable call: mark its claim sent, durably, with
         what to record if this process dies before it learns how the call ended (a kill, a
-        crash of Excel). Raising stops the request from leaving."""
+        crash of Excel), and note it in ``marked``. Raising stops the request from leaving."""
         ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
 
         def mark_sent() -> None:
             unknown, charge = self._doubt_records(call, "OutcomeUnknownError")
             self.store.mark_sent(unknown, charge, owner=owner, origin=call.slot, ttl=ttl)
+            if not marked:
+                marked.append(True)
 
         return mark_sent
 
@@ -737,9 +748,20 @@ class Engine:
         """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
         under its key, the formula's mark, the claim's release: one transaction) and turn
         ``exc`` into the message every later call will give. True when it was stored."""
+        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
+        unknown, stored = self._keep_doubt(call, owner, error_kind)
+        template = self._doubt_error(call, unknown)
+        exc.details = f"{exc.message} {exc.details}. {template.details}"
+        exc.message = template.message
+        exc.args = (template.message,)
+        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
+        return stored
+
+    def _keep_doubt(self, call: _Call, owner: str, error_kind: str) -> tuple[UnknownOutcome, bool]:
+        """Write the unknown outcome of ``call`` and release ``owner``'s claim (one
+        transaction; the journal if the store fails). The outcome, and whether it was stored."""
         from .budget import format_money
 
-        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
         unknown, charge = self._doubt_records(call, error_kind)
         estimate = unknown.amount
         stored = True
@@ -763,18 +785,13 @@ class Engine:
             error_kind,
             format_money(estimate),
         )
-        template = self._doubt_error(call, unknown)
-        exc.details = f"{exc.message} {exc.details}. {template.details}"
-        exc.message = template.message
-        exc.args = (template.message,)
-        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
-        return stored
+        return unknown, stored
 
-    def _fetch_and_save(self, call: _Call, owner: str) -> Answer:
+    def _fetch_and_save(self, call: _Call, owner: str, marked: list[bool]) -> Answer:
         client = self.client
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
-        on_send = self._marker(call, owner) if call.endpoint.billable else None
+        on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
         if call.kind == "search":
             result: SearchResult | CountResult = client.search(
                 call.mode, call.body, on_send=on_send
