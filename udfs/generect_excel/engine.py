@@ -46,8 +46,10 @@ unknown outcome and ledger row to write if nobody comes back
 over and fetched as usual; one that was is recorded exactly like a lost answer by whoever finds
 it (:meth:`~generect_excel.store.Store.settle_abandoned`: the next store opened, the next full
 claim), and the call that found it on its own key gets the unknown outcome's error, unless it
-carries a refresh value the dead call did not have. So the ledger's known plus unknown amounts
-always cover what the server charged, and nothing is bought again blindly.
+carries a refresh value the dead call did not have. A call interrupted in this process (Ctrl+C)
+after its request left is recorded the same way at once, instead of releasing its claim. So the
+ledger's known plus unknown amounts always cover what the server charged, and nothing is bought
+again blindly.
 
 **Refresh.** ``refresh`` is any cell value (None or empty text means "no refresh"). A call with
 value ``T`` fetches afresh once, unless the stored answer was itself fetched for ``T`` or this
