@@ -65,8 +65,8 @@ def engine(settings: Settings, client: Client) -> Engine:
     return Engine(settings, client=client)
 
 
-def interns(limit: int = 10, offset: int = 43) -> Any:
-    """46 leads match, so this page holds 3 rows: charged $0.06, estimated at $0.20."""
+def interns(limit: int = 10, offset: int = 46) -> Any:
+    """49 leads match, so this page holds 3 rows: charged $0.06, estimated at $0.20."""
     return criteria_from_kwargs(
         "database",
         seniorities=["intern"],
@@ -220,7 +220,7 @@ def test_the_cli_settles_reports_and_spend_shows_it(
     criteria.write_text('seniorities = ["Intern"]\ncompany_headcounts = ["10 000+"]\n')
     try:
         sandbox.queue_faults(["charged_drop"])
-        assert main(["search", str(criteria), "--limit", "10", "--offset", "43"]) == 1
+        assert main(["search", str(criteria), "--limit", "10", "--offset", "46"]) == 1
         with conforming_client(sandbox.url, KEY) as other:
             other.post(C.PATH_REALTIME_COUNT, json={"job_titles": ["CTO"]}).raise_for_status()
         capsys.readouterr()

@@ -406,13 +406,29 @@ class Client(_BaseClient):
         self._slots = threading.BoundedSemaphore(settings.max_parallel)
         self._http = httpx.Client(transport=transport, **self._http_options)
 
-    def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
-        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""
-        return self._call(self._endpoint("search", mode), self._encode(body))
+    def search(
+        self,
+        mode: Mode,
+        body: Mapping[str, Any],
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> SearchResult:
+        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row.
 
-    def count(self, mode: Mode, body: Mapping[str, Any]) -> CountResult:
-        """How many leads match. Free in database mode, billed per request in realtime mode."""
-        return self._call(self._endpoint("count", mode), self._encode(body))
+        ``on_send`` runs right before the request leaves (after its turn among the requests
+        in flight; again before a retry); if it raises, nothing is sent."""
+        return self._call(self._endpoint("search", mode), self._encode(body), on_send)
+
+    def count(
+        self,
+        mode: Mode,
+        body: Mapping[str, Any],
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> CountResult:
+        """How many leads match. Free in database mode, billed per request in realtime mode.
+        ``on_send`` as for :meth:`search`."""
+        return self._call(self._endpoint("count", mode), self._encode(body), on_send)
 
     def account(self) -> Account:
         """The account's balance and monthly usage (free)."""
@@ -437,12 +453,19 @@ class Client(_BaseClient):
             listing.add(self._call(listing.endpoint(), None))
         return listing.result()
 
-    def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
+    def _call(
+        self,
+        endpoint: Endpoint,
+        content: bytes | None,
+        on_send: Callable[[], None] | None = None,
+    ) -> Any:
         args = self._request_args(endpoint, content)
         attempt = 0
         while True:
             try:
                 with self._slots:
+                    if on_send is not None:
+                        on_send()  # the last moment before the bytes leave (see search)
                     response = self._http.request(**args)
             except HTTPX_ERRORS as exc:
                 outcome = exception_outcome(endpoint, exc, scrub=self._scrub)

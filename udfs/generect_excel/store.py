@@ -54,8 +54,11 @@ Why each property holds:
 Cross-process coalescing uses the ``inflight`` table: the process that will call the API claims
 the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins; the usual
 case, nothing stored and nobody fetching, is one INSERT, its own transaction); others see the
-claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
-process is gone or its expiry (the request timeout plus a margin) has passed.
+claim and wait for the entry. A claim is abandoned when its owner process is gone or its expiry
+(the request timeout plus a margin) has passed. An abandoned claim whose request never left is
+taken over; one marked sent (:meth:`Store.mark_sent`, just before the request left) may have
+been charged, so it is recorded as an unknown outcome instead (:meth:`Store.settle_abandoned`),
+never sent again on its own.
 """
 
 from __future__ import annotations
@@ -221,6 +224,17 @@ MIGRATIONS += (
         (
             # The worst case a paid call holds against the daily cap while it is in flight.
             "ALTER TABLE inflight ADD COLUMN reserved TEXT NOT NULL DEFAULT '0'",
+        ),
+    ),
+    Migration(
+        "0007_inflight_sent",
+        (
+            # When a paid call's request was about to leave (NULL: not yet, so a dead owner's
+            # claim may be taken over), and what to record if its owner dies after that: the
+            # unknown outcome, its ledger row at the worst case and the formula's place, as
+            # one JSON object (the fallback journal's shape).
+            "ALTER TABLE inflight ADD COLUMN sent_at TEXT",
+            "ALTER TABLE inflight ADD COLUMN if_lost TEXT",
         ),
     ),
 )
@@ -583,15 +597,16 @@ class Found(NamedTuple):
 class Reservation:
     """The money a claim holds against the daily cap while its call is in flight.
 
-    :meth:`Store.claim` calls ``admit(spent)`` inside its write transaction, ``spent`` being the
-    non-test ledger total from ``since`` to ``until`` plus every live claim's reservation; it
-    raises (:class:`~generect_excel.errors.BudgetError`) to refuse, and then nothing is claimed.
+    :meth:`Store.claim` calls ``admit(spent, reserved)`` inside its write transaction,
+    ``spent`` being the non-test ledger total from ``since`` to ``until`` and ``reserved``
+    what every other live claim holds; it raises
+    (:class:`~generect_excel.errors.BudgetError`) to refuse, and then nothing is claimed.
     """
 
     amount: Decimal
     since: datetime | None
     until: datetime | None
-    admit: Callable[[Decimal], None]
+    admit: Callable[[Decimal, Decimal], None]
 
 
 @dataclass(frozen=True)
@@ -601,13 +616,15 @@ class Claim:
     ``state`` is "claimed" (the caller now owns the request and must call the API), "cached"
     (a usable entry is already there: ``entry``), "unknown" (a call on the key was lost since
     the caller looked: ``unknown``; do not send it again) or "busy" (another owner, ``holder``,
-    is fetching it: wait and ask again).
+    is fetching it: wait and ask again). ``abandoned`` says that unknown outcome was recorded
+    just now, from a claim whose owner died after sending its request.
     """
 
     state: Literal["claimed", "cached", "unknown", "busy"]
     entry: CacheEntry | None = None
     holder: str | None = None
     unknown: UnknownOutcome | None = None
+    abandoned: bool = False
 
 
 class Store:
@@ -643,6 +660,10 @@ class Store:
         self._migrate()
         if self.journal_path.exists():
             self.recover_journal()
+        try:
+            self.settle_abandoned()
+        except StoreError as exc:  # the next full claim settles them instead
+            log.warning("could not record requests left by ended processes: %s", exc.details)
 
     # -- files, connections, errors -------------------------------------------------------
 
@@ -1241,7 +1262,10 @@ class Store:
 
         ``ttl`` seconds after it is taken, the claim counts as abandoned. The caller that gets
         "claimed" must end with :meth:`save` or :meth:`record_unknown` (which release) or
-        :meth:`release`. An unknown outcome on the key for which ``is_new_doubt`` is true
+        :meth:`release`; a billable call marks it with :meth:`mark_sent` just before its
+        request leaves. An abandoned claim that was never marked sent is taken over; one that
+        was is recorded as an unknown outcome (:meth:`settle_abandoned`) in this transaction,
+        and the caller gets "unknown" with ``abandoned`` set. An unknown outcome on the key for which ``is_new_doubt`` is true
         (recorded since the caller looked: another process sent this call and lost its answer)
         is returned as "unknown" instead of a claim. With a ``reservation``, its ``admit``
         check runs in the same write transaction as the claim, against today's ledger plus
@@ -1258,12 +1282,15 @@ class Store:
                 claimed = True
                 return Claim("claimed", holder=owner)
             with self._transaction("claiming a request", write=True) as conn:
+                # First, the claims of dead owners whose requests had left: recorded as
+                # unknown outcomes (so the day's total below counts them), never sent again.
+                settled = self._settle_abandoned(conn, now)
                 entry = self._get(conn, key)
                 if entry is not None and is_fresh(entry):
                     return Claim("cached", entry=entry)
                 unknown = self._get_unknown(conn, key)
                 if unknown is not None and is_new_doubt is not None and is_new_doubt(unknown):
-                    return Claim("unknown", unknown=unknown)
+                    return Claim("unknown", unknown=unknown, abandoned=key in settled)
                 row = conn.execute(
                     "SELECT owner, expires_at FROM inflight WHERE key = ?", (key,)
                 ).fetchone()
@@ -1273,8 +1300,8 @@ class Store:
                     log.info("taking over an abandoned in-flight claim on %s", key[:12])
                 if reservation is not None and reserved:
                     spent = self._ledger_total(conn, reservation.since, reservation.until)
-                    spent += self._reserved(conn, key, now)
-                    reservation.admit(spent)  # raises to refuse: the transaction rolls back
+                    # raises to refuse: the transaction rolls back
+                    reservation.admit(spent, self._reserved(conn, key, now))
                 conn.execute(
                     "INSERT OR REPLACE INTO inflight (key, owner, claimed_at, expires_at, "
                     "reserved) VALUES (?, ?, ?, ?, ?)",
@@ -1285,6 +1312,107 @@ class Store:
         finally:
             if not claimed:
                 _LIVE_OWNERS.discard(owner)
+
+    def mark_sent(
+        self,
+        unknown: UnknownOutcome,
+        charge: Charge,
+        *,
+        owner: str,
+        origin: str,
+        ttl: float,
+        now: datetime | None = None,
+    ) -> None:
+        """Record, durably and just before its request leaves, that ``owner``'s call on
+        ``unknown.key`` is being sent, with what to record if ``owner`` dies before it can
+        say how the call ended: the ``unknown`` outcome, its ``charge`` at the worst case
+        (flagged ``unknown_outcome``) and ``origin``'s refresh mark. The claim's expiry
+        restarts (``ttl`` seconds from now: the request's own timeout runs from here).
+
+        Raises :class:`StoreError` (and the request must not be sent) when the claim is no
+        longer ``owner``'s: another process took it over while this call waited its turn, and
+        fetches it itself.
+        """
+        now = now or _utcnow()
+        if_lost = json.dumps(
+            {"unknown": unknown.to_json(), "charge": charge.to_json(), "origin": origin}
+        )
+        with self._transaction("marking a request sent", write=True) as conn:
+            cursor = conn.execute(
+                "UPDATE inflight SET sent_at = ?, if_lost = ?, expires_at = ? "
+                "WHERE key = ? AND owner = ?",
+                (_ts(now), if_lost, _ts(now + timedelta(seconds=ttl)), unknown.key, owner),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(
+                    "Another process took this request over while it waited its turn, so it "
+                    "was not sent: recalculate to use that process's answer.",
+                    details=f"{self.path}: the in-flight claim on {unknown.key[:12]} is no "
+                    f"longer {owner}'s",
+                )
+
+    def settle_abandoned(self, now: datetime | None = None) -> list[UnknownOutcome]:
+        """Record every claim whose owner is gone (or expired) after marking its request sent
+        as an unknown outcome, exactly like a lost answer (:meth:`record_unknown`): its
+        ledger row at the worst case, the doubt under its key, the formula's refresh mark
+        flagged failed, the claim removed; one transaction. Returns what was recorded.
+
+        The request may have been charged and its answer is gone with its process, so it is
+        not sent again until the analyst asks for a refresh. Runs when a store is opened and
+        inside every :meth:`claim` that takes the full path; costs one read when there is
+        nothing to settle.
+        """
+        now = now or _utcnow()
+        with self._connection("reading the claims") as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT owner, expires_at FROM inflight WHERE sent_at IS NOT NULL"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc, "reading the claims") from exc
+        if not any(self._stale(owner, expires_at, now) for owner, expires_at in rows):
+            return []
+        with self._transaction("recording requests whose process ended", write=True) as conn:
+            return list(self._settle_abandoned(conn, now).values())
+
+    def _settle_abandoned(
+        self, conn: sqlite3.Connection, now: datetime
+    ) -> dict[str, UnknownOutcome]:
+        """:meth:`settle_abandoned` inside the caller's write transaction: key -> outcome."""
+        rows = conn.execute(
+            "SELECT key, owner, expires_at, if_lost FROM inflight WHERE sent_at IS NOT NULL"
+        ).fetchall()
+        settled: dict[str, UnknownOutcome] = {}
+        for key, owner, expires_at, if_lost in rows:
+            if not self._stale(owner, expires_at, now):
+                continue  # its owner is alive: it will say how the call ended
+            conn.execute("DELETE FROM inflight WHERE key = ? AND owner = ?", (key, owner))
+            try:
+                data = json.loads(if_lost)
+                unknown = UnknownOutcome.from_json(data["unknown"])
+                charge = Charge.from_json(data["charge"]) if data.get("charge") else None
+                origin = data.get("origin")
+            except (ValueError, KeyError, TypeError) as exc:  # written by us: never expected
+                log.error("unreadable in-flight claim on %s (%s): %s", key[:12], exc, if_lost)
+                continue
+            entry = self._get(conn, key)
+            if entry is not None and entry.fetched_at >= unknown.at:
+                # Answered and saved (or imported from the journal) with its charge; only the
+                # claim's release was lost.
+                continue
+            self._put_unknown(conn, unknown)
+            if charge is not None:
+                self._add_charge(conn, charge)
+            if origin is not None and unknown.token is not None:
+                self._mark(conn, key, origin, unknown.token, unknown.at)
+            settled[key] = unknown
+            log.info(  # the calls that meet it raise the unknown outcome's error
+                "a request on %s was sent by a process that has ended: it may have been "
+                "charged, recorded at up to $%s as an unknown outcome",
+                key[:12],
+                unknown.amount,
+            )
+        return settled
 
     def _reserved(self, conn: sqlite3.Connection, key: str, now: datetime) -> Decimal:
         """What the live claims (other than on ``key``, about to be replaced) hold in flight;

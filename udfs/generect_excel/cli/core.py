@@ -146,6 +146,33 @@ def _refresh_value(args: argparse.Namespace) -> str | None:
     return f"cli-{uuid.uuid4().hex}" if args.refresh else None
 
 
+def _fetch(fetch: Any, request: Any, args: argparse.Namespace) -> Any:
+    """``engine.count``/``engine.search`` with the command's refresh value and origin; an
+    unknown outcome (answer lost or unreadable: maybe charged) is told in the CLI's words,
+    one line: the CLI's way to send it again is ``--refresh``, not a refresh value."""
+    from ..budget import format_money
+    from ..errors import OutcomeUnknownError, ProtocolError
+
+    try:
+        return fetch(request, refresh=_refresh_value(args), origin=_origin(args))
+    except (OutcomeUnknownError, ProtocolError) as exc:
+        unknown = getattr(exc, "unknown_outcome", None)
+        if unknown is None:
+            raise
+        what = "unreadable" if isinstance(exc, ProtocolError) else "lost"
+        message = (
+            f"Answer {what}: it may have been charged (up to {format_money(unknown.amount)}; "
+            "see `generect-excel spend`). To send it again: --refresh."
+        )
+        error: OutcomeUnknownError | ProtocolError
+        if isinstance(exc, ProtocolError):
+            error = ProtocolError(message, details=exc.details, path=exc.path, may_be_charged=True)
+        else:
+            error = OutcomeUnknownError(message, details=exc.details, path=exc.path)
+        error.unknown_outcome = unknown  # type: ignore[attr-defined]
+        raise error from exc
+
+
 def _print_estimate(engine: Any, request: Any, kind: str) -> int:
     from ..budget import format_money
 
@@ -174,7 +201,7 @@ def count(args: argparse.Namespace) -> int:
     engine = _engine()
     if args.dry_run:
         return _print_estimate(engine, request, "count")
-    answer = engine.count(request, refresh=_refresh_value(args), origin=_origin(args))
+    answer = _fetch(engine.count, request, args)
     result = answer.result
     count_text = "unknown" if result.results_count is None else result.results_count
     print(f"{count_text:,}" if isinstance(count_text, int) else count_text)
@@ -221,7 +248,7 @@ def search(args: argparse.Namespace) -> int:
         return _print_estimate(engine, request, "search")
     if args.csv:
         check_output_folder(args.csv)
-    answer = engine.search(request, refresh=_refresh_value(args), origin=_origin(args))
+    answer = _fetch(engine.search, request, args)
     table = lead_table(answer.result.leads, fields)
     info = SearchInfo.from_answer(answer, mode=answer.mode)
     if answer.test_mode and not info.test_mode:  # a test key, whatever the answer's header said
