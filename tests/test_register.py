@@ -18,9 +18,9 @@ from conftest import conforming_client
 from generect_excel import _constants as C
 from generect_excel.criteria import criteria_from_block
 from generect_excel.engine import Engine
-from generect_excel.functions import run_search
+from generect_excel.functions import evaluate_leads, run_search
 from generect_excel.ledger import Origin
-from generect_excel.register import lead_key
+from generect_excel.register import OWNED_COLUMNS, lead_key
 from generect_excel.store import MIGRATIONS, Store
 from workbook_support import sandbox_settings
 
@@ -225,3 +225,56 @@ def test_a_sandbox_client_sees_exclusions_honoured(sandbox) -> None:
         ]  # type: ignore[index]
         again = client.post(C.PATH_DATABASE_SEARCH, json={**body, "exclude_ids": first}).json()
         assert not {lead_key(x)[0] for x in again["data"]["leads"]} & set(first)  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- seeing what you own
+
+
+def test_generect_leads_spills_the_register_or_the_leads_of_a_criteria_range(engine) -> None:
+    ceos = ids(search_page(engine, CEOS_US, 5, None).answer)
+    directors = ids(search_page(engine, [["Job titles", "Sales Director"]], 5, None).answer)
+    table = evaluate_leads(engine)
+    assert table[0] == list(OWNED_COLUMNS)
+    assert [row[0] for row in table[1:]] == ceos + directors  # oldest first
+    only = evaluate_leads(engine, CEOS_US + [["Limit", 99]])  # the page does not matter
+    assert [row[0] for row in only[1:]] == ceos
+    row = dict(zip(table[0], table[1], strict=True))
+    assert row["times_bought"] == 1 and row["cost"] == pytest.approx(0.02)
+    assert row["full_name"] and row["query"].startswith("{")
+
+
+def test_the_refresher_evaluates_generect_leads(engine) -> None:
+    from generect_excel.workbook.refresher import _evaluate
+
+    search_page(engine, CEOS_US, 3, None)
+
+    class Query:  # the two attributes _evaluate reads
+        function = "GENERECT_LEADS"
+        args = {"criteria": None}
+
+    assert len(_evaluate(engine, Query()).value) == 4  # type: ignore[arg-type]
+
+
+def test_cli_leads_lists_and_exports_the_register(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    from generect_excel.cli import main
+
+    home = tmp_path / "home"
+    engine = Engine(sandbox_settings(sandbox, home))
+    bought = ids(search_page(engine, CEOS_US, 4, None, origin=Origin("B.xlsx", "S", "A1")).answer)
+    monkeypatch.setenv("GENERECT_HOME", str(home))
+    assert main(["leads"]) == 0
+    out = capsys.readouterr().out
+    assert all(lead[:20] in out for lead in bought) and "4 owned lead(s)" in out
+    assert "B.xlsx!S!A1" in out
+    target = tmp_path / "owned.csv"
+    assert main(["leads", "--csv", str(target)]) == 0
+    with target.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["lead_id"] for r in rows] == bought
+    assert rows[0]["workbook"] == "B.xlsx" and rows[0]["cell"] == "A1"
+    assert main(["leads", "--since", "2999-01-01", "--csv", str(target)]) == 0
+    assert target.read_text(encoding="utf-8-sig").splitlines() == [",".join(OWNED_COLUMNS)]

@@ -103,4 +103,4 @@ TABLE_MEMO_CELLS = 400_000
 ACCOUNT_CACHE_SECONDS = 60.0
 
 # The worksheet functions whose result spills over several cells (the others give one value).
-SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
+SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES", "GENERECT_LEADS"})

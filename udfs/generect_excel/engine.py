@@ -76,7 +76,7 @@ from .client import ENDPOINTS, Endpoint, shared_client
 from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json, wire_body
-from .register import PageFacts, Purchase
+from .register import OwnedLead, PageFacts, Purchase
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
 from .store import (
@@ -739,17 +739,30 @@ class Engine:
     def _criteria_key(self, call: _Call) -> str:
         """The criteria family of a search: its key without the page (limit, offset) and our
         own options. Pages of one family never overlap (see :meth:`_wire`)."""
+        return self._family_key(call.endpoint.path, call.body)
+
+    def _family_key(self, path: str, body: dict[str, Any]) -> str:
         question = {
-            k: v
-            for k, v in call.body.items()
-            if k not in ("limit_by", "offset_by", "new_leads_only")
+            k: v for k, v in body.items() if k not in ("limit_by", "offset_by", "new_leads_only")
         }
         return make_cache_key(
-            call.endpoint.path,
-            canonical_json(question),
-            self.settings.base_url,
-            self.settings.account,
+            path, canonical_json(question), self.settings.base_url, self.settings.account
         )
+
+    def owned_leads(
+        self, request: _Request | None = None, *, since: date | datetime | None = None
+    ) -> list[OwnedLead]:
+        """The register of owned leads (every lead bought, once), oldest first: all of it, or
+        the leads bought by searches with ``request``'s criteria (any page, either mode);
+        ``since`` keeps leads first bought from that day (local) or moment on."""
+        keys = None
+        if request is not None:
+            body = request.body()
+            keys = [
+                self._family_key(ENDPOINTS[("search", mode)].path, body)
+                for mode in ("database", "realtime")
+            ]
+        return self.store.owned_leads(_local_bound(since, end=False), criteria_keys=keys)
 
     def _wire(self, call: _Call, family: str | None) -> tuple[dict[str, Any], PageFacts | None]:
         """The body to send for ``call`` and what the register excluded from it.

@@ -10,7 +10,7 @@ platform). Both hand over the arguments the way xlwings would: a criteria range 
     request_for_search(criteria, limit, offset, mode)       -> LeadSearchRequest
     run_count / run_search                                  -> Outcome (value + engine Answer)
     evaluate_count, evaluate_search, evaluate_spend,
-    evaluate_balance, evaluate_values                       -> the cell value or 2-D table
+    evaluate_balance, evaluate_values, evaluate_leads       -> the cell value or 2-D table
     cell_error(exc)                                         -> "#GENERECT! ..." one line
 
 Defaults (an omitted argument or an empty cell): ``mode`` "database"; ``limit`` the criteria's
@@ -58,6 +58,7 @@ __all__ = [
     "cell_error",
     "evaluate_balance",
     "evaluate_count",
+    "evaluate_leads",
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
@@ -81,6 +82,7 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
     "GENERECT_SPEND": ("period",),
     "GENERECT_BALANCE": (),
     "GENERECT_VALUES": ("field",),
+    "GENERECT_LEADS": ("criteria",),
 }
 
 UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
@@ -306,6 +308,24 @@ def evaluate_values(field: Any) -> list[list[str]]:
             str(exc.args[0]) if exc.args else f"No value list for {name!r}."
         ) from None
     return [[value] for value in values]
+
+
+def evaluate_leads(engine: Any, criteria: Any = None) -> list[list[Any]]:
+    """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
+    computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
+    leads bought by searches with those criteria (any page, either mode). Free, no network."""
+    from .register import OWNED_COLUMNS, owned_row
+    from .table import to_cell
+
+    request = None
+    if criteria is not None:
+        try:
+            request = criteria_from_block(criteria)
+        except CriteriaError:
+            # Realtime-only fields (keywords...): the same criteria read in realtime mode.
+            request = criteria_from_block(criteria, mode="realtime")
+    rows = [[to_cell(v) for v in owned_row(lead)] for lead in engine.owned_leads(request)]
+    return [list(OWNED_COLUMNS), *rows]
 
 
 # --------------------------------------------------------------------------- errors

@@ -42,11 +42,13 @@ from .ledger import Origin
 
 __all__ = [
     "ID_FIELDS",
+    "OWNED_COLUMNS",
     "SCHEMA",
     "OwnedLead",
     "PageFacts",
     "Purchase",
     "lead_key",
+    "owned_row",
 ]
 
 ID_FIELDS: tuple[str, ...] = ("id", "sales_id", "lead_id")
@@ -354,7 +356,7 @@ def owned_leads(
         "SELECT lead_id, id_field, first_bought_at, last_bought_at, times_bought, mode, cost, "
         "request, workbook, sheet, cell, full_name, job_title, company_name, linkedin_url, "
         f"test_mode, base_url, cache_key FROM owned_leads{where} "
-        "ORDER BY first_bought_at, lead_id",
+        "ORDER BY first_bought_at, rowid",
         params,
     ).fetchall()
     return [
@@ -387,3 +389,46 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
     ).fetchone()
     purchases = conn.execute("SELECT COUNT(*) FROM lead_purchases").fetchone()[0]
     return {"owned": int(owned), "purchases": int(purchases), "bought_twice": int(twice)}
+
+
+OWNED_COLUMNS: tuple[str, ...] = (
+    "lead_id",
+    "full_name",
+    "job_title",
+    "company_name",
+    "linkedin_url",
+    "first_bought_utc",
+    "times_bought",
+    "cost",
+    "mode",
+    "workbook",
+    "sheet",
+    "cell",
+    "query",
+    "id_field",
+    "test_mode",
+)
+"""The columns of the register as ``generect-excel leads --csv`` and ``GENERECT_LEADS`` give
+it: one row per lead, where it came from (``query`` is the question that first bought it)."""
+
+
+def owned_row(lead: OwnedLead) -> list[Any]:
+    """``lead`` as plain values in :data:`OWNED_COLUMNS` order (text, numbers, None)."""
+    query = json.dumps(lead.request, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+    return [
+        lead.lead_id,
+        lead.full_name,
+        lead.job_title,
+        lead.company_name,
+        lead.linkedin_url,
+        lead.first_bought_at.strftime("%Y-%m-%d %H:%M:%S"),
+        lead.times_bought,
+        float(lead.cost),
+        lead.mode,
+        lead.origin.workbook,
+        lead.origin.sheet,
+        lead.origin.cell,
+        query,
+        lead.id_field,
+        lead.test_mode,
+    ]

@@ -55,6 +55,7 @@ from ..functions import (
     Outcome,
     cell_error,
     evaluate_balance,
+    evaluate_leads,
     evaluate_spend,
     evaluate_values,
     request_for_count,
@@ -426,6 +427,8 @@ def _evaluate(engine: Any, query: Query) -> Outcome:
         return Outcome(evaluate_spend(engine, args["period"]))
     if query.function == "GENERECT_BALANCE":
         return Outcome(evaluate_balance(engine))
+    if query.function == "GENERECT_LEADS":
+        return Outcome(evaluate_leads(engine, args["criteria"]))
     return Outcome(evaluate_values(args["field"]))
 
 
