@@ -196,6 +196,21 @@ def test_a_lead_key_prefers_the_id_exclude_ids_takes() -> None:
     assert lead_key({"lead_id": "L", "sales_id": "S"}) == ("S", "sales_id")
     assert lead_key({"lead_id": " L "}) == ("L", "lead_id")
     assert lead_key({"full_name": "Nobody"}) is None
+    # Realtime rows without lead_id still carry their Sales Navigator lead URL.
+    url = "https://www.linkedin.com/sales/lead/ACwAAAxyz,NAME_SEARCH,abcd"
+    assert lead_key({"sales_navigator_url": url}) == ("ACwAAAxyz", "sales_navigator_url")
+    assert lead_key({"linkedin_sales_link": "https://example.com/x"}) is None
+
+
+def test_realtime_pages_register_every_row_and_never_overlap(sandbox, engine) -> None:
+    first = run_search(engine, CEOS_US, 25.0, None, mode="realtime").answer
+    second = run_search(engine, CEOS_US, 25.0, 25.0, mode="realtime").answer
+    assert any("lead_id" not in lead for lead in first.result.leads)  # the URL fallback
+    assert len(ids(first)) == len(ids(second)) == 25
+    assert not set(ids(first)) & set(ids(second))
+    sent = [e["body"] for e in sandbox.log_entries() if e["path"] == C.PATH_REALTIME_SEARCH]
+    assert sorted(sent[1]["exclude_ids"]) == sorted(ids(first))
+    assert engine.store.register_counts()["owned"] == 50
 
 
 def test_a_failed_save_leaves_no_lead_in_the_register(sandbox, tmp_path: Path) -> None:

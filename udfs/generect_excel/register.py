@@ -23,7 +23,10 @@ one), and Generect's MCP server pages with ``exclude_ids`` built from each row's
 back to ``sales_id`` (``nextPageArgs`` in ``src/tools.ts``; its profile code notes
 ``sales_id === id``). So a lead is registered by ``id``, else ``sales_id``, else ``lead_id``
 (the spec's example rows carry only ``lead_id``; sent in ``exclude_ids`` too, it may simply not
-match live). A row with none of them cannot be registered or excluded; it is counted as new.
+match live), else the Sales Navigator id inside the row's Sales Navigator lead URL
+(``sales_navigator_url``, ``linkedin_sales_link``: ``.../sales/lead/<id>,NAME_SEARCH,...``), which
+realtime rows without ``lead_id`` still carry. A row with none of them cannot be registered or
+excluded; it is counted as new.
 
 Pure SQL on a connection the store hands over; the store owns transactions and errors.
 """
@@ -31,6 +34,7 @@ Pure SQL on a connection the store hands over; the store owns transactions and e
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +57,11 @@ __all__ = [
 
 ID_FIELDS: tuple[str, ...] = ("id", "sales_id", "lead_id")
 """Where a lead row keeps the identifier ``exclude_ids`` takes, best first."""
+
+URL_FIELDS: tuple[str, ...] = ("sales_navigator_url", "linkedin_sales_link")
+"""Sales Navigator lead URLs, whose path holds the same id (after :data:`ID_FIELDS`)."""
+
+_SALES_LEAD = re.compile(r"/sales/lead/([^,/?#\s]+)")
 
 SCHEMA: tuple[str, ...] = (
     """
@@ -110,6 +119,11 @@ def lead_key(lead: Mapping[str, Any]) -> tuple[str, str] | None:
         text = str(value).strip()
         if text:
             return text, name
+    for name in URL_FIELDS:
+        value = lead.get(name)
+        match = _SALES_LEAD.search(value) if isinstance(value, str) else None
+        if match:
+            return match.group(1), name
     return None
 
 
