@@ -93,6 +93,20 @@ def test_pages_bought_out_of_order_do_not_overlap_either(sandbox, engine) -> Non
     assert len(sent[2]["exclude_ids"]) == 50 and "offset_by" not in sent[2]
 
 
+def test_pages_fetched_at_once_wait_for_each_other_and_do_not_overlap(sandbox, engine) -> None:
+    # The refresher runs a workbook's formulas in parallel: pages of one criteria family
+    # fetch one at a time, each excluding what the others bought.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(
+            pool.map(lambda o: search_page(engine, CEOS_US, 25, o), (0.0, 25.0, 50.0, 75.0))
+        )
+    bought = [lead for page in pages for lead in ids(page.answer)]
+    assert len(bought) == len(set(bought)) == 100
+    assert engine.store.register_counts()["bought_twice"] == 0
+
+
 def test_the_cache_key_stays_the_question_and_recalculation_is_free(sandbox, engine) -> None:
     page2 = search_page(engine, CEOS_US, 25, 25.0)
     again = search_page(engine, CEOS_US, 25, 25.0)
