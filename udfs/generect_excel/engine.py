@@ -21,10 +21,17 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.
 5. **Save.** The answer, its ledger row (billable endpoints, searches and realtime counts, even
-   at $0; any other answer whose ``meta.amount_charged`` is above 0) and the refresh mark are
-   written in one transaction. If the write fails after the API answered, it is retried
+   at $0; any other answer whose ``meta.amount_charged`` is above 0), a search's leads in the
+   register of owned leads (:mod:`generect_excel.register`) and the refresh mark are written in
+   one transaction. If the write fails after the API answered, it is retried
    briefly, then the charge goes to the store's fallback journal and a
    :class:`~generect_excel.errors.StoreError` says it was charged.
+
+**Owned leads.** The cache key is the analyst's question; the body sent for a search is built
+at fetch time from the register (:meth:`Engine._wire`): pages of the same criteria exclude
+each other's leads (``exclude_ids``, with ``offset_by`` reduced by the earlier pages' leads), and
+"New leads only" excludes the register's most recent leads. Searches of one criteria family
+fetch one at a time in a process, so parallel pages cannot buy the same leads.
 
 **Unknown outcomes.** A billable call that was sent and whose answer was lost
 (:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or
