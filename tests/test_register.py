@@ -284,6 +284,36 @@ def test_the_refresher_evaluates_generect_leads(engine) -> None:
     assert len(_evaluate(engine, Query()).value) == 4  # type: ignore[arg-type]
 
 
+def test_a_workbook_refresh_buys_four_distinct_pages_and_spills_them_as_owned(
+    sandbox, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    from generect_excel.workbook.refresher import refresh_workbook
+    from workbook_support import load, save
+
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "Seniority", "C-Suite"
+    ws["A2"], ws["B2"] = "Location", "United States"
+    for n, offset in enumerate((0, 25, 50, 75)):
+        ws.cell(5, 1 + n).value = f'=GENERECT_SEARCH($A$1:$B$2,25,{offset},"lead_id")'
+    ws["G5"] = "=GENERECT_LEADS()"
+    book = save(wb, tmp_path / "pages.xlsx")
+    engine = Engine(sandbox_settings(sandbox, tmp_path / "home"))
+    summary = refresh_workbook(book, engine, confirm=lambda quote: True)
+    assert summary.ok
+    sheet = load(book).active
+    pages = [[sheet.cell(r, c).value for r in range(7, 32)] for c in range(1, 5)]
+    bought = [lead for page in pages for lead in page]
+    assert len(set(bought)) == 100 and None not in bought
+    # GENERECT_LEADS ran after the purchases: the 100 owned leads below its formula (the
+    # formula's cell shows the header).
+    assert sheet["H5"].value == "full_name" and sheet.cell(106, 7).value is None
+    assert sorted(sheet.cell(r, 7).value for r in range(6, 106)) == sorted(bought)
+    assert len(searches(sandbox)) == 4
+
+
 def test_cli_leads_lists_and_exports_the_register(
     sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

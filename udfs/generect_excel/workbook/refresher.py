@@ -432,6 +432,10 @@ def _evaluate(engine: Any, query: Query) -> Outcome:
     return Outcome(evaluate_values(args["field"]))
 
 
+# Worksheet functions that read the local store's ledger or register (see run_plan).
+_LOCAL_READS = frozenset({"GENERECT_SPEND", "GENERECT_LEADS"})
+
+
 def run_plan(
     plan: Plan,
     engine: Any,
@@ -440,6 +444,9 @@ def run_plan(
     workers: int | None = None,
 ) -> None:
     """Evaluate every runnable call concurrently; each query gets its outcome or error.
+
+    The local reads of the ledger and the register (GENERECT_SPEND, GENERECT_LEADS) run last,
+    so they include what this refresh bought, as Excel's volatile recalculation shows them.
 
     A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
     the background threads and land in the store: nothing bought is lost).
@@ -450,18 +457,20 @@ def run_plan(
     lock = threading.Lock()
     size = max(1, min(workers or engine.settings.max_parallel, total or 1))
     pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-refresh")
+    last = [q for q in todo if q.function in _LOCAL_READS]
     try:
-        futures = {pool.submit(_evaluate, engine, query): query for query in todo}
-        for future in as_completed(futures):
-            query = futures[future]
-            try:
-                query.outcome = future.result()
-            except Exception as exc:  # shown in its cell, like the worksheet function
-                query.error = exc
-            with lock:
-                done += 1
-            if progress is not None:
-                progress(done, total)
+        for batch in ([q for q in todo if q.function not in _LOCAL_READS], last):
+            futures = {pool.submit(_evaluate, engine, query): query for query in batch}
+            for future in as_completed(futures):
+                query = futures[future]
+                try:
+                    query.outcome = future.result()
+                except Exception as exc:  # shown in its cell, like the worksheet function
+                    query.error = exc
+                with lock:
+                    done += 1
+                if progress is not None:
+                    progress(done, total)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
