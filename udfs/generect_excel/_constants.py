@@ -73,6 +73,11 @@ MAX_LIMIT = 2400
 MAX_OFFSET = 2399
 MAX_LIMIT_PLUS_OFFSET = 2400
 
+# "New leads only" sends at most this many of the register's ids (the most recently bought) in
+# exclude_ids: about 25 bytes each, so ~0.25 MB of request body. Measured by
+# benchmarks/bench_register.py; the README ("The register of owned leads") explains the choice.
+NET_NEW_MAX_EXCLUDE_IDS = 10_000
+
 # Excel's cell limits.
 EXCEL_MAX_CELL_CHARS = 32767
 EXCEL_MAX_ROWS = 1_048_576
@@ -119,4 +124,4 @@ TABLE_MEMO_CELLS = 400_000
 ACCOUNT_CACHE_SECONDS = 60.0
 
 # The worksheet functions whose result spills over several cells (the others give one value).
-SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
+SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES", "GENERECT_LEADS"})

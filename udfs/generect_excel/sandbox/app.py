@@ -259,6 +259,7 @@ class SandboxApp:
         self.closing = False
         self._database_row_json = lru_cache(maxsize=ROW_JSON_CACHE)(self._render_database_row)
         self._hang_generation = 0
+        self._searches = 0  # seeds each search's order (see sandbox.search): reset by reset()
         routes = [
             Route(e.path, self._route(e), methods=["POST"] if e.is_lead else ["GET"])
             for e in ENDPOINTS
@@ -281,11 +282,13 @@ class SandboxApp:
         self._hang_generation += 1
 
     def reset(self) -> None:
-        """Fresh log, opening balances, no queued faults, no hangs."""
+        """Fresh log, opening balances, no queued faults, no hangs, the order of searches
+        replayed from the first call."""
         self.log.clear()
         self.accounts.reset()
         self.faults.clear()
         self.release_hangs()
+        self._searches = 0
 
     # ----------------------------------------------------------------- helpers
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -494,7 +497,11 @@ class SandboxApp:
             )
             amount = price
         else:
-            result = run_search(pop, body, endpoint.mode or "database")
+            self._searches += 1
+            shuffle = None
+            if not self.config.stable_order:
+                shuffle = self.config.seed * 1_000_003 + self._searches
+            result = run_search(pop, body, endpoint.mode or "database", shuffle=shuffle)
             total = result.total
             price = C.PRICE_REALTIME_ROW if endpoint.mode == "realtime" else C.PRICE_DATABASE_ROW
             amount = price * len(result.row_ids)

@@ -23,6 +23,8 @@ class SandboxConfig:
     account (USD); ``max_parallel`` lead calls in flight per key, more answer 429.
     ``slow_seconds`` is what the ``slow`` fault waits, ``hang_limit`` the longest a ``hang``
     lasts. ``log_path`` gets the JSON-lines request log (in memory only when None).
+    ``stable_order`` True keeps search results in one order across calls; by default the order
+    moves between calls as Generect's does (see :mod:`generect_excel.sandbox.search`).
     """
 
     host: str = LOOPBACK
@@ -38,6 +40,7 @@ class SandboxConfig:
     slow_seconds: float = 5.0
     hang_limit: float = 120.0
     log_path: Path | None = None
+    stable_order: bool = False
 
     def __post_init__(self) -> None:
         if self.host != LOOPBACK:
