@@ -33,6 +33,13 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0  # a Retry-After beyond this is not "sane": fall back to backoff
 
+# Throttling (429) is never charged, so it is waited out, bounded by time rather than by a
+# count of attempts: a shared office cap can stay busy for a while. Minutes, a setting.
+DEFAULT_MAX_THROTTLE_WAIT = 10.0
+# The adaptive concurrency limit (throttle.py): each 429 multiplies the requests allowed in
+# flight by this (at most once per round of requests), each answer adds 1/limit back.
+THROTTLE_DECREASE = 0.5
+
 # Published prices in USD, used only for worst-case estimates before a call. The truth is
 # always the answer's meta.amount_charged.
 PRICE_DATABASE_ROW = Decimal("0.02")
