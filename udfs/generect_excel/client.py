@@ -379,7 +379,7 @@ class _BaseClient:
             limit = self._settings.max_throttle_wait
             variable = ENV_VARS["max_throttle_wait"]
             throttled = RateLimitedError(
-                f"Generect throttled this request (429) for {_duration(waited)}; not charged. "
+                f"Throttled by Generect (429) for {_duration(waited)}; nothing charged. "
                 f"To wait longer, raise {variable} (minutes).",
                 status_code=429,
                 detail=error.detail,
