@@ -25,9 +25,10 @@ from generect_excel import _constants as C
 from generect_excel.client import Client, close_shared_clients, shared_client
 from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine
-from generect_excel.errors import RateLimitedError, ServerError
+from generect_excel.errors import RateLimitedError, ServerError, SettingsError
 from generect_excel.functions import cell_error, evaluate_search
 from generect_excel.pending import BackgroundEngine, PendingFetches
+from generect_excel.sandbox import SandboxConfig
 from generect_excel.settings import Settings
 from generect_excel.throttle import ConcurrencyLimiter, limiter_for
 from generect_excel.workbook.refresher import refresh_workbook
@@ -419,3 +420,27 @@ def run_cells_once(cell: Any) -> Any:
         return cell()
     except Exception as exc:
         return cell_error(exc)
+
+
+# --------------------------------------------------------------------------- the sandbox's 429
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(None, None), (2, "2")])
+def test_the_sandbox_sends_retry_after_only_when_configured(
+    sandbox_factory: Any, retry_after: int | None, header: str | None
+) -> None:
+    server = sandbox_factory(retry_after=retry_after)
+    with httpx.Client(base_url=server.url) as http:
+        answer = http.post(
+            C.PATH_DATABASE_SEARCH,
+            json={"job_titles": ["CEO"]},
+            headers={"Authorization": "Token test_fault-rate_limited"},
+        )
+    assert answer.status_code == 429
+    assert answer.headers.get("Retry-After") == header
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_the_sandbox_refuses_a_retry_after_that_is_not_whole_seconds(bad: Any) -> None:
+    with pytest.raises(SettingsError, match="retry_after must be whole seconds"):
+        SandboxConfig(retry_after=bad)
