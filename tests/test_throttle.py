@@ -50,7 +50,7 @@ CRITERIA = [["Location", "United States"]]
 
 
 def test_the_limit_starts_at_the_ceiling_and_halves_once_per_round_of_429s() -> None:
-    limiter = ConcurrencyLimiter(8)
+    limiter = ConcurrencyLimiter(8, decrease=0.5)
     tickets = [limiter.acquire() for _ in range(8)]
     assert (limiter.limit, limiter.in_flight) == (8, 8)
     # Three requests of the same burst throttled: one decrease, not three (8 -> 4, not 1).
@@ -70,7 +70,7 @@ def test_the_limit_starts_at_the_ceiling_and_halves_once_per_round_of_429s() -> 
 
 
 def test_answers_add_one_over_the_limit_up_to_the_ceiling_never_above() -> None:
-    limiter = ConcurrencyLimiter(4)
+    limiter = ConcurrencyLimiter(4, decrease=0.5)
     for _ in range(5):  # five rounds of 429s: 4 -> 2 -> 1 -> 1 ...: never below 1
         limiter.release(limiter.acquire(), "throttled")
     assert limiter.limit == 1
@@ -81,6 +81,16 @@ def test_answers_add_one_over_the_limit_up_to_the_ceiling_never_above() -> None:
     # Each answer adds 1/limit: 1, 2, 2.5, 2.9, 3.24, 3.55, 3.83, 4.09 (about +1 per round of
     # `limit` answers, rounded down for the slots); then it stays at the ceiling.
     assert seen == [2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4]
+
+
+def test_the_default_decrease_cuts_the_limit_by_thirty_percent() -> None:
+    limiter = ConcurrencyLimiter(6)
+    tickets = [limiter.acquire() for _ in range(6)]
+    limiter.release(tickets[0], "throttled")
+    assert limiter.limit == 4  # 6 x 0.7 = 4.2 slots
+    for ticket in tickets[1:]:
+        limiter.release(ticket, "answered")
+    assert limiter.limit == 5  # 4.2 + 5 answers of about 1/4.5 each
 
 
 def test_a_full_limiter_makes_the_next_caller_wait_for_a_release() -> None:

@@ -10,7 +10,7 @@ The rule is AIMD, as in TCP's congestion control:
 
 - the limit starts at ``ceiling`` (``settings.max_parallel``);
 - a 429 multiplies it by ``decrease`` (:data:`~generect_excel._constants.THROTTLE_DECREASE`,
-  one half), at most once per round: a 429 for a request sent before the last decrease was
+  0.7), at most once per round: a 429 for a request sent before the last decrease was
   caused by the old, larger limit, which has already been paid for;
 - an answer (any 2xx) adds ``1 / limit``, so about one more request per round of ``limit``
   answers;
