@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import sqlite3
 import threading
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +297,32 @@ def test_a_throttled_request_gives_its_slot_back_while_it_waits() -> None:
     client.search("database", BODY)
     assert in_flight_while_waiting == [0, 0]
     assert limiter.in_flight == 0 and limiter.throttles == 2
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")  # the store's UTC timestamps
+
+
+def test_a_claim_outlives_the_longest_throttling_wait(tmp_path: Path) -> None:
+    """Another process (Excel beside a CLI refresh) takes over an expired claim and buys the
+    same answer: a call still waiting out throttling must keep its claim."""
+    settings = make_settings(home=tmp_path / "home", max_throttle_wait=30)
+    lifetimes: list[float] = []
+
+    class Throttled:
+        def search(self, mode: Any, body: Any) -> Any:
+            with sqlite3.connect(settings.store_path) as db:
+                claimed, expires = db.execute(
+                    "SELECT claimed_at, expires_at FROM inflight"
+                ).fetchone()
+            lifetimes.append((parse_ts(expires) - parse_ts(claimed)).total_seconds())
+            raise RateLimitedError("still throttled", status_code=429)
+
+    engine = Engine(settings, client=Throttled())  # type: ignore[arg-type]
+    request = criteria_from_kwargs("database", job_titles=["CEO"], limit_by=1)
+    with pytest.raises(RateLimitedError):
+        engine.search(request)
+    assert lifetimes == [C.DATABASE_TIMEOUT + 30 * 60 + C.INFLIGHT_CLAIM_MARGIN]
 
 
 # --------------------------------------------------------------------------- over HTTP

@@ -88,8 +88,9 @@ STORE_WRITE_RETRY_SECONDS = 3.0
 # A process waiting for another process's identical request polls the store this often.
 INFLIGHT_POLL_INTERVAL = 0.05
 INFLIGHT_POLL_MAX_INTERVAL = 0.5
-# An in-flight claim older than the request timeout plus this margin is abandoned (its owner
-# crashed or hung) and may be taken over.
+# An in-flight claim older than the request timeout plus the throttling wait
+# (settings.max_throttle_wait) plus this margin is abandoned (its owner crashed or hung) and
+# may be taken over.
 INFLIGHT_CLAIM_MARGIN = 60.0
 # Idle SQLite connections a store keeps open for reuse (opening one costs more than a cached
 # read), and the decoded answers it keeps in memory so a recalculation does not parse the

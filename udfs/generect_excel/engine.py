@@ -610,7 +610,9 @@ class Engine:
     def _claim_and_fetch(self, call: _Call, found: Found) -> Answer:
         store = self.store
         owner = new_owner()
-        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        # A live call may wait out throttling for max_throttle_wait before it is even answered:
+        # its claim must not expire meanwhile, or another process would buy the same answer.
+        ttl = call.endpoint.timeout + self.settings.max_throttle_wait * 60 + C.INFLIGHT_CLAIM_MARGIN
         seen, mark = found.entry, found.mark
         seen_at = seen.fetched_at if seen is not None else None
         seen_doubt = found.unknown.charge_id if found.unknown is not None else None
