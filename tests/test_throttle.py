@@ -401,10 +401,11 @@ def test_sixty_pending_realtime_cells_all_land(sandbox_factory: Any, tmp_path: P
     assert_all_answered_once(server)
 
 
+@pytest.mark.parametrize("retry_after", [None, 1], ids=["no Retry-After", "Retry-After 1"])
 def test_a_refresh_of_sixty_formulas_against_a_cap_of_five_fills_every_one(
-    sandbox_factory: Any, tmp_path: Path
+    sandbox_factory: Any, tmp_path: Path, retry_after: int | None
 ) -> None:
-    server = sandbox_factory(max_parallel=CAP, latency=0.1)
+    server = sandbox_factory(max_parallel=CAP, latency=0.1, retry_after=retry_after)
     book = tmp_path / "sixty.xlsx"
     wb = Workbook()
     sheet = wb.active
