@@ -58,7 +58,7 @@ def test_every_figure_completes_and_prints_its_row(quick_run: Any) -> None:
     table = done.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("fig "))
     printed = [line.split()[0] for line in table[header + 2 :] if line.strip()][:-1]
-    for figure in ("1", "2", "3", "4", "5", "6", "7"):
+    for figure in ("1", "2", "3", "4", "5", "6", "7", "8"):
         rows = _rows(results, figure)
         assert rows, f"figure {figure} has no row"
         assert printed.count(figure) == len(rows)
@@ -99,6 +99,18 @@ def test_the_refresh_fetches_each_formula_once_in_parallel(quick_run: Any) -> No
         -(-figure["formulas"] // figure["parallel_cap"]) * 0.25
     )
     assert figure["sequential_s"] > 0 and len(figure["wall_s"]) >= 2
+
+
+def test_throttled_searches_all_succeed_and_the_429s_are_counted(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["8"]
+    assert "error" not in figure  # any cell or refresh that failed raises, so this is 60/60
+    assert (figure["searches"], figure["server_cap"]) == (60, 5)
+    assert figure["ideal_s"] == pytest.approx(3.0)
+    for way in ("functions", "refresh"):
+        assert len(figure[way]["wall_s"]) >= 2
+        # The client starts above the server's cap (8 > 5), so it is throttled at first.
+        assert all(count > 0 for count in figure[way]["429s"])
 
 
 def test_the_worksheet_module_imports_no_openpyxl_or_web_framework(quick_run: Any) -> None:

@@ -649,10 +649,18 @@ class Engine:
         self.client  # noqa: B018 - no key? fail now, before claiming or reserving anything
         return self._claim_and_fetch(call, found)
 
+    def _claim_ttl(self, call: _Call) -> float:
+        """How long a claim on ``call`` lives (from its taking, and again from each send). A live
+        call may wait out throttling for max_throttle_wait before it is even answered: its
+        claim must not expire meanwhile, or another process would buy the same answer."""
+        return (
+            call.endpoint.timeout + self.settings.max_throttle_wait * 60 + C.INFLIGHT_CLAIM_MARGIN
+        )
+
     def _claim_and_fetch(self, call: _Call, found: Found) -> Answer:
         store = self.store
         owner = new_owner()
-        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        ttl = self._claim_ttl(call)
         seen, mark = found.entry, found.mark
         seen_at = seen.fetched_at if seen is not None else None
         seen_doubt = found.unknown.charge_id if found.unknown is not None else None
@@ -759,7 +767,7 @@ class Engine:
         """The client's ``on_send`` for a billable call: mark its claim sent, durably, with
         what to record if this process dies before it learns how the call ended (a kill, a
         crash of Excel), and note it in ``marked``. Raising stops the request from leaving."""
-        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        ttl = self._claim_ttl(call)
 
         def mark_sent() -> None:
             unknown, charge = self._doubt_records(call, "OutcomeUnknownError")

@@ -5,7 +5,8 @@ Every API call goes through one pipeline, in this order:
 1. auth: ``Authorization: Token <key>``; no header, another scheme or a raw key -> 401; keys
    starting ``invalid`` -> 401 "Invalid token." (so tests can reach it); ``test_`` keys are
    test mode (``X-Generect-Mode: test`` on every answer, prices reported, nothing debited);
-2. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429;
+2. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429
+   (with ``Retry-After`` when ``retry_after`` is set);
 3. ``latency`` (every call);
 4. a fault, if one applies (see :mod:`.faults`); failures answer here and never charge;
 5. the body: a JSON object, Generect's validation (:mod:`.validation`) -> 400;
@@ -318,6 +319,14 @@ class SandboxApp:
             headers[MODE_HEADER] = "test"
         return _JSONResponse(_envelope(status, detail), status, headers or None)
 
+    def _throttled(self, test_mode: bool) -> Response:
+        """429, with ``Retry-After`` when the config asks for one (live Generect sends none)."""
+        if self.config.retry_after is None:
+            return self._error(429, THROTTLED, test_mode)
+        return self._error(
+            429, THROTTLED, test_mode, **{"Retry-After": str(self.config.retry_after)}
+        )
+
     def _route(self, endpoint: _Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             return await self._handle(request, endpoint)
@@ -376,7 +385,7 @@ class SandboxApp:
         fingerprint = entry["key"]
         if endpoint.is_lead:
             if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
-                return self._error(429, THROTTLED, test_mode)
+                return self._throttled(test_mode)
             self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
         try:
             await self._sleep(self.config.latency)
@@ -438,7 +447,7 @@ class SandboxApp:
         if name == "insufficient_funds":
             return self._error(402, INSUFFICIENT_FUNDS, test_mode)
         if name == "rate_limited":
-            return self._error(429, THROTTLED, test_mode)
+            return self._throttled(test_mode)
         if name == "upstream_error":
             return self._error(502, "Upstream service error. Try again later.", test_mode)
         if name == "html_error":
@@ -591,6 +600,7 @@ class SandboxApp:
                 "latency": c.latency,
                 "realtime_latency": c.realtime_latency,
                 "max_parallel": c.max_parallel,
+                "retry_after": c.retry_after,
                 "balance": _money(c.balance),
                 "pending_faults": self.faults.pending(),
             }
