@@ -26,7 +26,7 @@ import pytest
 from generect_excel import ribbon_actions as ra
 from generect_excel.cli import main
 from generect_excel.engine import Engine
-from generect_excel.errors import CriteriaError, WorkbookError
+from generect_excel.errors import CRITERIA_PROBLEMS_HINT, CriteriaError, WorkbookError
 from generect_excel.ledger import Charge, Origin
 from generect_excel.ribbon import LiveBook
 from generect_excel.settings import Settings, load_settings
@@ -1161,8 +1161,9 @@ def test_expected_errors_show_one_line(context: ra.Context) -> None:
     def fails(_: Any) -> None:
         raise CriteriaError(["Unknown field 'Titel'.", "Another problem."])
 
-    assert ra.run(book, fails) == "Unknown field 'Titel'. (+1 more)"
-    assert book.app.alerts == [("Unknown field 'Titel'. (+1 more)", "ok", "critical")]
+    shown = f"Unknown field 'Titel'. (+1 more: {CRITERIA_PROBLEMS_HINT})"
+    assert ra.run(book, fails) == shown
+    assert book.app.alerts == [(shown, "ok", "critical")]
 
 
 def test_unexpected_errors_are_logged_not_shown(caplog: pytest.LogCaptureFixture) -> None:

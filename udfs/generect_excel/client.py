@@ -33,7 +33,7 @@ from typing import Any, Literal, Self
 import httpx
 
 from . import _constants as C
-from .errors import CriteriaError, GenerectError, ProtocolError, format_detail, one_line
+from .errors import CriteriaError, GenerectError, ProtocolError, format_detail
 from .responses import Account, CountResult, SearchResult, body_snippet
 from .retry import (
     HTTPX_ERRORS,
@@ -291,7 +291,7 @@ class _BaseClient:
     def _final_error(self, endpoint: Endpoint, outcome: Attempt) -> GenerectError:
         error = outcome.error
         assert error is not None
-        error.message = one_line(self._scrub(error.message))
+        error.message = self._scrub(error.full_message)
         error.details = self._scrub(error.details)
         error.args = (error.message,)
         logger.debug("%s %s failed: %s", endpoint.method, endpoint.path, error.details)

@@ -161,29 +161,47 @@ def _block(criteria: Any) -> Any:
     return criteria
 
 
-def request_for_count(criteria: Any, mode: Any = None) -> LeadSearchRequest:
-    """The validated count request for a criteria block (raises CriteriaError; free)."""
+def request_for_count(
+    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    """The validated count request for a criteria block (raises CriteriaError; free).
+
+    ``origin``: the sheet row and column of the block's top left cell when the caller knows
+    them (the refresher does): problems then name the sheet's rows instead of the block's.
+    """
     return _memoized_request(
-        ("count", criteria, mode),
-        lambda: criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+        ("count", criteria, mode, origin),
+        lambda: criteria_from_block(
+            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+        ),
     )
 
 
 def request_for_search(
-    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> LeadSearchRequest:
     """The validated search request: criteria, then the page (``limit``/``offset``).
 
     An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
+    ``origin`` as for :func:`request_for_count`.
     """
     return _memoized_request(
-        ("search", criteria, limit, offset, mode),
-        lambda: _parse_search(criteria, limit, offset, mode),
+        ("search", criteria, limit, offset, mode, origin),
+        lambda: _parse_search(criteria, limit, offset, mode, origin),
     )
 
 
-def _parse_search(criteria: Any, limit: Any, offset: Any, mode: Any) -> LeadSearchRequest:
-    request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+def _parse_search(
+    criteria: Any, limit: Any, offset: Any, mode: Any, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    request = criteria_from_block(
+        _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+    )
     limit = scalar(limit, "limit")
     offset = scalar(offset, "offset")
     if limit is None and request.body().get("limit_by") is None:

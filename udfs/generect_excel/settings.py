@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from . import _constants as C
 from .errors import SettingsError
+from .suggest import closest, did_you_mean
 
 __all__ = [
     "Settings",
@@ -117,6 +118,7 @@ class Settings(BaseModel):
     # A refresh whose worst case exceeds this asks before spending (on a terminal).
     confirm_above: Decimal = Field(default=Decimal("1"), ge=0)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
+    config_file: Path | None = None  # the config file read (or looked for), for messages
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -166,12 +168,15 @@ class Settings(BaseModel):
         return self.home / "store.sqlite3"
 
     def require_key(self) -> str:
-        """The key, or a :class:`SettingsError` saying where it is read from."""
+        """The key, or a :class:`SettingsError` saying where it is read from (the config
+        file's path included: "the config file" alone leaves a newcomer searching)."""
         if not self.key:
+            path = self.config_file or config_file_path()
+            advice = f'No Generect API key. Set {C.ENV_API_KEY}, or add api_key = "..." to '
             raise SettingsError(
-                f"No Generect API key. Set {C.ENV_API_KEY}, api_key in the config file, "
-                "or the keyring.",
-                details=f"Config file: {config_file_path()}",
+                f"{advice}the config file {path}, or store it in the keyring.",
+                details=f"Config file: {path}",
+                short=f"{advice}the config file, or store it in the keyring.",
             )
         return self.key
 
@@ -188,8 +193,16 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     data = data.get("generect", data)
     unknown = sorted(set(data) - set(ENV_VARS))
     if unknown:
+        hints = []
+        for name in unknown:
+            hint = did_you_mean(closest(name, ENV_VARS, n=1, words=False))
+            hints.append(f'"{name}" ({hint})' if hint else f'"{name}"')
+        plural = len(unknown) > 1
+        what = f"Unknown setting{'s' if plural else ''} {', '.join(hints)} in"
+        advice = f"fix or remove {'them' if plural else 'it'}."
         raise SettingsError(
-            f"Unknown setting(s) {', '.join(unknown)} in {path}. Known: {', '.join(ENV_VARS)}."
+            f"{what} {path}: {advice} Known settings: {', '.join(ENV_VARS)}.",
+            short=f"{what} the config file: {advice}",  # a cell has no room for the path
         )
     return data
 
@@ -235,6 +248,7 @@ def load_settings(
         if from_keyring:
             values["api_key"], sources["api_key"] = from_keyring, "keyring"
     values["key_source"] = sources.get("api_key", "none") if values.get("api_key") else "none"
+    values["config_file"] = path
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -52,23 +52,41 @@ def check_output_folder(path: str) -> None:
     from ..errors import GenerectError
 
     target = Path(path)
-    if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
-        problem = "it is a folder" if target.is_dir() else "its folder does not exist"
-        raise GenerectError(f"Cannot write {target.name} ({problem}): choose another path.")
+    problem = _output_problem(target)
+    if problem:
+        raise GenerectError(f"Cannot write {target}: {problem}.")
+
+
+def _output_problem(target: Any) -> str | None:
+    """What stops ``target`` from being written as a file, naming the path at fault (the
+    missing folder, not the file that would be in it), or None."""
+    if target.is_dir():
+        return f"it is a folder; give a file in it, such as {target / 'leads.csv'}"
+    folder = target.parent
+    missing = None
+    while not folder.exists() and folder != folder.parent:
+        missing, folder = folder, folder.parent
+    if missing is not None:
+        return f"the folder {missing} does not exist; create it or choose another path"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder; choose another path"
+    return None
 
 
 @contextlib.contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
     """A CSV file opened for writing (UTF-8 with a BOM, as Excel reads it); a failure is a
     one-line :class:`~generect_excel.errors.GenerectError`, not a traceback."""
+    from pathlib import Path
+
     from ..errors import GenerectError
 
     try:
         fh = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
+        problem = _output_problem(Path(path)) or (exc.strerror or type(exc).__name__).lower()
         raise GenerectError(
-            f"Cannot write the CSV ({exc.strerror or type(exc).__name__}): choose another path. "
-            "A stored answer costs nothing to fetch again.",
+            f"Cannot write {path}: {problem}. A stored answer costs nothing to fetch again.",
             details=f"{path}: {exc}",
         ) from None
     with fh:

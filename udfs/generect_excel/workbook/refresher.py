@@ -279,13 +279,15 @@ def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
         query.skipped = str(exc)
         return
     args = query.args
+    # Where the criteria range starts on its sheet: problems then say "row 7", the sheet's row.
+    origin = reader.origin(call.args[0], query.cell.sheet) if call.args else None
     try:
         if call.function == "GENERECT_COUNT":
-            query.request = request_for_count(args["criteria"], args["mode"])
+            query.request = request_for_count(args["criteria"], args["mode"], origin=origin)
             scalar(args["refresh"], "refresh")
         elif call.function == "GENERECT_SEARCH":
             query.request = request_for_search(
-                args["criteria"], args["limit"], args["offset"], args["mode"]
+                args["criteria"], args["limit"], args["offset"], args["mode"], origin=origin
             )
             parse_fields(args["fields"])
             scalar(args["refresh"], "refresh")
@@ -302,6 +304,19 @@ def _request_key(query: Query) -> tuple[str, str, str, str | None]:
     # only if the second call happens to join the first in flight).
     token = refresh_token(scalar(query.args.get("refresh"), "refresh"))
     return (query.kind or "", query.mode, canonical_json(query.request.body()), token)
+
+
+def _not_run_lines(query: Query) -> list[str]:
+    """Why a call will not run, in full: the cell shows one problem and "(+N more: refresh
+    --dry-run lists all)", so here every criteria problem gets its own line."""
+    head = f"{query.where:<24} {query.function:<17} not run:"
+    problems = getattr(query.invalid, "problems", None)
+    if isinstance(query.invalid, CriteriaError) and problems and len(problems) > 1:
+        return [f"{head} {len(problems)} problems in the criteria"] + [
+            f"{'':<24}   {problem}" for problem in problems
+        ]
+    invalid = query.invalid.full_message if query.invalid else ""
+    return [f"{head} {query.skipped or invalid}"]
 
 
 def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
@@ -321,8 +336,7 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
     sharpened = False
     for query in plan.queries:
         if not query.runnable:
-            reason = query.skipped or (query.invalid and cell_error(query.invalid))
-            lines.append(f"{query.where:<24} {query.function:<17} not run: {reason}")
+            lines.extend(_not_run_lines(query))
             continue
         if query.kind is None:
             status = "free (local)" if query.function != "GENERECT_BALANCE" else "free (account)"
