@@ -302,3 +302,30 @@ def test_verbose_is_accepted_after_the_command(
         assert err.startswith('error: Unknown setting "api_kye"') and "usage:" not in err
     assert main(["addin", "status", "-v"]) in (0, 1)  # a nested command takes it too
     assert "unrecognized arguments" not in capsys.readouterr().err
+
+
+def test_no_close_value_says_how_to_see_the_list_in_a_cell_and_the_cli(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(CriteriaError) as info:
+        criteria_from_block([["Industry", "Qqqqq"]])
+    (problem,) = info.value.problems
+    assert problem.endswith(
+        'see the list with =GENERECT_VALUES("company_industries") '
+        "(or: generect-excel values company_industries)"
+    )
+    # A cell keeps the worksheet way, whole; the CLI's command is in the whole message.
+    assert str(info.value).endswith('see the list with =GENERECT_VALUES("company_industries")')
+    # ... and the command it names exists and gives the list.
+    assert main(["values", "company_industries"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "Software Development" in listed and len(listed) > 400
+    assert main(["values", "seniority"]) == 0
+    assert capsys.readouterr().out.split() == [
+        "owner", "founder", "c_suite", "partner", "vp", "head",
+        "director", "manager", "senior", "entry", "intern",
+    ]  # fmt: skip
+    assert main(["values"]) == 0
+    assert "company_types" in capsys.readouterr().out.split()
+    assert main(["values", "colour"]) == 1
+    assert capsys.readouterr().err.startswith('error: No value list for "colour"')

@@ -35,7 +35,11 @@ class UnknownValueError(ValueError):
         if suggestions:
             hint = did_you_mean(suggestions)
         else:
-            hint = f'see GENERECT_VALUES("{vocabulary.name}") for the list'
+            # Both ways to see the list: a cell's short form drops the parenthesis.
+            hint = (
+                f'see the list with =GENERECT_VALUES("{vocabulary.name}") '
+                f"(or: generect-excel values {vocabulary.name})"
+            )
         super().__init__(f'"{raw}" is not a valid {vocabulary.label}; {hint}')
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "register",
     "register_fetch_commands",
     "search",
+    "values",
 ]
 
 EXIT_OK = 0
@@ -132,7 +133,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_criteria_arguments(parser)
     parser.set_defaults(handler=check_criteria)
+    parser = subparsers.add_parser(
+        "values",
+        help="list the allowed values of a field (industries, seniorities, ...); free",
+        description=(
+            "List the values a vocabulary field accepts, one per line, as GENERECT_VALUES "
+            "does in a sheet; without FIELD, the fields that have such a list. Free, offline. "
+            "Example: generect-excel values industry"
+        ),
+    )
+    parser.add_argument(
+        "field",
+        metavar="FIELD",
+        nargs="?",
+        help="a field or label: industry, seniority, company size, company type, ...",
+    )
+    parser.set_defaults(handler=values)
     register_fetch_commands(subparsers)
+
+
+def values(args: argparse.Namespace) -> int:
+    """Print a vocabulary's allowed values, one per line (free; the CLI twin of
+    ``=GENERECT_VALUES``), or the fields that have one.
+
+    Example::
+
+        generect-excel values seniority
+    """
+    from ..errors import CriteriaError
+    from ..vocab import allowed_values, vocabulary_names
+
+    if not args.field:
+        print("\n".join(vocabulary_names()))
+        return EXIT_OK
+    try:
+        names = allowed_values(args.field)
+    except KeyError as exc:
+        raise CriteriaError(str(exc.args[0])) from None
+    print("\n".join(names))
+    return EXIT_OK
 
 
 # -- count and search: through the engine (cache, budget, ledger) ------------------------------
