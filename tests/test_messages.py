@@ -329,3 +329,33 @@ def test_no_close_value_says_how_to_see_the_list_in_a_cell_and_the_cli(
     assert "company_types" in capsys.readouterr().out.split()
     assert main(["values", "colour"]) == 1
     assert capsys.readouterr().err.startswith('error: No value list for "colour"')
+
+
+def test_the_cli_prints_every_criteria_problem_on_its_own_line(
+    cli_env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("GENERECT_API_KEY", "test_messages")
+    monkeypatch.setenv("GENERECT_BASE_URL", sandbox.url)
+    criteria = cli_env / "criteria.toml"
+    criteria.write_text('Seniorty = "CXO"\nIndustry = "Sofware"\nLimit = 99999\n')
+    assert main(["search", str(criteria)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "error: 3 problems in the criteria:"
+    assert len(lines) == 4
+    assert lines[1].startswith('  Unknown criteria label "Seniorty"; did you mean "Seniority"?')
+    assert lines[2].startswith('  Industry: "Sofware" is not a valid industry; did you mean')
+    assert lines[3].startswith("  Limit: 99999 is too many; use 1 to 2400")
+    assert sandbox.billable_calls() == []
+
+
+def test_an_unknown_column_lists_every_available_one_in_the_cli(
+    cli_env: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("GENERECT_API_KEY", "test_messages")
+    monkeypatch.setenv("GENERECT_BASE_URL", sandbox.url)
+    criteria = cli_env / "criteria.toml"
+    criteria.write_text('"Job title" = "CEO"\n')
+    assert main(["search", str(criteria), "--limit", "2", "--fields", "compny_name"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: Unknown field 'compny_name'. Did you mean ")
+    assert "more)" not in line and line.endswith(".") and "headline" in line

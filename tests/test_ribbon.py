@@ -26,7 +26,7 @@ import pytest
 from generect_excel import ribbon_actions as ra
 from generect_excel.cli import main
 from generect_excel.engine import Engine
-from generect_excel.errors import CRITERIA_PROBLEMS_HINT, CriteriaError, WorkbookError
+from generect_excel.errors import CriteriaError, WorkbookError
 from generect_excel.ledger import Charge, Origin
 from generect_excel.ribbon import LiveBook
 from generect_excel.settings import Settings, load_settings
@@ -1161,7 +1161,8 @@ def test_expected_errors_show_one_line(context: ra.Context) -> None:
     def fails(_: Any) -> None:
         raise CriteriaError(["Unknown field 'Titel'.", "Another problem."])
 
-    shown = f"Unknown field 'Titel'. (+1 more: {CRITERIA_PROBLEMS_HINT})"
+    # A message box has room for every problem (a cell shows the first and "+1 more").
+    shown = "2 problems in the criteria:\nUnknown field 'Titel'.\nAnother problem."
     assert ra.run(book, fails) == shown
     assert book.app.alerts == [(shown, "ok", "critical")]
 

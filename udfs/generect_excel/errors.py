@@ -57,6 +57,7 @@ __all__ = [
     "format_detail",
     "one_line",
     "shorten",
+    "whole_text",
 ]
 
 
@@ -178,11 +179,12 @@ class CriteriaError(GenerectError):
     fix them all at once; ``str()`` shows the first and how many more.
     """
 
-    def __init__(self, problems: str | list[str], *, details: str | None = None) -> None:
+    def __init__(
+        self, problems: str | list[str], *, details: str | None = None, short: str | None = None
+    ) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         first = self.problems[0] if self.problems else "Invalid criteria."
         more = len(self.problems) - 1
-        short = None
         if more > 0:
             # A cell has room for one problem: say where the others are listed, in full.
             tail = f" (+{more} more: {CRITERIA_PROBLEMS_HINT})"
@@ -192,6 +194,15 @@ class CriteriaError(GenerectError):
             details=details or "\n".join(self.problems),
             short=short,
         )
+
+
+def whole_text(error: GenerectError) -> str:
+    """An error's whole message for a place with room (a terminal, a message box): the full
+    message, or every criteria problem on its own line under a count."""
+    problems = getattr(error, "problems", None)
+    if isinstance(error, CriteriaError) and problems and len(problems) > 1:
+        return "\n".join([f"{len(problems)} problems in the criteria:"] + problems)
+    return error.full_message
 
 
 class BudgetError(GenerectError):

@@ -556,6 +556,7 @@ def _unknown_fields_error(unknown: list[str], leads: Sequence[Mapping[str, Any]]
             break
         message += piece
         shown += 1
+    whole = f"{message[: message.index(' Available:')]} Available: {', '.join(available)}."
     if shown < len(available):
         message += f" (+{len(available) - shown} more)"
     details = (
@@ -564,7 +565,8 @@ def _unknown_fields_error(unknown: list[str], leads: Sequence[Mapping[str, Any]]
         "path such as company.domain or jobs.0.job_title, or raw:NAME for the row's own field.\n"
         "Available: " + ", ".join(available)
     )
-    return CriteriaError(message, details=details)
+    # A cell shows as many names as fit; the CLI and a message box, every one of them.
+    return CriteriaError(whole, details=details, short=message)
 
 
 # --------------------------------------------------------------------------- tables

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import CriteriaError, GenerectError
+from ..errors import GenerectError, whole_text
 
 __all__ = ["build_parser", "main"]
 
@@ -84,14 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenerectError as exc:
         # A terminal has room for the whole message (a cell gets the short str(exc)); several
         # criteria problems go one per line.
-        problems = getattr(exc, "problems", None)
-        if isinstance(exc, CriteriaError) and problems and len(problems) > 1:
-            print(f"error: {len(problems)} problems in the criteria:", file=sys.stderr)
-            for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
-        else:
-            print(f"error: {exc.full_message}", file=sys.stderr)
-        shown = (exc.message, exc.full_message, "\n".join(problems or ()))
+        text = whole_text(exc)
+        print("error: " + text.replace("\n", "\n  "), file=sys.stderr)
+        problems = getattr(exc, "problems", None) or ()
+        shown = (exc.message, exc.full_message, "\n".join(problems))
         if args.verbose and exc.details not in shown:
             print(exc.details, file=sys.stderr)
         return EXIT_ERROR
