@@ -7,6 +7,7 @@ fault, the advice kept whole, every problem in one pass.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +360,33 @@ def test_an_unknown_column_lists_every_available_one_in_the_cli(
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: Unknown field 'compny_name'. Did you mean ")
     assert "more)" not in line and line.endswith(".") and "headline" in line
+
+
+def test_an_invalid_setting_names_the_variable_or_file_to_fix(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("max_spend_per_day = -1\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(
+            environ={"GENERECT_MAX_PARALLEL": "500"}, config_file=config, use_keyring=False
+        )
+    message = info.value.full_message
+    assert "max_parallel (from GENERECT_MAX_PARALLEL): " in message
+    assert f"max_spend_per_day (in {config}): " in message
+
+
+def test_a_budget_refusal_says_where_the_cap_is_set(tmp_path: Path) -> None:
+    from generect_excel import budget
+
+    settings = load_settings(
+        environ={}, config_file=tmp_path / "config.toml", use_keyring=False, api_key="live_x"
+    )
+    with pytest.raises(GenerectError) as info:
+        budget.check(Decimal("9"), Decimal("0"), settings)
+    assert str(info.value) == (
+        "May cost up to $9.00, over the $5.00 per-request cap: lower the limit or raise "
+        "GENERECT_MAX_SPEND_PER_REQUEST."
+    )
+    assert info.value.full_message.endswith(
+        "Nothing was sent. The cap is GENERECT_MAX_SPEND_PER_REQUEST or "
+        f"`max_spend_per_request = ...` in {tmp_path / 'config.toml'}."
+    )

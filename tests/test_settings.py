@@ -173,7 +173,7 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(bad, tmp
         load_settings(
             environ={"GENERECT_API_KEY": bad}, config_file=tmp_path / "x.toml", use_keyring=False
         )
-    assert str(info.value).startswith("Invalid settings: api_key (env): ")
+    assert str(info.value).startswith("Invalid settings: api_key (from GENERECT_API_KEY): ")
     assert SECRET not in str(info.value) and SECRET not in info.value.details
     with pytest.raises(ValidationError) as direct:
         Settings(api_key=bad)

@@ -255,7 +255,13 @@ def load_settings(
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            where = sources.get(field, "default")
+            # Where to fix it, by name: "env" alone does not say which variable.
+            where = {
+                "env": f"from {ENV_VARS.get(field, 'the environment')}",
+                "config": f"in {path}",
+                "keyring": "from the keyring",
+                "init": "given directly",
+            }.get(sources.get(field, ""), "default")
             # Never echo the input: it could be the key.
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{field} ({where}): {message}")
