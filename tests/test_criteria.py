@@ -882,8 +882,8 @@ def test_file_personas_and_connections_in_realtime(tmp_path: Path) -> None:
     ("name", "text", "fragment"),
     [
         ("missing.toml", None, "Cannot read the criteria file"),
-        ("bad.toml", "job_titles = [", "is not valid JSON or TOML"),
-        ("bad.json", "{", "is not valid JSON or TOML"),
+        ("bad.toml", "job_titles = [", r"bad.toml is not valid TOML \(Invalid"),
+        ("bad.json", "{", r"bad.json is not valid JSON \(Expecting"),
         ("list.json", '["CEO"]', "expected field names and values"),
     ],
 )

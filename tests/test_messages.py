@@ -105,6 +105,9 @@ def test_a_cell_keeps_whole_sentences_and_drops_detail_first() -> None:
     long = f"Cannot read the file C:/a/very/long/folder/name/book.xlsx (BadZipFile). {advice}"
     short = shorten(long, 100)
     assert "(BadZipFile)" not in short and short.endswith(advice)
+    # "e.g." does not end a sentence.
+    example = "Use a label, e.g. Job title, then its values. Then a second sentence follows."
+    assert shorten(example, 60) == "Use a label, e.g. Job title, then its values."
     # No sentence fits: cut between words, never inside one, and say it was cut.
     words = "word " * 40
     cut = shorten(words, 50)

@@ -66,7 +66,8 @@ def one_line(text: str, limit: int = CELL_MESSAGE_MAX) -> str:
     return shorten(text, limit)
 
 
-_SENTENCE_END = re.compile(r"[.?!](?=\s)")
+# A full stop that ends a sentence, not an abbreviation's ("e.g. Job title", "i.e. the").
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.?!](?=\s)")
 _CLAUSE_END = re.compile(r"[;:,](?=\s)")
 _PARENTHESIS = re.compile(r"\s\([^()]*\)")
 _LAST_ALTERNATIVE = re.compile(r'(?<=") or "[^"]*"(?=\?)')
