@@ -393,3 +393,18 @@ def test_a_budget_refusal_says_where_the_cap_is_set(tmp_path: Path) -> None:
         "Nothing was sent. The cap is GENERECT_MAX_SPEND_PER_REQUEST or "
         f"`max_spend_per_request = ...` in {tmp_path / 'config.toml'}."
     )
+
+
+def test_a_workbook_under_another_name_or_a_folder_is_named_plainly(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renamed = write_template("lead-list", cli_env / "leads.xlsx").rename(cli_env / "leads.xls")
+    folder = cli_env / "book.xlsx"
+    folder.mkdir()
+    for path, expected in (
+        (renamed, "leads.xls holds a workbook but its name ends in .xls: rename it to leads.xlsx"),
+        (folder, f"{folder} is a folder, not a workbook: give the path of an .xlsx"),
+    ):
+        assert main(["refresh", str(path), "--dry-run"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {expected}") and "Exception" not in err

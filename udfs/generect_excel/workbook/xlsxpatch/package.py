@@ -65,6 +65,7 @@ def _rels_name(part: str) -> str:
 # an OLE compound file.
 _ZIP_MAGIC = b"PK"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 
 def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
@@ -72,6 +73,11 @@ def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
     cut short or broken), an old .xls, or not a workbook at all. The Python exception's name
     goes to ``details`` only: it tells a person nothing."""
     path = Path(path)
+    if path.is_dir():
+        return WorkbookError(
+            f"{path} is a folder, not a workbook: give the path of an .xlsx or .xlsm file.",
+            details=f"{path}: {exc!r}",
+        )
     try:
         with path.open("rb") as fh:
             head = fh.read(8)
@@ -79,7 +85,13 @@ def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
         return WorkbookError(
             f"Cannot open {path}: {read_exc.strerror or read_exc}.", details=f"{path}: {exc!r}"
         )
-    if head.startswith(_OLE_MAGIC):
+    if path.suffix.lower() not in _WORKBOOK_SUFFIXES and zipfile.is_zipfile(path):
+        # openpyxl goes by the name: a workbook saved as "x.xls" or "x.csv" is refused.
+        message = (
+            f"{path.name} holds a workbook but its name ends in {path.suffix or 'nothing'}: "
+            f"rename it to {path.stem}.xlsx, then retry."
+        )
+    elif head.startswith(_OLE_MAGIC):
         message = (
             f"{path.name} is an old Excel 97-2003 (.xls) file: open it in Excel, save it as an "
             "Excel Workbook (.xlsx), then retry."
