@@ -10,10 +10,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = ["closest", "did_you_mean"]
 
 _WORD = re.compile(r"[0-9a-z]+")
+# A bad cell is parsed again at every recalculation (errors are never memoized), and scoring
+# several hundred industries takes a while: the last answers are kept.
+_MEMO_SIZE = 256
 
 
 def _key(text: str) -> str:
@@ -46,22 +50,31 @@ def closest(
     >>> closest("api_kye", ["api_key", "base_url", "home"], n=1)
     ['api_key']
     """
+    return list(_closest(str(text), tuple(choices), n, cutoff, words))
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _closest(
+    text: str, choices: tuple[str, ...], n: int, cutoff: float, words: bool
+) -> tuple[str, ...]:
     k = _key(text)
     if not k:
-        return []
-    typed = _words(text)
+        return ()
+    # difflib caches what it learns about its second sequence: the typed text goes there.
+    whole = difflib.SequenceMatcher(None, "", k)
+    word_scores = _word_scores(_words(text), choices) if words else {}
     scored: list[tuple[float, int, str]] = []
     for choice in choices:
         ck = _key(choice)
-        matcher = difflib.SequenceMatcher(None, k, ck)
-        score = matcher.ratio()
+        whole.set_seq1(ck)
+        score = whole.ratio()
         if words:
             if len(k) >= 4 and (k in ck or ck in k):
                 score += 1.0
-            own = _words(choice)
-            for word in typed:
-                best = max((difflib.SequenceMatcher(None, word, w).ratio() for w in own), default=0)
-                if best >= 0.8 and len(word) >= 4 or best == 1.0:
+            own = set(_words(choice))
+            for typed_word, scores in word_scores.items():
+                best = max((scores.get(w, 0.0) for w in own), default=0.0)
+                if (best >= 0.8 and len(typed_word) >= 4) or best == 1.0:
                     score += 0.8 * best
         if score >= cutoff:
             scored.append((score, len(choice), choice))
@@ -72,6 +85,24 @@ def closest(
             out.append(choice)
         if len(out) == n:
             break
+    return tuple(out)
+
+
+def _word_scores(typed: list[str], choices: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """typed word -> {a word of the choices: its similarity, when at least 0.8}: each distinct
+    pair is scored once (industries share many words), the hopeless ones skipped cheaply."""
+    vocabulary = {w for choice in choices for w in _words(choice)}
+    out: dict[str, dict[str, float]] = {}
+    for word in typed:
+        matcher = difflib.SequenceMatcher(None, "", word)
+        scores: dict[str, float] = {}
+        for candidate in vocabulary:
+            matcher.set_seq1(candidate)
+            if matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8:
+                ratio = matcher.ratio()
+                if ratio >= 0.8:
+                    scores[candidate] = ratio
+        out[word] = scores
     return out
 
 
