@@ -408,3 +408,15 @@ def test_a_workbook_under_another_name_or_a_folder_is_named_plainly(
         assert main(["refresh", str(path), "--dry-run"]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"error: {expected}") and "Exception" not in err
+
+
+def test_a_misspelt_value_list_gets_the_closest_list(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generect_excel.functions import evaluate_values
+
+    with pytest.raises(CriteriaError) as info:
+        evaluate_values("industy")  # =GENERECT_VALUES("industy")
+    assert str(info.value).startswith('No value list for "industy". Did you mean "company_ind')
+    assert main(["values", "seniorty"]) == 1
+    assert 'Did you mean "seniorities"?' in capsys.readouterr().err

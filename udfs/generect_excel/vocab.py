@@ -313,7 +313,11 @@ def get_vocabulary(name: str) -> Vocabulary:
         for vname in vocabularies:
             if _key(vname) == candidate:
                 return vocabularies[vname]
-    raise KeyError(f'No value list for "{name}". Lists exist for: {", ".join(vocabularies)}.')
+    # A typo of a list's name or alias ("industy", "seniorty") gets the closest list.
+    aliases = {**{_key(v): v for v in vocabularies}, **_VOCAB_ALIASES}
+    guess = closest(k, aliases, n=1, words=False)
+    hint = f' Did you mean "{aliases[guess[0]]}"?' if guess else ""
+    raise KeyError(f'No value list for "{name}".{hint} Lists exist for: {", ".join(vocabularies)}.')
 
 
 def allowed_values(name: str) -> tuple[str, ...]:
