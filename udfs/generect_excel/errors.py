@@ -78,10 +78,9 @@ def shorten(text: str, limit: int = CELL_MESSAGE_MAX) -> str:
 
     Messages say what failed, then what to do, then detail. When the whole does not fit:
     the last guesses of a "did you mean "a" or "b"?" go first, then parenthesized detail
-    (``(BadZipFile)``, a path), then whole sentences are kept
-    from the start; failing that the text is cut after a clause (``;``, ``:``, ``,``) or at
-    least between words, and ends with ``…``. A word is never cut in half unless it alone is
-    longer than the limit.
+    (``(BadZipFile)``, a path), then whole sentences are kept from the start; failing that the
+    text is cut after a clause (``;``, ``:``, ``,``) or at least between words, and ends with
+    ``…``. A word is never cut in half unless it alone is longer than the limit.
 
     >>> shorten("Cannot read b.xlsx (BadZipFile). Open it and save it as .xlsx.", 50)
     'Cannot read b.xlsx. Open it and save it as .xlsx.'
