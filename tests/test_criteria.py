@@ -636,7 +636,8 @@ ERRORS: list[tuple[str, object, str, list[str]]] = [
         [["Job title", dt.datetime(2026, 1, 10)]],
         "database",
         [
-            "Job title (row 1 of the criteria): the date 2026-01-10T00:00:00 is not a valid value",
+            "Job title (row 1 of the criteria): the date 2026-01-10 is not a valid value: format "
+            "the cell as text",
             "as text",
         ],
     ),
@@ -680,7 +681,7 @@ ERRORS: list[tuple[str, object, str, list[str]]] = [
         "personas in a range",
         [["Personas", "sales leaders"]],
         "realtime",
-        ["Personas (row 1 of the criteria): personas are lists"],
+        ["Personas (row 1 of the criteria): give personas in a criteria file or from Python"],
     ),
     (
         "a company link that is not LinkedIn",

@@ -7,6 +7,7 @@ fault, the advice kept whole, every problem in one pass.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,19 @@ def test_a_misspelt_value_list_gets_the_closest_list(
     assert str(info.value).startswith('No value list for "industy". Did you mean "company_ind')
     assert main(["values", "seniorty"]) == 1
     assert 'Did you mean "seniorities"?' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("block", "advice"),
+    [
+        ([["Job title", datetime(2026, 1, 10)]], "format the cell as text and type it again"),
+        ([["Personas", "x"], ["Job title", "CEO"]], "give personas in a criteria file or from"),
+        ([["Seniority", "Boss"]], 'see the list with =GENERECT_VALUES("seniorities")'),
+    ],
+    ids=["date", "personas", "no-close-value"],
+)
+def test_a_cell_keeps_the_advice_of_a_criteria_problem(block: list[list[Any]], advice: str) -> None:
+    with pytest.raises(CriteriaError) as info:
+        criteria_from_block(block)
+    cell = cell_error(info.value)
+    assert advice in cell and len(cell) <= CELL_MESSAGE_MAX + len(CELL_ERROR_PREFIX) + 1
