@@ -437,3 +437,19 @@ def test_a_cell_keeps_the_advice_of_a_criteria_problem(block: list[list[Any]], a
         criteria_from_block(block)
     cell = cell_error(info.value)
     assert advice in cell and len(cell) <= CELL_MESSAGE_MAX + len(CELL_ERROR_PREFIX) + 1
+
+
+def test_no_api_key_names_a_misspelt_key_variable_never_its_value(tmp_path: Path) -> None:
+    secret = "sk_live_typed_under_the_wrong_name"
+    settings = load_settings(
+        environ={"GENERECT_APIKEY": secret, "GENERECT_HOME": str(tmp_path)},
+        config_file=tmp_path / "config.toml",
+        use_keyring=False,
+    )
+    with pytest.raises(SettingsError) as info:
+        settings.require_key()
+    assert str(info.value) == (
+        "No Generect API key: GENERECT_APIKEY is set, but the key is read from "
+        "GENERECT_API_KEY: rename it."
+    )
+    assert secret not in info.value.full_message and secret not in info.value.details

@@ -119,6 +119,9 @@ class Settings(BaseModel):
     confirm_above: Decimal = Field(default=Decimal("1"), ge=0)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
     config_file: Path | None = None  # the config file read (or looked for), for messages
+    # Environment variables spelt like GENERECT_API_KEY but not it ("GENERECT_APIKEY"): named
+    # when no key is found, since they look set to whoever typed them.
+    misspelt_key_vars: tuple[str, ...] = ()
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -173,6 +176,11 @@ class Settings(BaseModel):
         if not self.key:
             path = self.config_file or config_file_path()
             advice = f'No Generect API key. Set {C.ENV_API_KEY}, or add api_key = "..." to '
+            if self.misspelt_key_vars:
+                names = " and ".join(self.misspelt_key_vars)
+                verb = "is" if len(self.misspelt_key_vars) == 1 else "are"
+                typo = f"{names} {verb} set, but the key is read from {C.ENV_API_KEY}: rename it."
+                advice = f'No Generect API key: {typo} Or add api_key = "..." to '
             raise SettingsError(
                 f"{advice}the config file {path}, or store it in the keyring.",
                 details=f"Config file: {path}",
@@ -249,6 +257,14 @@ def load_settings(
             values["api_key"], sources["api_key"] = from_keyring, "keyring"
     values["key_source"] = sources.get("api_key", "none") if values.get("api_key") else "none"
     values["config_file"] = path
+    values["misspelt_key_vars"] = tuple(
+        name
+        for name in sorted(environ)
+        if name != C.ENV_API_KEY
+        and name.upper().startswith("GENERECT")
+        and environ[name]
+        and closest(name.upper(), [C.ENV_API_KEY], n=1, cutoff=0.8, words=False)
+    )
     try:
         return Settings(**values)
     except ValidationError as exc:
