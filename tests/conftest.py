@@ -57,7 +57,7 @@ OPENAPI_PATH = Path(__file__).parent / "data" / "generect-openapi.yaml"
 # --------------------------------------------------------------------------- sandbox
 # Faults whose answers are broken on purpose: truncated JSON, an HTML 502, a cut connection,
 # no answer at all. The spec cannot describe them; everything else a sandbox sends, it must.
-BROKEN_ON_PURPOSE = frozenset({"malformed_json", "html_error", "drop", "hang"})
+BROKEN_ON_PURPOSE = frozenset({"malformed_json", "html_error", "drop", "hang", "charged_drop"})
 
 
 class SpecWatch:

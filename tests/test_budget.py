@@ -73,6 +73,34 @@ def test_breaches(estimate: str, spent: str, setting: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("estimate", "spent", "reserved", "cap", "says"),
+    [
+        ("0.50", "0.40", "0.80", "1", "($0.40 spent, $0.80 reserved by calls in flight)"),
+        ("1", "24.50", "0", "25", "($24.50 spent)"),
+        # Large amounts: the short form, still one cell-sized line.
+        ("48", "9999.50", "1234.80", "10000", "($9999.50 spent, $1234.80 in flight)"),
+    ],
+)
+def test_the_daily_cap_tells_spent_and_reserved_apart(
+    estimate: str, spent: str, reserved: str, cap: str, says: str
+) -> None:
+    caps = SimpleNamespace(max_spend_per_request=Decimal("50"), max_spend_per_day=Decimal(cap))
+    with pytest.raises(BudgetError) as info:
+        check(Decimal(estimate), Decimal(spent), caps, reserved=Decimal(reserved))
+    error = info.value
+    assert says in str(error) and "GENERECT_MAX_SPEND_PER_DAY" in str(error)
+    assert len(str(error)) <= 120 and "…" not in str(error)
+    assert error.reserved == Decimal(reserved)  # type: ignore[attr-defined]
+    assert f"reserved by paid calls in flight {format_money(Decimal(reserved))}" in error.details
+
+
+def test_what_calls_in_flight_reserve_counts_against_the_day() -> None:
+    check(Decimal("0.50"), Decimal("24"), CAPS, reserved=Decimal("0.50"))  # exactly the cap
+    with pytest.raises(BudgetError):
+        check(Decimal("0.50"), Decimal("24"), CAPS, reserved=Decimal("0.51"))
+
+
+@pytest.mark.parametrize(
     ("estimate", "spent"),
     [("5", "0"), ("1", "24"), ("0", "100"), ("0.50", "0")],
 )

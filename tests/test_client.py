@@ -184,13 +184,14 @@ def test_wire_method_path_headers_and_body(name: str) -> None:
         assert "Content-Type" not in request.headers
 
 
-def test_paths_are_the_five_documented_endpoints() -> None:
+def test_paths_are_the_six_documented_endpoints() -> None:
     assert {e.path for e in ENDPOINTS.values()} == {
         "/api/v1/search/database/leads/",
         "/api/v1/search/database/leads/count/",
         "/api/v1/search/realtime/leads/",
         "/api/v1/search/realtime/leads/count/",
         "/api/v1/accounts/me/",
+        "/api/v1/accounts/transactions/",
     }
 
 

@@ -372,13 +372,13 @@ class LockAfterAnswer:
         self.client, self.path = client, path
         self.locker: sqlite3.Connection | None = None
 
-    def search(self, mode: str, body: Any) -> Any:
-        result = self.client.search(mode, body)  # type: ignore[arg-type]
+    def search(self, mode: str, body: Any, *, on_send: Any = None) -> Any:
+        result = self.client.search(mode, body, on_send=on_send)  # type: ignore[arg-type]
         self.locker = sqlite3.connect(self.path, isolation_level=None)
         self.locker.execute("BEGIN EXCLUSIVE")
         return result
 
-    def count(self, mode: str, body: Any) -> Any:
+    def count(self, mode: str, body: Any, *, on_send: Any = None) -> Any:
         raise AssertionError("not used")
 
     def account(self) -> Any:
@@ -516,13 +516,13 @@ class GatedClient:
         self.started = threading.Event()
         self.gate = threading.Event()
 
-    def search(self, mode: Any, body: Any) -> Any:
+    def search(self, mode: Any, body: Any, *, on_send: Any = None) -> Any:
         self.started.set()
         assert self.gate.wait(HANG_GUARD)
-        return self.client.search(mode, body)
+        return self.client.search(mode, body, on_send=on_send)
 
-    def count(self, mode: Any, body: Any) -> Any:
-        return self.client.count(mode, body)
+    def count(self, mode: Any, body: Any, *, on_send: Any = None) -> Any:
+        return self.client.count(mode, body, on_send=on_send)
 
     def account(self) -> Any:
         return self.client.account()
@@ -940,3 +940,205 @@ def test_two_processes_cannot_both_pass_the_daily_cap(
     assert len(billable(sandbox)) == 1
     assert len(engine.charges()) == 1
     assert engine.store.reserved_in_flight() == 0  # nothing left held
+
+
+# -- a process killed mid-purchase (issue 10) -----------------------------------------------
+
+CHILD_WORKER = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from generect_excel.criteria import criteria_from_kwargs
+from generect_excel.engine import Engine
+from generect_excel.errors import GenerectError
+from generect_excel.settings import load_settings
+
+engine = Engine(load_settings(use_keyring=False))
+refresh = sys.argv[2] if len(sys.argv) > 2 else None
+
+def one(limit):
+    request = criteria_from_kwargs("database", seniorities=["director"], limit_by=limit)
+    try:
+        return {"rows": len(engine.search(request, refresh=refresh).result.leads)}
+    except GenerectError as exc:
+        return {"error": type(exc).__name__}
+
+limits = [int(n) for n in sys.argv[1].split(",")]
+with ThreadPoolExecutor(len(limits)) as pool:  # as the worksheet functions call: threads
+    print(json.dumps(list(pool.map(one, limits))))
+"""
+
+WORKER_LIMITS = "1,2,3,4,5,6"  # six distinct searches, $0.02 a row
+
+
+def run_worker(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_WORKER, WORKER_LIMITS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def settled_server(sandbox: Any) -> None:
+    """Wait until the server has answered (and charged) every request a dead process left."""
+    wait_until(lambda: sandbox.in_flight(KEY) == 0, "requests still at the server")
+    time.sleep(0.2)  # its log line is written just after
+
+
+def charged_by_sandbox(sandbox: Any) -> Decimal:
+    return Decimal(100) - sandbox.balance(KEY)  # every new key opens at $100
+
+
+def assert_every_charge_is_in_the_ledger(sandbox: Any, store: Store) -> None:
+    """Ledger known + unknown >= what the sandbox charged, and each billed request has a row."""
+    rows = store.charges()
+    assert sum((r.amount_charged for r in rows), Decimal(0)) >= charged_by_sandbox(sandbox)
+    recorded = [r.request for r in rows]
+    for entry in sandbox.billable_calls():
+        assert entry["body"] in recorded, entry
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        0,  # two requests at the server, four claimed and waiting their turn (never sent)
+        2,  # two answered (saved, or answered and not yet saved), two in flight, two waiting
+        6,  # every answer given by the server, some perhaps not yet read or saved
+    ],
+)
+def test_a_worker_killed_mid_purchase_loses_no_charge_and_buys_nothing_blindly(
+    sandbox_factory: Any, home: Path, answered: int
+) -> None:
+    sandbox = sandbox_factory(latency=0.6)
+    env = {**child_env(sandbox, home), "GENERECT_MAX_PARALLEL": "2"}
+    store = Store(make_settings(sandbox, home).store_path)
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD_WORKER, WORKER_LIMITS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as worker:
+        try:
+            wait_until(
+                lambda: (
+                    len(sandbox.log_entries()) >= answered
+                    and (sandbox.in_flight(KEY) == 2 or answered == 6)
+                ),
+                "the worker never got that far",
+            )
+            worker.kill()
+        finally:
+            worker.kill()
+            worker.communicate()
+    settled_server(sandbox)
+    assert charged_by_sandbox(sandbox) > 0
+    # The next process to open the store finds the dead worker's sent claims.
+    reopened = Store(store.path)
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)
+    recorded = len(reopened.charges())  # a row for each request answered or marked sent
+    unknown = [r.request for r in reopened.charges() if r.unknown_outcome]
+    if answered == 0:
+        assert len(unknown) == 2  # the two at the server; the rest never sent
+    with sqlite3.connect(store.path) as conn:
+        left = conn.execute("SELECT key FROM inflight WHERE sent_at IS NOT NULL").fetchall()
+    conn.close()
+    assert left == []
+
+    # A plain re-run: the unknown ones are not sent again; everything else completes.
+    before = len(sandbox.log_entries())
+    results = run_worker(env)
+    again = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert not [body for body in again if body in unknown]
+    assert sum(1 for r in results if r.get("error") == "OutcomeUnknownError") == len(unknown)
+    assert all("rows" in r or r["error"] == "OutcomeUnknownError" for r in results)
+    assert len(again) == 6 - recorded  # exactly the never-sent ones, once each
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)
+
+    # A new refresh value is the analyst asking: then they are sent.
+    before = len(sandbox.log_entries())
+    assert all("rows" in r for r in run_worker(env, "after-the-crash"))
+    again = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert all(body in again for body in unknown)
+    assert_every_charge_is_in_the_ledger(sandbox, reopened)
+
+
+def test_the_daily_cap_tells_what_was_spent_from_what_calls_in_flight_reserve(
+    sandbox: Any, home: Path, client: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(sandbox, home, max_spend_per_day=Decimal("1"))
+    engine = Engine(settings, client=client)
+    engine.search(directors(2))  # $0.04 spent
+    gated = GatedClient(client)
+    holding = Engine(settings, client=gated, store=engine.store)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flight = pool.submit(holding.search, directors(40))  # $0.80 reserved while in flight
+        try:
+            assert gated.started.wait(HANG_GUARD)
+            with pytest.raises(BudgetError) as info:
+                engine.search(directors(10))  # $0.20 more: 0.04 + 0.80 + 0.20 > $1
+        finally:
+            gated.gate.set()
+        flight.result(HANG_GUARD)
+    assert "($0.04 spent, $0.80 reserved by calls in flight)" in str(info.value)
+    assert len(billable(sandbox)) == 2
+
+
+def _left_sent_by_a_dead_process(engine: Engine, request: Any) -> str:
+    """What a process killed mid-call leaves: its claim on ``request``, marked sent."""
+    from generect_excel import store as store_module
+    from generect_excel.ledger import Charge
+    from generect_excel.models import canonical_json
+    from generect_excel.store import UnknownOutcome
+
+    settings = engine.settings
+    body = request.body()
+    key = make_cache_key(
+        C.PATH_DATABASE_SEARCH, canonical_json(body), settings.base_url, settings.account
+    )
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    gone = f"{store_module._HOST}|{int(child.stdout)}|dead"
+    now = datetime.now(UTC)
+    amount = Decimal("0.02") * body["limit_by"]
+    charge = Charge("dead-" + key[:8], now, C.PATH_DATABASE_SEARCH, "database", body, 0, None,
+                    amount, False, settings.account, settings.base_url, key, Origin(), True)  # fmt: skip
+    unknown = UnknownOutcome(key, None, now, "OutcomeUnknownError", amount, charge.charge_id)
+    assert engine.store.claim(key, gone, ttl=60, is_fresh=lambda e: False).state == "claimed"
+    engine.store.mark_sent(unknown, charge, owner=gone, origin="", ttl=60)
+    return key
+
+
+def test_a_live_engine_meeting_a_dead_process_sent_call_does_not_buy_it_blindly(
+    sandbox: Any, engine: Engine
+) -> None:
+    engine.store  # noqa: B018 - opened before the other process died
+    plain, refreshed = directors(3), directors(4)
+    _left_sent_by_a_dead_process(engine, plain)
+    _left_sent_by_a_dead_process(engine, refreshed)
+    # The first call to meet them records both (in its claim); it carries a refresh value the
+    # dead call did not have (the analyst asking), so it is sent, once.
+    assert not engine.search(refreshed, refresh="after the crash").from_cache
+    assert len(billable(sandbox)) == 1
+    with pytest.raises(OutcomeUnknownError) as info:
+        engine.search(plain)  # the other one: not sent again blindly
+    assert "may have been charged" in str(info.value)
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(plain)  # and again: the doubt stands
+    assert len(sandbox.log_entries()) == 1
+    assert not engine.search(plain, refresh="after the crash").from_cache
+    assert len(billable(sandbox)) == 2
+    rows = engine.charges()
+    assert sorted(r.unknown_outcome for r in rows) == [False, False, True, True]
+    assert engine.estimated() == (Decimal("0.14"), 2)

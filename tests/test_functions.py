@@ -11,7 +11,9 @@ from generect_excel.engine import Engine
 from generect_excel.errors import CriteriaError, InsufficientFundsError, ProtocolError
 from generect_excel.functions import (
     DEFAULT_SEARCH_LIMIT,
+    FUNCTION_NAMES,
     cell_error,
+    check_arguments,
     evaluate_balance,
     evaluate_count,
     evaluate_search,
@@ -34,15 +36,16 @@ def engine(sandbox, tmp_path: Path) -> Engine:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(5.0, 5.0), ([[5.0]], 5.0), ([5.0], 5.0), ("  ", None), ([[None]], None), ([], None)],
+    [(5.0, 5.0), ([[5.0]], 5.0), ([5.0], 5.0), ("  ", None), ([[None]], None)],
 )
 def test_scalar_accepts_one_cell_in_any_shape(value, expected) -> None:
     assert scalar(value, "limit") == expected
 
 
-def test_scalar_refuses_a_range() -> None:
-    with pytest.raises(CriteriaError, match="limit: expected one cell"):
-        scalar([[1.0, 2.0]], "limit")
+@pytest.mark.parametrize("value", [[[1.0, 2.0]], [[1.0], [2.0]], [[None, None], [None, None]], []])
+def test_scalar_refuses_a_range_of_several_cells_or_none(value) -> None:
+    with pytest.raises(CriteriaError, match="limit: expected one cell or value, got a"):
+        scalar(value, "limit")
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,114 @@ def test_mode_defaults_to_database(mode, expected) -> None:
 def test_bad_arguments_fail_before_any_call(call, message: str) -> None:
     with pytest.raises(CriteriaError, match=message):
         call()
+
+
+# Every argument a function would refuse, with the cell's exact line: (function, arguments
+# besides the criteria, message).
+RANGE = "expected one cell or value, got a range of several cells. Point it at a single cell."
+EMPTY_TEXT = (
+    "empty text is not a number. Leave it out (or its cell empty) for the default, "
+    "or give a whole number."
+)
+REFUSED = [
+    ("GENERECT_SEARCH", {"limit": ""}, f"Limit: {EMPTY_TEXT}"),
+    ("GENERECT_SEARCH", {"limit": [[10.0, 20.0], [30.0, 40.0]]}, f"limit: {RANGE}"),
+    ("GENERECT_SEARCH", {"limit": [[None, None]]}, f"limit: {RANGE}"),
+    ("GENERECT_SEARCH", {"limit": 2.5}, "Limit: 2.5 is not a whole number."),
+    ("GENERECT_SEARCH", {"limit": "ten"}, "Limit: 'ten' is not a whole number."),
+    ("GENERECT_SEARCH", {"limit": True}, "Limit: True is not a number."),
+    ("GENERECT_SEARCH", {"limit": 0.0}, "Limit: 0 is out of range; use 1 to 2400"),
+    (
+        "GENERECT_SEARCH",
+        {"limit": 5000.0},
+        "Limit: 5000 is too many; use 1 to 2400 (a search without a company anchor)",
+    ),
+    ("GENERECT_SEARCH", {"offset": -1.0}, "Offset: -1 is out of range; use 0 to 2399"),
+    ("GENERECT_SEARCH", {"offset": " "}, f"Offset: {EMPTY_TEXT}"),
+    ("GENERECT_SEARCH", {"offset": 1.5}, "Offset: 1.5 is not a whole number."),
+    ("GENERECT_SEARCH", {"offset": [[1.0], [2.0]]}, f"offset: {RANGE}"),
+    (
+        "GENERECT_SEARCH",
+        {"mode": "sometimes"},
+        'Mode \'sometimes\' is not valid: use "database" or "realtime".',
+    ),
+    ("GENERECT_SEARCH", {"mode": [["database", "realtime"]]}, f"mode: {RANGE}"),
+    (
+        "GENERECT_SEARCH",
+        {"fields": "full_name, nonexistent_field"},
+        "Unknown field 'nonexistent_field'. Unlisted field? Use raw:nonexistent_field. "
+        "Fields: full_name, first_name (+111 more)",
+    ),
+    (
+        "GENERECT_SEARCH",
+        {"fields": [["full_name"], ["compny_name"]]},
+        "Unknown field 'compny_name'. Did you mean company_name or company.name? "
+        "Unlisted field? Use raw:compny_name.",
+    ),
+    ("GENERECT_SEARCH", {"refresh": [[1.0, 2.0]]}, f"refresh: {RANGE}"),
+    (
+        "GENERECT_COUNT",
+        {"mode": "fast"},
+        'Mode \'fast\' is not valid: use "database" or "realtime".',
+    ),
+    ("GENERECT_COUNT", {"refresh": [[1.0], [2.0]]}, f"refresh: {RANGE}"),
+]
+
+
+@pytest.mark.parametrize(("function", "args", "message"), REFUSED)
+def test_every_refused_argument_costs_nothing_and_says_why(
+    sandbox, engine: Engine, function: str, args: dict, message: str
+) -> None:
+    run = evaluate_search if function == "GENERECT_SEARCH" else evaluate_count
+    with pytest.raises(CriteriaError) as caught:
+        run(engine, CRITERIA, **args)
+    assert cell_error(caught.value) == f"{CELL_ERROR_PREFIX} {message}"
+    assert sandbox.log_entries() == []  # nothing sent at all, billable or free
+    # The refresher's plan makes the very same checks, without an engine.
+    with pytest.raises(CriteriaError) as planned:
+        check_arguments(function, {"criteria": CRITERIA, **args})
+    assert str(planned.value) == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "message"),
+    [
+        ("GENERECT_SPEND", {"period": "week"}, "Period 'week' is not valid"),
+        ("GENERECT_SPEND", {"period": [["today", "month"]]}, f"period: {RANGE}"),
+        ("GENERECT_VALUES", {"field": None}, "Name a field"),
+        ("GENERECT_VALUES", {"field": "job_titles"}, 'No value list for "job_titles"'),
+    ],
+)
+def test_free_functions_are_checked_the_same_way(function: str, args: dict, message: str) -> None:
+    with pytest.raises(CriteriaError, match=message):
+        check_arguments(function, args)
+
+
+def test_check_arguments_knows_every_function_and_returns_the_request() -> None:
+    assert set(FUNCTION_NAMES) == {
+        "GENERECT_COUNT",
+        "GENERECT_SEARCH",
+        "GENERECT_SPEND",
+        "GENERECT_BALANCE",
+        "GENERECT_VALUES",
+    }
+    search = check_arguments("GENERECT_SEARCH", {"criteria": CRITERIA, "limit": 7.0})
+    assert search is not None and search.body()["limit_by"] == 7
+    assert check_arguments("GENERECT_COUNT", {"criteria": CRITERIA}) is not None
+    assert check_arguments("GENERECT_SPEND", {"period": "month"}) is None
+    assert check_arguments("GENERECT_BALANCE", {}) is None
+    assert check_arguments("GENERECT_VALUES", {"field": "Seniority"}) is None
+
+
+def test_a_raw_field_outside_the_catalogue_is_fetched_and_shown(sandbox, engine: Engine) -> None:
+    table = evaluate_search(engine, CRITERIA, 3.0, None, "lead_id, raw:company_type")
+    assert table[1] == ["lead_id", "raw:company_type"]
+    types = [row[1] for row in table[2:]]
+    assert len(types) == 3 and set(types) <= {row[0] for row in evaluate_values("company_types")}
+    # A catalogued field the rows lack is an empty column, never an error after buying.
+    again = evaluate_search(engine, CRITERIA, 3.0, None, "lead_id, certifications, company.domain")
+    assert [row[1:] for row in again[2:]] == [[None, None]] * 3
+    assert len(sandbox.billable_calls()) == 1  # the second asked the same question: stored
 
 
 def test_values_spill_one_column() -> None:

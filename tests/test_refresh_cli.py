@@ -156,3 +156,115 @@ def test_dynamic_spill_option(env, book: Path) -> None:
     assert main(["refresh", str(book), "--spill", "dynamic"]) == 0
     anchor = load(book)["Lead list"]["A21"].value
     assert anchor.ref.startswith("A21:K") and anchor.text.startswith("=GENERECT_SEARCH(")
+
+
+# -- killed while paid calls are in flight (issue 10) -----------------------------------------
+
+LIVE_KEY = "live_cli_crash"  # charged: the sandbox's balance says what was bought
+SEARCH_COLUMNS = "DEFGHIJ"  # seven distinct searches, limits 1..7, $0.02 a row
+
+
+def _seven_searches(tmp_path: Path) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws["A1"], ws["B1"] = "Job titles", "Sales Director"
+    ws["A2"], ws["B2"] = "Location", "United States"
+    for limit, column in enumerate(SEARCH_COLUMNS, start=1):
+        ws[f"{column}1"] = f'=GENERECT_SEARCH(A1:B2,{limit},0,"full_name",,C1)'
+    book = tmp_path / "seven.xlsx"
+    wb.save(book)
+    return book
+
+
+def _wait(condition, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("answered", [0, 3, 7])
+def test_killed_while_paid_calls_are_in_flight_loses_no_charge(
+    sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: int
+) -> None:
+    from decimal import Decimal
+
+    from generect_excel.client import close_shared_clients
+    from generect_excel.store import Store
+
+    sandbox = sandbox_factory(latency=0.6)
+    env = {
+        "GENERECT_API_KEY": LIVE_KEY,
+        "GENERECT_BASE_URL": sandbox.url,
+        "GENERECT_HOME": str(tmp_path / "home"),
+        "GENERECT_CONFIG": str(tmp_path / "no-config.toml"),
+        "GENERECT_MAX_PARALLEL": "3",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    book = _seven_searches(tmp_path)
+    original = book.read_bytes()
+    with subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, "refresh", str(book), "--yes"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        try:
+            _wait(
+                lambda: (
+                    len(sandbox.log_entries()) >= answered
+                    and (sandbox.in_flight(LIVE_KEY) > 0 or answered == 7)
+                ),
+                "the refresh never got that far",
+            )
+            process.kill()
+        finally:
+            process.kill()
+            process.communicate()
+    _wait(lambda: sandbox.in_flight(LIVE_KEY) == 0, "requests still at the server")
+    time.sleep(0.2)  # the server's log line follows its answer
+    # The workbook: untouched (or, had the kill come after the write, fully refreshed).
+    if book.read_bytes() != original:
+        values = load(book, data_only=True)["Leads"]
+        assert all(values[f"{c}2"].value == "full_name" for c in SEARCH_COLUMNS)
+    charged = Decimal(100) - sandbox.balance(LIVE_KEY)
+    bought = [e["body"] for e in sandbox.billable_calls()]
+    assert charged > 0 and bought
+
+    store = Store(tmp_path / "home" / "store.sqlite3")  # the next process to open it
+    rows = store.charges()
+    assert sum((r.amount_charged for r in rows), Decimal(0)) >= charged  # known + unknown
+    assert all(body in [r.request for r in rows] for body in bought)
+    unknown = [r.request for r in rows if r.unknown_outcome]
+
+    # A plain re-run buys none of the unknown ones again, and says so in their cells.
+    before = len(sandbox.log_entries())
+    code = main(["refresh", str(book), "--yes"])
+    close_shared_clients()
+    assert code == (1 if unknown else 0)
+    resent = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert not [body for body in resent if body in unknown]
+    assert len(resent) == 7 - len(rows)  # the never-sent ones, once each
+    values = load(book, data_only=True)["Leads"]
+    lost = [
+        c for c in SEARCH_COLUMNS if str(values[f"{c}1"].value).startswith("#GENERECT! Answer lost")
+    ]
+    assert len(lost) == len(unknown)
+
+    # Asking for a refresh (the formulas' refresh cell) sends them.
+    wb = load(book)
+    wb["Leads"]["C1"] = 1
+    wb.save(book)
+    before = len(sandbox.log_entries())
+    assert main(["refresh", str(book), "--yes"]) == 0
+    close_shared_clients()
+    resent = [e["body"] for e in sandbox.log_entries()[before:]]
+    assert all(body in resent for body in unknown)
+    rows = store.charges()
+    assert sum((r.amount_charged for r in rows), Decimal(0)) >= Decimal(100) - sandbox.balance(
+        LIVE_KEY
+    )

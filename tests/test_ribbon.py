@@ -736,6 +736,49 @@ def test_mac_refresh_runs_the_refresher_on_the_saved_file(sandbox: Any, tmp_path
     assert all(v[1] == before[k][1] for k, v in shown.snapshot().items())
 
 
+def test_mac_refresh_that_fails_keeps_the_rows_the_file_shows(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    from generect_excel.workbook.refresher import refresh_workbook
+
+    server = sandbox_factory()
+    url = server.url
+    path = tmp_path / "Leads.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws["A1"], ws["B1"], ws["A21"] = "Job titles", "CEO", "=GENERECT_SEARCH(A1:B1,3)"
+    wb.save(path)
+    bought = make_settings(tmp_path / "before", base_url=url)
+    refresh_workbook(path, Engine(bought), confirm=lambda quote: True)
+    rows = [
+        [c.value for c in r]
+        for r in openpyxl.load_workbook(path, data_only=True)["Leads"]["A22:K25"]
+    ]
+    server.stop()
+
+    book = _book_from_file(path)
+    book.on_save = lambda book: None  # Excel saves what it shows: the file as it is
+    reopened: list[FakeBook] = []
+    book.app.opener = lambda fullname: (
+        reopened.append(_book_from_file(Path(fullname))) or reopened[-1]
+    )
+    settings = make_settings(tmp_path / "colleague", base_url=url)
+    ctx = ra.Context(
+        settings=settings, engine=Engine(settings), platform="darwin", clock=lambda: CLICK
+    )
+    report = ra.refresh(book, "sheet", ctx)
+
+    leads = reopened[0].sheet("Leads")
+    assert str(leads.value_at(21, 1)).startswith("Generect · refresh failed ")
+    assert "Cannot reach Generect" in str(leads.value_at(21, 1))
+    shown = [[leads.value_at(r, c) for c in range(1, 12)] for r in range(22, 26)]
+    assert shown == rows and rows[3][0] is not None  # header and the 3 bought rows
+    message = report.message()
+    assert "Refresh failed, the cells keep their earlier data" in message and "Leads!A21" in message
+    assert "Errors, shown in their cells" not in message
+
+
 def test_mac_refresh_without_a_key_stops_before_closing(tmp_path: Path) -> None:
     path = tmp_path / "Leads.xlsx"
     path.write_bytes(b"")  # the file exists; nothing reads it
@@ -1318,3 +1361,25 @@ def test_replace_arguments_sees_the_calls_as_parse_formula_does() -> None:
     assert [(c.function, c.arg("mode").value, type(c.arg("refresh")).__name__) for c in seen] == [
         ("GENERECT_COUNT", "realtime", "Omitted")
     ]
+
+
+def test_windows_refresh_makes_a_fresh_templates_lead_table_spill(
+    tmp_path: Path, context: ra.Context
+) -> None:
+    # A template saves its lead table as a static one (so that LibreOffice shows "Not fetched
+    # yet" instead of #NAME?): a plain formula, which Excel 365 shows with its @, and a hidden
+    # record of its one cell. The first ribbon Refresh writes it as a spilling formula.
+    from generect_excel.templates import write_template
+
+    book = _book_from_file(write_template("lead-list", tmp_path / "Leads.xlsx"), windows=True)
+    search = "GENERECT_SEARCH('Lead list'!$A$2:$D$12,B15"
+    assert formula(book, "Lead list", "A21") == f"=@{search})"
+    assert [n.refers_to for n in book.names] == ["='Lead list'!$A$21:$A$21"]
+    book.select("Lead list", "$A$21")
+    before = book.snapshot()
+    report = ra.refresh(book, "selection", context)
+    new = f"={search},,,,{T})"  # no @: a dynamic-array formula
+    assert book.formula2_writes == [("Lead list", "$A$21", new)]
+    assert changed_cells(before, book.snapshot()) == {("Lead list", "A21")}
+    assert book.names == [] and report.failed == []
+    assert report.respilled == ["'Lead list'!A21"]

@@ -491,9 +491,9 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
     seen: list[Decimal] = []
 
     def admit_up_to(cap: str) -> store_module.Reservation:
-        def admit(spent: Decimal) -> None:
-            seen.append(spent)
-            if spent + Decimal("0.50") > Decimal(cap):
+        def admit(spent: Decimal, reserved: Decimal) -> None:
+            seen.append(spent + reserved)
+            if spent + reserved + Decimal("0.50") > Decimal(cap):
                 raise BudgetError("over the cap")
 
         return store_module.Reservation(Decimal("0.50"), None, None, admit)
@@ -518,8 +518,135 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
 def test_an_abandoned_claim_holds_no_reservation(store: Store) -> None:
     never = lambda entry: False  # noqa: E731
     left = new_owner()
-    reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent: None)
+    reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent, reserved: None)
     store.claim("a", left, ttl=60, is_fresh=never, reservation=reservation)
     assert store.reserved_in_flight() == Decimal("3")
     store_module._LIVE_OWNERS.discard(left)  # what a failed release leaves behind
     assert store.reserved_in_flight() == 0
+
+
+# -- claims whose owner died: before or after sending (issue 10) -----------------------------
+
+
+def dead_owner() -> str:
+    """The owner of a claim taken by a process that has ended (a pid just reaped)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return f"{store_module._HOST}|{int(child.stdout)}|abc"
+
+
+def sent_by(
+    store: Store, owner: str, key: str = "k1", *, token: str | None = "2"
+) -> UnknownOutcome:
+    """Claim ``key`` for ``owner`` and mark its request sent, as the engine does."""
+    never = lambda entry: False  # noqa: E731
+    assert store.claim(key, owner, ttl=60, is_fresh=never, now=NOW).state == "claimed"
+    charge = replace(make_charge(key, amount="0.50"), unknown_outcome=True, rows=0)
+    unknown = UnknownOutcome(
+        key, token, NOW, "OutcomeUnknownError", Decimal("0.50"), charge.charge_id
+    )
+    store.mark_sent(unknown, charge, owner=owner, origin="[Book]Leads!B4", ttl=60, now=NOW)
+    return unknown
+
+
+def inflight_keys(store: Store) -> list[str]:
+    with sqlite3.connect(store.path) as conn:
+        keys = [r[0] for r in conn.execute("SELECT key FROM inflight")]
+    conn.close()
+    return keys
+
+
+def test_a_dead_owner_claim_never_sent_is_taken_over(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    gone = dead_owner()
+    assert store.claim("k1", gone, ttl=60, is_fresh=never).state == "claimed"
+    claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
+    assert claim.state == "claimed" and not claim.abandoned
+    assert store.charges() == [] and store.unknown_outcome("k1") is None
+
+
+def test_a_dead_owner_claim_that_was_sent_is_recorded_as_an_unknown_outcome(
+    store: Store,
+) -> None:
+    never = lambda entry: False  # noqa: E731
+    unknown = sent_by(store, dead_owner())
+    claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
+    assert claim.state == "unknown" and claim.abandoned and claim.unknown == unknown
+    # Exactly like a lost answer: the ledger row at the worst case, the doubt, the mark.
+    [row] = store.charges()
+    assert row.unknown_outcome and row.amount_charged == Decimal("0.50")
+    assert row.charge_id == unknown.charge_id and row.time == NOW
+    found = store.find("k1", "[Book]Leads!B4")
+    assert found.unknown == unknown and found.mark == "2" and found.mark_failed_at == NOW
+    assert inflight_keys(store) == []
+    # Recorded once: the next claim sees the same doubt, and no second ledger row.
+    again = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
+    assert again.state == "unknown" and not again.abandoned
+    assert len(store.charges()) == 1
+
+
+def test_an_expired_claim_that_was_sent_is_recorded_too(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    sent_by(store, new_owner())  # alive (this process), but its claim expires
+    later = NOW + timedelta(seconds=61)
+    claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later)
+    assert claim.state == "claimed"  # no is_new_doubt: the store only records it
+    [row] = store.charges()
+    assert row.unknown_outcome
+
+
+def test_a_live_owner_claim_that_was_sent_still_waits(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    parent = f"{store_module._HOST}|{os.getppid()}|abc"  # alive: our parent
+    sent_by(store, parent)
+    later = NOW + timedelta(seconds=30)  # not expired
+    claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later)
+    assert claim.state == "busy" and claim.holder == parent
+    assert store.settle_abandoned(now=later) == []
+    assert store.charges() == [] and inflight_keys(store) == ["k1"]
+
+
+def test_opening_the_store_records_a_dead_owner_sent_claim(store: Store) -> None:
+    unknown = sent_by(store, dead_owner())
+    sent_by(store, dead_owner(), "k2")
+    reopened = Store(store.path)
+    assert reopened.find("k1", "").unknown == unknown
+    assert len(reopened.charges()) == 2 and inflight_keys(reopened) == []
+    assert reopened.unknown_total() == (Decimal("1.00"), 2)
+
+
+def test_a_sent_claim_whose_answer_was_saved_adds_nothing(store: Store) -> None:
+    gone = dead_owner()
+    sent_by(store, gone)
+    # The answer and its charge were saved, only the claim's release was lost.
+    store.save(replace(make_entry(), fetched_at=NOW + timedelta(seconds=1)), make_charge())
+    assert store.settle_abandoned() == []
+    [row] = store.charges()
+    assert not row.unknown_outcome and inflight_keys(store) == []
+
+
+def test_dead_owners_sent_claims_count_against_the_day(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    sent_by(store, dead_owner(), "other")  # $0.50 at worst, recorded inside the next claim
+    seen: list[tuple[Decimal, Decimal]] = []
+    reservation = store_module.Reservation(
+        Decimal("0.10"), None, None, lambda spent, reserved: seen.append((spent, reserved))
+    )
+    store.claim("k1", new_owner(), ttl=60, is_fresh=never, reservation=reservation)
+    assert seen == [(Decimal("0.50"), Decimal("0"))]
+
+
+def test_marking_sent_a_claim_taken_over_meanwhile_refuses_to_send(store: Store) -> None:
+    never = lambda entry: False  # noqa: E731
+    slow = new_owner()
+    assert store.claim("k1", slow, ttl=1, is_fresh=never, now=NOW).state == "claimed"
+    later = NOW + timedelta(seconds=2)  # it waited its turn past its expiry: taken over
+    taker = new_owner()
+    assert store.claim("k1", taker, ttl=60, is_fresh=never, now=later).state == "claimed"
+    charge = replace(make_charge(), unknown_outcome=True)
+    unknown = UnknownOutcome("k1", None, later, "OutcomeUnknownError", Decimal("0.50"), "c")
+    with pytest.raises(StoreError) as info:
+        store.mark_sent(unknown, charge, owner=slow, origin="", ttl=60, now=later)
+    assert "was not sent" in str(info.value)
+    claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later)
+    assert claim.state == "busy" and claim.holder == taker

@@ -422,27 +422,39 @@ def test_a_field_asked_twice_appears_twice():
     assert lead_table([DATABASE_ROW], ["company", "company"])[1] == ["ENGIE", "ENGIE"]
 
 
-def test_a_field_present_only_in_a_later_row_is_known():
+def test_a_raw_field_present_only_in_a_later_row_is_read():
     rows = [{"lead_id": 1}] * 50 + [{"lead_id": 2, "persona": "Marketing Leaders"}]
-    table = lead_table(rows, ["Persona"])
+    table = lead_table(rows, ["raw:Persona"])
+    assert table[0] == ["raw:Persona"]
     assert table[1] == [None] and table[-1] == ["Marketing Leaders"]
+
+
+def test_an_accepted_field_no_row_carries_is_an_empty_column_not_an_error():
+    # The rows were paid for: a catalogued or raw: field they lack must never refuse them.
+    table = lead_table([REALTIME_ROW], ["sales_id", "raw:not_sent_today", "company"])
+    assert table == [["sales_id", "raw:not_sent_today", "company"], [None, None, "Slack"]]
 
 
 def test_a_field_that_is_null_everywhere_is_still_known():
     assert lead_table([DATABASE_ROW], ["twitter_link"])[1] == [None]
 
 
-def test_unknown_field_is_a_criteria_error_listing_what_is_available():
+def test_unknown_field_is_refused_whatever_the_rows_hold_with_the_closest_names():
     with pytest.raises(CriteriaError) as caught:
         lead_table([DATABASE_ROW, REALTIME_ROW], ["full_name", "compny_name"])
     message = str(caught.value)
-    assert message.startswith("Unknown field 'compny_name'. Did you mean company_name?")
-    assert "Available: full_name, first_name" in message
-    assert "more)" in message
+    assert message == (
+        "Unknown field 'compny_name'. Did you mean company_name or company.name? "
+        "Unlisted field? Use raw:compny_name."
+    )
     assert len(message) <= CELL_MESSAGE_MAX and "\n" not in message
     details = caught.value.details
     for name in (*DEFAULT_COLUMNS, "headline", "sales_id", "company.domain", "jobs.job_title"):
         assert name in details
+    # A field the rows carry but the catalogue lacks needs raw:, so that the same names pass
+    # before the purchase (no rows yet) and after.
+    with pytest.raises(CriteriaError, match="Use raw:sales_navigator_url"):
+        lead_table([{"sales_navigator_url": "x"}], ["sales_navigator_url"])
 
 
 def test_several_unknown_fields_are_named_together():
@@ -453,15 +465,23 @@ def test_several_unknown_fields_are_named_together():
     assert len(message) <= CELL_MESSAGE_MAX
 
 
-def test_unknown_nested_path_and_index_beyond_the_list():
-    with pytest.raises(CriteriaError):
-        lead_table([DATABASE_ROW], ["jobs.9.job_title"])
-    with pytest.raises(CriteriaError):
+def test_nested_paths_are_checked_against_the_catalogue_not_the_rows():
+    # A list position beyond the list is an empty cell; an undocumented nested key is refused.
+    assert lead_table([DATABASE_ROW], ["jobs.9.job_title"])[1] == [None]
+    with pytest.raises(CriteriaError, match="Unknown field 'company.revenue'"):
         lead_table([REALTIME_ROW], ["company.revenue"])
+    assert lead_table([REALTIME_ROW], ["raw:company.revenue"])[1] == [None]
+
+
+def test_raw_with_no_name_is_refused():
+    with pytest.raises(CriteriaError, match="Write raw: followed by the field's name"):
+        lead_table([DATABASE_ROW], ["raw: "])
 
 
 def test_with_no_leads_any_field_gives_a_header():
-    assert lead_table([], ["company.domain", "whatever"]) == [["company.domain", "whatever"]]
+    assert lead_table([], ["company.domain", "raw:whatever"]) == [
+        ["company.domain", "raw:whatever"]
+    ]
 
 
 def test_available_fields_lists_columns_then_raw_then_nested():
@@ -681,7 +701,7 @@ def test_cleaned_values_save_and_load_in_a_real_workbook():
 
 def test_every_row_has_the_header_width():
     rows = [DATABASE_ROW, REALTIME_ROW, {}, None, {"only": "this"}]
-    for fields in (None, ["company"], ["only", "company.domain", "skills", "lead_id"]):
+    for fields in (None, ["company"], ["raw:only", "company.domain", "skills", "lead_id"]):
         table = lead_table(rows, fields)
         assert len(table) == len(rows) + 1
         assert len({len(row) for row in table}) == 1

@@ -26,6 +26,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from generect_excel import templates
 from generect_excel._constants import (
     MAX_LIMIT,
+    PATH_DATABASE_COUNT,
+    PATH_DATABASE_SEARCH,
+    PATH_REALTIME_COUNT,
+    PATH_REALTIME_SEARCH,
     PRICE_DATABASE_ROW,
     PRICE_REALTIME_COUNT,
     PRICE_REALTIME_ROW,
@@ -48,7 +52,15 @@ from generect_excel.templates import (
     write_workbook,
 )
 from generect_excel.vocab import FIELD_VOCABULARY, allowed_values
-from workbook_support import CSV_ALL_SHEETS, LIBREOFFICE_TIMEOUT, soffice, zip_members
+from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
+from workbook_support import (
+    CSV_ALL_SHEETS,
+    LIBREOFFICE_TIMEOUT,
+    TemplateBooks,
+    refresh_templates,
+    soffice,
+    zip_members,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "workbook_templates"
@@ -201,6 +213,10 @@ def test_every_template_builds_with_a_read_me_first(name: str) -> None:
     assert "Generect tab on the ribbon > Refresh" in text
     assert "Opening this workbook fetches nothing and costs nothing" in text
     assert "generect-excel refresh BOOK.xlsx" in text
+    # Where a lead table is saved in the static form, how Excel 365 makes it spill.
+    searches = any(f.startswith("=GENERECT_SEARCH") for _, _, f, _ in generect_cells(wb))
+    assert ("that first Refresh makes it an Excel 365 spilling formula" in text) == searches
+    assert "priced, not debited" in text
     # The Read me lists every GENERECT formula of the workbook, where it is.
     for ws, coord, formula, _ in generect_cells(wb):
         assert f"!{coord}:  {formula}" in text, f"{ws.title}!{coord} missing from Read me"
@@ -256,14 +272,12 @@ def test_formulas_are_well_formed_and_reference_existing_cells(
                 target, area = resolve(wb, ws, arg)
                 min_col, min_row, max_col, max_row = range_boundaries(area)
                 assert max_row <= target.max_row and max_col <= target.max_column
-        if function == "GENERECT_SEARCH":
-            assert isinstance(raw, ArrayFormula) and raw.ref == coord, "must spill"
-            if len(args) > 1:
-                limit_ws, limit_cell = resolve(wb, ws, args[1])
-                limit = limit_ws[limit_cell].value
-                assert isinstance(limit, int) and 1 <= limit <= MAX_LIMIT
-        else:
-            assert isinstance(raw, str), f"{ws.title}!{coord}: one value, a plain formula"
+        # Plain formulas, a table one too: LibreOffice shows a plain formula's cached value.
+        assert isinstance(raw, str), f"{ws.title}!{coord}: a plain formula"
+        if function == "GENERECT_SEARCH" and len(args) > 1:
+            limit_ws, limit_cell = resolve(wb, ws, args[1])
+            limit = limit_ws[limit_cell].value
+            assert isinstance(limit, int) and 1 <= limit <= MAX_LIMIT
         if function in ("GENERECT_COUNT", "GENERECT_SEARCH"):
             assert mode_of(args, function) in ("database", "realtime")
 
@@ -271,41 +285,92 @@ def test_formulas_are_well_formed_and_reference_existing_cells(
 def test_the_formulas_each_template_promises(saved: dict[str, Path]) -> None:
     lead = load_workbook(saved["lead-list"])["Lead list"]
     assert lead["B14"].value == "=GENERECT_COUNT('Lead list'!$A$2:$D$12)"
-    assert lead["A21"].value.text == "=GENERECT_SEARCH('Lead list'!$A$2:$D$12,B15)"
+    assert lead["A21"].value == "=GENERECT_SEARCH('Lead list'!$A$2:$D$12,B15)"
     assert lead["B17"].value == '=GENERECT_SPEND("today")'
     signals = load_workbook(saved["realtime-signals"])["Signals"]
     assert signals["B14"].value == '=GENERECT_COUNT(Signals!$A$2:$D$11,"realtime")'
-    assert signals["A22"].value.text == '=GENERECT_SEARCH(Signals!$A$2:$D$11,B17,0,,"realtime")'
+    assert signals["A22"].value == '=GENERECT_SEARCH(Signals!$A$2:$D$11,B17,0,,"realtime")'
     # The cost is spelled out beside them: count price, and limit x row price.
     assert signals["D14"].value == float(PRICE_REALTIME_COUNT)
     assert signals["D17"].value == f"=B17*{PRICE_REALTIME_ROW}"
     assert lead["B16"].value == f"=B15*{PRICE_DATABASE_ROW}"
 
 
-def test_the_package_stores_searches_as_spilling_dynamic_arrays(saved: dict[str, Path]) -> None:
+def search_cells(path: Path) -> dict[str, list[etree._Element]]:
+    """Sheet part -> its GENERECT_SEARCH <c> elements."""
+    found: dict[str, list[etree._Element]] = {}
+    for name, data in zip_members(path).items():
+        if name.startswith("xl/worksheets/sheet"):
+            for cell in etree.fromstring(data).iter(f"{MAIN_NS}c"):
+                formula = cell.find(f"{MAIN_NS}f")
+                if formula is not None and formula.text.startswith("GENERECT_SEARCH"):
+                    found.setdefault(name, []).append(cell)
+    return found
+
+
+def spill_records(path: Path) -> list[tuple[str, str]]:
+    """(sheet, area) of every _GENERECT_SPILL_* record, as the refresher reads them."""
+    workbook = etree.fromstring(zip_members(path)["xl/workbook.xml"])
+    sheets = [s.get("name") for s in workbook.iter(f"{MAIN_NS}sheet")]
+    return sorted(
+        (sheets[int(item.get("localSheetId"))], item.text)
+        for item in workbook.iter(f"{MAIN_NS}definedName")
+        if item.get("name").startswith(SPILL_NAME_PREFIX) and item.get("hidden") == "1"
+    )
+
+
+def test_searches_are_plain_formulas_recorded_as_one_cell_static_tables(
+    saved: dict[str, Path],
+) -> None:
+    """The default form: what LibreOffice shows from its cached value, and what the ribbon's
+    Refresh turns into a spilling formula (it finds the record) on Windows."""
     for name in NAMES:
-        with zipfile.ZipFile(saved[name]) as package:
+        names = list(zip_members(saved[name]))
+        assert "xl/metadata.xml" not in names
+        expected = []
+        for cells in search_cells(saved[name]).values():
+            for cell in cells:
+                formula = cell.find(f"{MAIN_NS}f")
+                assert formula.get("t") is None and "cm" not in cell.attrib
+                assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
+        wb = load_workbook(saved[name])
+        for ws, coord, text, _ in generect_cells(wb):
+            if text.startswith("=GENERECT_SEARCH"):
+                absolute = re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", coord)
+                expected.append(
+                    (ws.title, f"{templates.quote_sheetname(ws.title)}!{absolute}:{absolute}")
+                )
+        assert spill_records(saved[name]) == sorted(expected), name
+        assert bool(expected) == (name != "market-sizing")
+        # A reader of cached values sees what to do, not an error.
+        cached = load_workbook(saved[name], data_only=True)
+        for ws, coord, _, _ in generect_cells(wb):
+            assert cached[ws.title][coord].value == NOT_FETCHED
+
+
+def test_spill_dynamic_stores_searches_as_excel_365_spilling_arrays(tmp_path: Path) -> None:
+    for name in NAMES:
+        path = write_workbook(build_template(name), tmp_path / f"{name}.xlsx", spill="dynamic")
+        searches = search_cells(path)
+        with zipfile.ZipFile(path) as package:
             names = package.namelist()
-            sheets = [package.read(n) for n in names if n.startswith("xl/worksheets/sheet")]
-            has_search = any(b'<f t="array" ref=' in xml for xml in sheets)
-            assert ("xl/metadata.xml" in names) == has_search
-            if has_search:
+            assert ("xl/metadata.xml" in names) == bool(searches)
+            if searches:
                 assert b"XLDAPR" in package.read("xl/metadata.xml")
                 assert b"/xl/metadata.xml" in package.read("[Content_Types].xml")
                 assert b"sheetMetadata" in package.read("xl/_rels/workbook.xml.rels")
-            for xml in sheets:
-                for cell in etree.fromstring(xml).iter(f"{MAIN_NS}c"):
-                    formula = cell.find(f"{MAIN_NS}f")
-                    if formula is None or not formula.text.startswith("GENERECT_"):
-                        continue
-                    spills = formula.text.startswith("GENERECT_SEARCH")
-                    assert (cell.get("cm") == "1") == spills
-                    assert (formula.get("t") == "array") == spills
-                    assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
-        # A reader of cached values sees what to do, not an error.
-        cached = load_workbook(saved[name], data_only=True)
-        for ws, coord, _, _ in generect_cells(load_workbook(saved[name])):
-            assert cached[ws.title][coord].value == NOT_FETCHED
+        for cells in searches.values():
+            for cell in cells:
+                formula = cell.find(f"{MAIN_NS}f")
+                assert cell.get("cm") == "1"
+                assert (formula.get("t"), formula.get("ref")) == ("array", cell.get("r"))
+                assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
+        assert spill_records(path) == []
+        # openpyxl reads a dynamic array back as an ArrayFormula anchored at its cell.
+        for _, _, text, raw in generect_cells(load_workbook(path)):
+            assert isinstance(raw, ArrayFormula) == text.startswith("=GENERECT_SEARCH")
+    with pytest.raises(ValueError, match="spill"):
+        write_workbook(build_template("lead-list"), tmp_path / "x.xlsx", spill="spilled")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -755,3 +820,131 @@ def test_prices_come_from_the_constants() -> None:
     assert Decimal(str(build_template("lead-list")["Lead list"]["B16"].value[5:])) == (
         PRICE_DATABASE_ROW
     )
+
+
+# --------------------------------------------------------------------------- against the sandbox
+
+STATUS = re.compile(r"^Generect(?: realtime)? · ([\d,]+) match(?:es)? · (\d+) rows? · ")
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory: pytest.TempPathFactory) -> TemplateBooks:
+    """Every template, fresh and refreshed against the sandbox a new user runs."""
+    return refresh_templates(tmp_path_factory.mktemp("refreshed-templates"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_example_returns_rows_and_counts_from_the_sandbox(
+    name: str, refreshed: TemplateBooks
+) -> None:
+    """Trying a template before spending a cent: its examples, as shipped, find leads."""
+    summary = refreshed.summaries[name]
+    assert summary.ok, summary
+    wb = load_workbook(refreshed.refreshed[name])
+    shown = load_workbook(refreshed.refreshed[name], data_only=True)
+    counts = searches = 0
+    for ws, coord, text, _ in generect_cells(wb):
+        value = shown[ws.title][coord].value
+        if text.startswith("=GENERECT_COUNT"):
+            assert isinstance(value, int) and value > 0, f"{ws.title}!{coord}: {value!r}"
+            counts += 1
+        elif text.startswith("=GENERECT_SEARCH"):
+            status = STATUS.match(str(value))
+            assert status, f"{ws.title}!{coord}: {value!r}"
+            matches, rows = int(status.group(1).replace(",", "")), int(status.group(2))
+            assert matches > 0 and rows > 0, f"{ws.title}!{coord}: {value}"
+            # The rows are in the sheet: a header, then one lead per row, each with a name.
+            top, column = shown[ws.title][coord].row, shown[ws.title][coord].column
+            sheet = shown[ws.title]
+            assert sheet.cell(top + 1, column).value == "full_name"
+            names = [sheet.cell(top + 2 + i, column).value for i in range(rows)]
+            assert all(names) and sheet.cell(top + 2 + rows, column).value is None
+            # A test key: priced, never debited, and said so in the one wording.
+            assert "priced, not debited" in value and " charged" not in value
+            searches += 1
+    assert counts, "every template counts"
+    assert bool(searches) == (name != "market-sizing")
+    # Counted from the sandbox's log: every search and count sent returned leads.
+    log = refreshed.logs[name]
+    sent = [e for e in log if e["path"] in (PATH_DATABASE_SEARCH, PATH_REALTIME_SEARCH)]
+    assert len(sent) == searches
+    assert all(e["status"] == 200 and e["rows"] > 0 and e["results_count"] > 0 for e in sent)
+    counted = [e for e in log if e["path"] in (PATH_DATABASE_COUNT, PATH_REALTIME_COUNT)]
+    assert counted and all(e["status"] == 200 and e["results_count"] > 0 for e in counted)
+
+
+def test_the_examples_name_companies_the_sandbox_knows(sandbox_population) -> None:  # type: ignore[no-untyped-def]
+    """The well-known companies the examples name are the sandbox's (with invented people),
+    also in the small test sandbox; the drawn companies keep their invented names."""
+    for company in ("Stripe", "HubSpot", "Notion", "Figma", "Datadog", "Salesforce", "Oracle"):
+        index = sandbox_population.company_by_name[company.lower()]
+        assert sandbox_population.company_rows[index], company
+    assert (
+        sandbox_population.company_by_slug["figma"] == sandbox_population.company_by_name["figma"]
+    )
+
+
+def test_money_cells_have_a_currency_format_fresh_and_refreshed(refreshed: TemplateBooks) -> None:
+    """Money reads as $0.50 everywhere: costs, spend and balance, before and after a refresh."""
+    money = {
+        "lead-list": ("Lead list", ["B16", "B17", "B18"]),
+        "realtime-signals": ("Signals", ["D14", "D17", "D18", "B19"]),
+        "account-list": ("Accounts", [f"G{4 + 3 * i + 1}" for i in range(5)] + ["G19", "G20"]),
+    }
+    for name, (sheet, cells) in money.items():
+        for path in (refreshed.fresh[name], refreshed.refreshed[name]):
+            ws = load_workbook(path)[sheet]
+            for coord in cells:
+                assert ws[coord].number_format == templates.MONEY_FORMAT, f"{name} {coord}"
+    # Every GENERECT_SPEND and GENERECT_BALANCE of every template, wherever it is.
+    for name in NAMES:
+        for ws, coord, text, _ in generect_cells(load_workbook(refreshed.refreshed[name])):
+            if text.startswith(("=GENERECT_SPEND", "=GENERECT_BALANCE")):
+                assert ws[coord].number_format == templates.MONEY_FORMAT, f"{name} {coord}"
+    balance = load_workbook(refreshed.refreshed["lead-list"], data_only=True)["Lead list"]["B18"]
+    assert balance.value == 100  # the sandbox's opening balance, shown as $100.00
+
+
+def _side(side: Any) -> str | None:
+    return None if side is None else side.style
+
+
+def test_lead_tables_have_a_status_box_a_bold_header_and_wide_columns(
+    refreshed: TemplateBooks,
+) -> None:
+    width = len(DEFAULT_COLUMNS)
+    for name in NAMES:
+        wb = load_workbook(refreshed.refreshed[name])
+        for ws, coord, text, _ in generect_cells(wb):
+            if not text.startswith("=GENERECT_SEARCH"):
+                continue
+            row, column = ws[coord].row, ws[coord].column
+            status = [ws.cell(row, column + i) for i in range(width)]
+            # One box across the table: top and bottom everywhere, sides at its two ends only.
+            assert all(_side(c.border.top) == _side(c.border.bottom) == "thin" for c in status)
+            assert [_side(c.border.left) for c in status] == ["thin"] + [None] * (width - 1)
+            assert [_side(c.border.right) for c in status] == [None] * (width - 1) + ["thin"]
+            assert all(ws.cell(row + 1, column + i).font.b for i in range(width))
+            # Each column fits the longest value the refresh wrote in it (URLs included): a
+            # width unit is a digit's width, and Calibri text is narrower (in LibreOffice's
+            # PDF "San Francisco, California, United States", 40 characters, fits in 38).
+            for i in range(width):
+                letter = ws.cell(row, column + i).column_letter
+                longest = max(
+                    len(str(ws.cell(r, column + i).value or ""))
+                    for r in range(row + 1, row + 2 + 25)
+                )
+                fits = ws.column_dimensions[letter].width * 1.1 >= longest
+                assert fits, f"{name} {ws.title} {letter}: {longest} characters"
+
+
+def test_new_spill_dynamic_writes_the_excel_365_form(
+    tmp_path: Path, saved: dict[str, Path]
+) -> None:
+    target = tmp_path / "dynamic.xlsx"
+    assert main(["new", "lead-list", "-o", str(target), "--spill", "dynamic"]) == 0
+    (cell,) = search_cells(target)["xl/worksheets/sheet2.xml"]
+    assert cell.get("cm") == "1" and cell.find(f"{MAIN_NS}f").get("t") == "array"
+    assert target.read_bytes() != saved["lead-list"].read_bytes()
+    assert main(["new", "lead-list", "-o", str(target), "--force"]) == 0
+    assert target.read_bytes() == saved["lead-list"].read_bytes()  # static, the default

@@ -13,7 +13,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from generect_excel import _constants as C
 from generect_excel.engine import Engine
-from generect_excel.errors import BudgetError, SettingsError
+from generect_excel.errors import BudgetError, SettingsError, WorkbookError
 from generect_excel.templates import write_template
 from generect_excel.workbook.formulas import parse_reference
 from generect_excel.workbook.references import WorkbookReader
@@ -316,3 +316,96 @@ def test_output_elsewhere_leaves_the_source_alone(sandbox, tmp_path: Path) -> No
     assert book.read_bytes() == original
     assert summary.output == out
     assert load(out, data_only=True)["Lead list"]["A22"].value == "full_name"
+
+
+# Formulas whose arguments the functions refuse, with the line each cell must show. The criteria
+# are A1:B2; F1:G2 holds four numbers, H1:H2 two field names.
+REFUSED_FORMULAS = {
+    "D1": ('=GENERECT_SEARCH(A1:B2, "")', "Limit: empty text is not a number."),
+    "D2": ("=GENERECT_SEARCH(A1:B2, F1:G2)", "limit: expected one cell or value, got a range"),
+    "D3": ("=GENERECT_SEARCH(A1:B2, {10,20;30,40})", "limit: expected one cell or value"),
+    "D4": ("=GENERECT_SEARCH(A1:B2, 2.5)", "Limit: 2.5 is not a whole number."),
+    "D5": ('=GENERECT_SEARCH(A1:B2, "ten")', "Limit: 'ten' is not a whole number."),
+    "D6": ("=GENERECT_SEARCH(A1:B2, 0)", "Limit: 0 is out of range; use 1 to 2400"),
+    "D7": ("=GENERECT_SEARCH(A1:B2, 5, -1)", "Offset: -1 is out of range; use 0 to 2399"),
+    "D8": ('=GENERECT_SEARCH(A1:B2, 5, "")', "Offset: empty text is not a number."),
+    "D9": (
+        '=GENERECT_SEARCH(A1:B2, 5, 0, "nonexistent_field")',
+        "Unknown field 'nonexistent_field'. Unlisted field? Use raw:nonexistent_field.",
+    ),
+    "D10": (
+        "=GENERECT_SEARCH(A1:B2, 5, 0, H1:H2)",
+        "Unknown field 'compny_name'. Did you mean company_name or company.name?",
+    ),
+    "D11": (
+        '=GENERECT_SEARCH(A1:B2, 5, 0, "raw:")',
+        "Unknown field 'raw:'. Write raw: followed by",
+    ),
+    "D12": ('=GENERECT_SEARCH(A1:B2, 5, 0, , "sometimes")', "Mode 'sometimes' is not valid"),
+    "D13": ('=GENERECT_COUNT(A1:B2, "fast")', "Mode 'fast' is not valid"),
+    "D14": ('=GENERECT_COUNT(A1:B2, "realtime", F1:G2)', "refresh: expected one cell or value"),
+    "D15": ('=GENERECT_SPEND("week")', "Period 'week' is not valid"),
+    "D16": ('=GENERECT_VALUES("job_titles")', 'No value list for "job_titles"'),
+}
+
+
+def _refused_book(path: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Refused"
+    _criteria(ws)
+    ws["F1"], ws["G1"], ws["F2"], ws["G2"] = 10, 20, 30, 40
+    ws["H1"], ws["H2"] = "full_name", "compny_name"
+    for coordinate, (formula, _) in REFUSED_FORMULAS.items():
+        ws[coordinate] = formula
+    return save(wb, path)
+
+
+def test_every_refused_argument_is_refused_in_the_plan_for_free(sandbox, tmp_path: Path) -> None:
+    book = _refused_book(tmp_path / "refused.xlsx")
+    engine = _engine(sandbox, tmp_path, key="live_refused")  # a live key: nothing may be sent
+    dry = refresh_workbook(book, engine, dry_run=True)
+    # The dry run gives each refusal whole (no cell prefix): it is where a cell points to.
+    not_run = [line for line in dry.lines() if " not run: " in line]
+    assert len(not_run) == len(REFUSED_FORMULAS)
+    for line in not_run:
+        coordinate = line.split("!")[1].split()[0]
+        assert REFUSED_FORMULAS[coordinate][1].split(":")[0] in line, line
+    summary = refresh_workbook(book, engine, confirm=_yes)
+    assert sandbox.log_entries() == []  # no call at all: billable, free or account
+    assert len(summary.errors) == len(REFUSED_FORMULAS) and summary.new == 0
+    shown = load(book, data_only=True)["Refused"]
+    for coordinate, (_, message) in REFUSED_FORMULAS.items():
+        value = shown[coordinate].value
+        assert value.startswith(f"{C.CELL_ERROR_PREFIX} {message}"), (coordinate, value)
+    assert engine.charges() == []
+
+
+def test_a_raw_field_is_fetched_and_written(sandbox, tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    _criteria(ws)
+    ws["D1"] = '=GENERECT_SEARCH(A1:B2, 3, 0, "full_name, raw:company_type, certifications")'
+    book = save(wb, tmp_path / "raw.xlsx")
+    summary = refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    assert summary.ok and summary.rows == 3 and len(sandbox.billable_calls()) == 1
+    rows = list(
+        load(book, data_only=True)["Leads"].iter_rows(
+            min_row=2, max_row=5, min_col=4, values_only=True
+        )
+    )
+    assert list(rows[0][:3]) == ["full_name", "raw:company_type", "certifications"]
+    assert all(row[0] and row[1] for row in rows[1:])  # the sandbox's database rows carry it
+    assert all(row[2] is None for row in rows[1:])  # catalogued, absent: an empty cell
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_buying(sandbox, tmp_path: Path) -> None:
+    book = write_template("lead-list", tmp_path / "leads.xlsx")
+    before = book.read_bytes()
+    engine = _engine(sandbox, tmp_path, key="live_output")
+    for output in (tmp_path / "no-such-folder" / "out.xlsx", tmp_path):
+        with pytest.raises(WorkbookError, match=r"Cannot write |is a folder"):
+            refresh_workbook(book, engine, output=output, confirm=_yes)
+    assert sandbox.log_entries() == [] and engine.charges() == []
+    assert book.read_bytes() == before

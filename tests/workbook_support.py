@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 
 LIBREOFFICE_TIMEOUT = 180  # seconds; the first start of a fresh profile is the slow part
 # CSV export of every sheet (the 12th token, -1: one file per sheet, "BOOK-Sheet name.csv"):
-# comma, double quote, UTF-8, formatted text as shown.
-CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+# comma, double quote, UTF-8, and (the 9th token, true) each cell's text as shown, in its
+# number format ("$0.50", not "0.5").
+CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
 
 
 def sandbox_settings(
@@ -149,3 +151,68 @@ def libreoffice_sheets(book: Path, workdir: Path) -> dict[str, list[list[str]]]:
             sheets[path.stem[len(book.stem) + 1 :]] = list(csv.reader(fh))
     assert sheets, f"LibreOffice wrote no CSV for {book}"
     return sheets
+
+
+def libreoffice_books(books: list[Path], workdir: Path) -> dict[str, dict[str, list[list[str]]]]:
+    """:func:`libreoffice_sheets` for several books (distinct file names) in one soffice run:
+    book stem -> sheet name -> rows of displayed text."""
+    out = workdir / "csv"
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            soffice(),
+            f"-env:UserInstallation={(workdir / 'lo-profile').resolve().as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            CSV_ALL_SHEETS,
+            "--outdir",
+            str(out),
+            *map(str, books),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=LIBREOFFICE_TIMEOUT,
+    )
+    shown: dict[str, dict[str, list[list[str]]]] = {}
+    for book in books:
+        for path in out.glob(f"{book.stem}-*.csv"):
+            with path.open(encoding="utf-8", newline="") as fh:
+                shown.setdefault(book.stem, {})[path.stem[len(book.stem) + 1 :]] = list(
+                    csv.reader(fh)
+                )
+        assert book.stem in shown, f"LibreOffice wrote no CSV for {book}"
+    return shown
+
+
+@dataclass
+class TemplateBooks:
+    """Every template written fresh, and a copy of each refreshed against the sandbox."""
+
+    fresh: dict[str, Path]
+    refreshed: dict[str, Path]
+    summaries: dict[str, Any]
+    logs: dict[str, list[dict[str, Any]]]  # the sandbox's request log of each refresh
+
+
+def refresh_templates(folder: Path) -> TemplateBooks:
+    """Write every template to ``folder/fresh`` and ``folder/refreshed``, and refresh the
+    second copies against the sandbox a new user runs: :class:`SandboxConfig`'s own seed and
+    size, which ``generect-excel sandbox`` and the demo serve (realtime answers without their
+    pause), with a test key (priced, never debited)."""
+    from generect_excel.engine import Engine
+    from generect_excel.sandbox import Sandbox, SandboxConfig
+    from generect_excel.templates import TEMPLATES, write_template
+    from generect_excel.workbook.refresher import refresh_workbook
+
+    books = TemplateBooks({}, {}, {}, {})
+    with Sandbox(SandboxConfig(realtime_latency=0.0)) as sandbox:
+        engine = Engine(sandbox_settings(sandbox, folder / "home", key="test_templates"))
+        for name in TEMPLATES:
+            books.fresh[name] = write_template(name, folder / "fresh" / f"{name}.xlsx")
+            path = write_template(name, folder / "refreshed" / f"{name}.xlsx")
+            sandbox.reset()
+            books.summaries[name] = refresh_workbook(path, engine, confirm=lambda quote: True)
+            books.logs[name] = sandbox.log_entries()
+            books.refreshed[name] = path
+    return books

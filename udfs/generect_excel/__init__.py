@@ -42,11 +42,15 @@ _EXPORTS: dict[str, str] = {
     "SearchResult": "responses",
     "CountResult": "responses",
     "Account": "responses",
+    "BillingHistory": "responses",
+    "Transaction": "responses",
     # never paying twice
     "Engine": "engine",
     "Answer": "engine",
     "Origin": "ledger",
     "Store": "store",
+    "Settlement": "ledger",
+    "Reconciliation": "reconcile",
     # the sheet's tables
     "DEFAULT_COLUMNS": "table",
     "SearchInfo": "table",

@@ -15,6 +15,7 @@ PATH_DATABASE_COUNT = "/api/v1/search/database/leads/count/"
 PATH_REALTIME_SEARCH = "/api/v1/search/realtime/leads/"
 PATH_REALTIME_COUNT = "/api/v1/search/realtime/leads/count/"
 PATH_ACCOUNT = "/api/v1/accounts/me/"
+PATH_TRANSACTIONS = "/api/v1/accounts/transactions/"
 
 # Timeouts in seconds. Generect recommends 300 s for lead search; database calls answer
 # in under a second, so a short read timeout there surfaces a hung server quickly.
@@ -32,6 +33,26 @@ MAX_RETRIES = 4
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0  # a Retry-After beyond this is not "sane": fall back to backoff
+
+# Generect's billing history (reconcile.py): the ``type`` a transaction carries for each billable
+# path (the spec's example names ``search_database_leads``; the others follow its pattern).
+TRANSACTION_TYPES = {
+    PATH_DATABASE_SEARCH: "search_database_leads",
+    PATH_REALTIME_SEARCH: "search_realtime_leads",
+    PATH_REALTIME_COUNT: "count_realtime_leads",
+}
+# Transactions asked for per page (the legacy API caps pages at 100), and the most pages one
+# listing reads before it is refused as runaway paging.
+TRANSACTIONS_PAGE_SIZE = 100
+TRANSACTIONS_MAX_PAGES = 1000
+# How far the clocks of this computer and Generect may disagree when a charge is matched to
+# a ledger row by time (each side of the row's time).
+RECONCILE_CLOCK_SKEW = 120.0
+# A lost call is settled as "not charged" only once no charge for it can still appear: the
+# server may finish a request after the client gave up (Generect recommends a 300 s timeout).
+RECONCILE_QUIET_SECONDS = 900.0
+# `generect-excel reconcile` without --since looks back this many days.
+RECONCILE_DEFAULT_DAYS = 30
 
 # Published prices in USD, used only for worst-case estimates before a call. The truth is
 # always the answer's meta.amount_charged.

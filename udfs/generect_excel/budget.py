@@ -130,13 +130,15 @@ def check(
     *,
     test_mode: bool = False,
     what: str = "This request",
+    reserved: Decimal = ZERO,
 ) -> None:
-    """Raise :class:`BudgetError` if ``estimate`` breaks a cap given ``spent_today``.
+    """Raise :class:`BudgetError` if ``estimate`` breaks a cap given ``spent_today`` (the
+    day's ledger) and ``reserved`` (the worst cases of paid calls in flight, not charged yet).
 
     ``settings`` needs ``max_spend_per_request`` and ``max_spend_per_day``. The error's message
-    names the estimate, the cap and the variable that raises it (``what`` names the request in
-    the details); it also carries ``estimate``,
-    ``cap``, ``spent_today`` and ``setting`` attributes.
+    names the estimate, the cap, what was spent and what is reserved, and the variable that
+    raises the cap (``what`` names the request in the details); it also carries ``estimate``,
+    ``cap``, ``spent_today``, ``reserved`` and ``setting`` attributes.
     """
     if test_mode or estimate <= 0:
         return
@@ -151,19 +153,40 @@ def check(
             spent_today=spent_today,
             setting="max_spend_per_request",
             what=what,
+            reserved=reserved,
             config_file=getattr(settings, "config_file", None),
         )
-    if spent_today + estimate > per_day:
+    if spent_today + reserved + estimate > per_day:
         raise _breach(
-            f"Up to {format_money(estimate)} more would pass today's {format_money(per_day)} "
-            f"cap ({format_money(spent_today)} spent). Raise {ENV_VARS['max_spend_per_day']}.",
+            _day_message(estimate, per_day, spent_today, reserved),
             estimate=estimate,
             cap=per_day,
             spent_today=spent_today,
             setting="max_spend_per_day",
             what=what,
+            reserved=reserved,
             config_file=getattr(settings, "config_file", None),
         )
+
+
+def _day_message(estimate: Decimal, cap: Decimal, spent: Decimal, reserved: Decimal) -> str:
+    """The daily cap's refusal, in one cell-sized line: what was spent and what calls in
+    flight hold are told apart (a reservation is not a charge)."""
+    raise_it = f"Raise {ENV_VARS['max_spend_per_day']}."
+    if not reserved:
+        return (
+            f"Up to {format_money(estimate)} more would pass today's {format_money(cap)} "
+            f"cap ({format_money(spent)} spent). {raise_it}"
+        )
+    held = f"{format_money(spent)} spent, {format_money(reserved)} reserved"
+    message = (
+        f"{format_money(estimate)} more passes today's {format_money(cap)} cap "
+        f"({held} by calls in flight). {raise_it}"
+    )
+    if len(message) <= C.CELL_MESSAGE_MAX:
+        return message
+    short = f"{format_money(spent)} spent, {format_money(reserved)} in flight"
+    return f"{format_money(estimate)} more passes today's {format_money(cap)} cap ({short}). {raise_it}"
 
 
 def _breach(
@@ -174,6 +197,7 @@ def _breach(
     spent_today: Decimal,
     setting: str,
     what: str,
+    reserved: Decimal,
     config_file: Any = None,
 ) -> BudgetError:
     # The CLI prints the whole: where the cap is set; a cell keeps the first sentence.
@@ -183,7 +207,9 @@ def _breach(
         short=message,
         details=(
             f"{what} was refused: {message} Nothing was sent. Worst case {format_money(estimate)}; "
-            f"spent today {format_money(spent_today)}; cap {format_money(cap)}. Raise it with "
+            f"spent today {format_money(spent_today)} (unknown outcomes at their worst case); "
+            f"reserved by paid calls in flight {format_money(reserved)}; "
+            f"cap {format_money(cap)}. Raise it with "
             f"the environment variable {ENV_VARS[setting]} or `{setting} = ...` in the config "
             "file (generect-excel's config.toml)."
         ),
@@ -191,6 +217,7 @@ def _breach(
     error.estimate = estimate  # type: ignore[attr-defined]
     error.cap = cap  # type: ignore[attr-defined]
     error.spent_today = spent_today  # type: ignore[attr-defined]
+    error.reserved = reserved  # type: ignore[attr-defined]
     error.setting = setting  # type: ignore[attr-defined]
     return error
 

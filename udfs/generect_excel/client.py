@@ -10,7 +10,8 @@ Caching, billing and Excel belong elsewhere (engine, store, udfs). This module o
         print(answer.results_count, answer.amount_charged)
 
 :class:`Client` (threads) and :class:`AsyncClient` (asyncio) have the same methods:
-``search(mode, body)``, ``count(mode, body)`` and ``account()``. Both hold one pooled httpx
+``search(mode, body)``, ``count(mode, body)``, ``account()`` and ``transactions(since, until)``
+(the billing history, every page, each record checked against the filters asked). Both hold one pooled httpx
 connection pool, send ``Authorization: Token <key>``, cap requests in flight at
 ``settings.max_parallel``, retry what is safe to retry (see :mod:`generect_excel.retry`) and let
 only :mod:`generect_excel.errors` classes escape. :func:`shared_client` gives each process one
@@ -26,15 +27,25 @@ import random as _random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
+from urllib.parse import urlencode
 
 import httpx
 
 from . import _constants as C
 from .errors import CriteriaError, GenerectError, ProtocolError, format_detail
-from .responses import Account, CountResult, SearchResult, body_snippet
+from .responses import (
+    Account,
+    BillingHistory,
+    CountResult,
+    SearchResult,
+    Transaction,
+    TransactionPage,
+    body_snippet,
+)
 from .retry import (
     HTTPX_ERRORS,
     Attempt,
@@ -99,6 +110,11 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("account", ""): Endpoint(
         "account", "GET", C.PATH_ACCOUNT, C.ACCOUNT_TIMEOUT, False, Account.from_api
     ),
+    # The billing history is free too; its filters and page travel in the query string.
+    ("transactions", ""): Endpoint(
+        "billing history", "GET", C.PATH_TRANSACTIONS, C.ACCOUNT_TIMEOUT, False,
+        TransactionPage.from_api,
+    ),
 }  # fmt: skip
 
 
@@ -119,6 +135,76 @@ def _decode(content: bytes) -> tuple[Any, str | None]:
         return json.loads(text), None
     except (UnicodeDecodeError, ValueError):
         return None, "broken or truncated JSON"
+
+
+def _wire_time(moment: datetime) -> str:
+    """An aware time as the transactions filters take it: UTC, ISO 8601, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _TransactionListing:
+    """Reading the billing history page by page (no I/O: the clients send the requests).
+
+    Generect pages by ``offset``, newest first, and drops a filter it cannot read while still
+    answering 200, so every record is checked against the period and status asked
+    (:meth:`BillingHistory.admits`) and the others are counted, not kept. A record seen on an
+    earlier page (the list shifts when a charge lands meanwhile) is kept once; a page bringing
+    nothing new means the server ignores ``offset``, and is refused rather than looped on.
+    """
+
+    def __init__(self, since: datetime | None, until: datetime | None, status: str | None):
+        self.history = BillingHistory(since=since, until=until, status=status)
+        self.kept: list[Transaction] = []
+        self.ignored = 0
+        self.seen: set[str] = set()
+        self.offset = 0
+        self.pages = 0
+        self.done = False
+
+    def endpoint(self) -> Endpoint:
+        """The request for the next page."""
+        params: dict[str, str | int] = {"limit": C.TRANSACTIONS_PAGE_SIZE, "offset": self.offset}
+        if self.history.since is not None:
+            params["created_at__gte"] = _wire_time(self.history.since)
+        if self.history.until is not None:
+            params["created_at__lte"] = _wire_time(self.history.until)
+        if self.history.status is not None:
+            params["status"] = self.history.status
+        endpoint = ENDPOINTS[("transactions", "")]
+        return replace(endpoint, path=f"{endpoint.path}?{urlencode(params)}")
+
+    def add(self, page: TransactionPage) -> None:
+        """Take one page's records; sets :attr:`done` after the last (an empty page)."""
+        self.pages += 1
+        if not page.transactions:
+            self.done = True
+            return
+        new = [t for t in page.transactions if t.id not in self.seen]
+        if not new or self.pages >= C.TRANSACTIONS_MAX_PAGES:
+            raise ProtocolError(
+                "Generect's billing history does not page forward (the same records came "
+                "back). Retry later.",
+                details=f"GET {C.PATH_TRANSACTIONS}: page {self.pages} at offset "
+                f"{self.offset} brought {len(page.transactions)} record(s), none new",
+                path=C.PATH_TRANSACTIONS,
+            )
+        self.offset += len(page.transactions)
+        for record in new:
+            self.seen.add(record.id)
+            if self.history.admits(record):
+                self.kept.append(record)
+            else:
+                self.ignored += 1
+
+    def result(self) -> BillingHistory:
+        if self.ignored:
+            logger.warning(
+                "Generect sent %d transaction(s) outside the filters asked (%s): a filter was "
+                "dropped; they were left out",
+                self.ignored,
+                self.endpoint().path.partition("?")[2],
+            )
+        return self.history.model_copy(update={"transactions": self.kept, "ignored": self.ignored})
 
 
 class _BaseClient:
@@ -320,24 +406,66 @@ class Client(_BaseClient):
         self._slots = threading.BoundedSemaphore(settings.max_parallel)
         self._http = httpx.Client(transport=transport, **self._http_options)
 
-    def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
-        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row."""
-        return self._call(self._endpoint("search", mode), self._encode(body))
+    def search(
+        self,
+        mode: Mode,
+        body: Mapping[str, Any],
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> SearchResult:
+        """One page of leads (``limit_by``/``offset_by`` inside ``body``). Billable per row.
 
-    def count(self, mode: Mode, body: Mapping[str, Any]) -> CountResult:
-        """How many leads match. Free in database mode, billed per request in realtime mode."""
-        return self._call(self._endpoint("count", mode), self._encode(body))
+        ``on_send`` runs right before the request leaves (after its turn among the requests
+        in flight; again before a retry); if it raises, nothing is sent."""
+        return self._call(self._endpoint("search", mode), self._encode(body), on_send)
+
+    def count(
+        self,
+        mode: Mode,
+        body: Mapping[str, Any],
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> CountResult:
+        """How many leads match. Free in database mode, billed per request in realtime mode.
+        ``on_send`` as for :meth:`search`."""
+        return self._call(self._endpoint("count", mode), self._encode(body), on_send)
 
     def account(self) -> Account:
         """The account's balance and monthly usage (free)."""
         return self._call(ENDPOINTS[("account", "")], None)
 
-    def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
+    def transactions(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        status: str | None = "success",
+    ) -> BillingHistory:
+        """The account's billing history from ``since`` to ``until`` (aware times, both
+        included; None: open) with ``status`` (``success``: settled charges, the ones to
+        reconcile with; None: any), every page read (free).
+
+        Records Generect sends outside those filters (it drops one it cannot read) are left
+        out and counted in ``ignored``.
+        """
+        listing = _TransactionListing(since, until, status)
+        while not listing.done:
+            listing.add(self._call(listing.endpoint(), None))
+        return listing.result()
+
+    def _call(
+        self,
+        endpoint: Endpoint,
+        content: bytes | None,
+        on_send: Callable[[], None] | None = None,
+    ) -> Any:
         args = self._request_args(endpoint, content)
         attempt = 0
         while True:
             try:
                 with self._slots:
+                    if on_send is not None:
+                        on_send()  # the last moment before the bytes leave (see search)
                     response = self._http.request(**args)
             except HTTPX_ERRORS as exc:
                 outcome = exception_outcome(endpoint, exc, scrub=self._scrub)
@@ -406,6 +534,19 @@ class AsyncClient(_BaseClient):
     async def account(self) -> Account:
         """The account's balance and monthly usage (free)."""
         return await self._call(ENDPOINTS[("account", "")], None)
+
+    async def transactions(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        status: str | None = "success",
+    ) -> BillingHistory:
+        """The billing history, as :meth:`Client.transactions`."""
+        listing = _TransactionListing(since, until, status)
+        while not listing.done:
+            listing.add(await self._call(listing.endpoint(), None))
+        return listing.result()
 
     async def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
         args = self._request_args(endpoint, content)

@@ -38,6 +38,19 @@ stored) raises the same kind of error without sending: it may have been charged;
 balance or ``generect-excel spend``; change the refresh value to try again. A new refresh
 value (the CLI's ``--refresh``) tries once more. The doubt rides on the one SELECT of step 2.
 
+**A crash mid-purchase.** A process killed while its paid call is in flight cannot record the
+doubt itself, so the claim does it ahead: right before the request leaves (after the client's
+concurrency slot, through the client's ``on_send``), the claim is marked sent, durably, with the
+unknown outcome and ledger row to write if nobody comes back
+(:meth:`~generect_excel.store.Store.mark_sent`). A dead owner's claim never marked sent is taken
+over and fetched as usual; one that was is recorded exactly like a lost answer by whoever finds
+it (:meth:`~generect_excel.store.Store.settle_abandoned`: the next store opened, the next full
+claim), and the call that found it on its own key gets the unknown outcome's error, unless it
+carries a refresh value the dead call did not have. A call interrupted in this process (Ctrl+C)
+after its request left is recorded the same way at once, instead of releasing its claim. So the
+ledger's known plus unknown amounts always cover what the server charged, and nothing is bought
+again blindly.
+
 **Refresh.** ``refresh`` is any cell value (None or empty text means "no refresh"). A call with
 value ``T`` fetches afresh once, unless the stored answer was itself fetched for ``T`` or this
 formula (its ``origin``: workbook, sheet, cell) already saw ``T`` on it. So changing a refresh
@@ -120,9 +133,15 @@ class _Request(Protocol):
 
 
 class _Client(Protocol):
-    def search(self, mode: Any, body: Any) -> SearchResult: ...
+    # ``on_send`` runs right before the request leaves (after the client's concurrency slot,
+    # again on a retry): the engine marks its claim "sent" there, durably.
+    def search(
+        self, mode: Any, body: Any, *, on_send: Callable[[], None] | None = None
+    ) -> SearchResult: ...
 
-    def count(self, mode: Any, body: Any) -> CountResult: ...
+    def count(
+        self, mode: Any, body: Any, *, on_send: Callable[[], None] | None = None
+    ) -> CountResult: ...
 
     def account(self) -> Account: ...
 
@@ -340,6 +359,14 @@ class Engine:
         nothing to fetch, so the caller shows that error at once."""
         call = self._call(kind, request, refresh, origin)
         return self._settled(call, self.store.find(call.key, call.slot))
+
+    def stored(self, request: _Request, kind: Kind = "search") -> Answer | None:
+        """The answer last stored for this question, whatever refresh value fetched it, or
+        None. Never calls the API. A worksheet function whose refresh failed shows it (what
+        was bought is never replaced by an error)."""
+        call = self._call(kind, request, None, None)
+        entry, _ = self.store.lookup(call.key, "")
+        return None if entry is None else self._from_entry(call, entry)
 
     def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
         """The worst-case cost of ``request``, and whether a stored answer makes it free now."""
@@ -598,8 +625,8 @@ class Engine:
         since, until = period_bounds("today", self._clock())
         settings, what = self.settings, f"This {call.mode} {call.kind}"
 
-        def admit(spent: Decimal) -> None:
-            budget.check(estimate, spent, settings, what=what)
+        def admit(spent: Decimal, reserved: Decimal) -> None:
+            budget.check(estimate, spent, settings, what=what, reserved=reserved)
 
         return Reservation(estimate, since, until, admit)
 
@@ -641,6 +668,11 @@ class Engine:
                 self._remember_token(call, mark)
                 return self._from_entry(call, claim.entry)
             if claim.state == "unknown" and claim.unknown is not None:
+                if claim.abandoned and call.token not in (None, claim.unknown.token):
+                    # A dead process's call, recorded just now; this one asked for a refresh
+                    # the dead one did not have: it is sent (and claimed) afresh.
+                    seen_doubt = claim.unknown.charge_id
+                    continue
                 error = self._doubt_error(call, claim.unknown)
                 self._remember_doubt(call, error)
                 raise error
@@ -648,13 +680,22 @@ class Engine:
             pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
         released = False
+        marked: list[bool] = []  # one True once the claim is marked sent (the request left)
         try:
-            answer = self._fetch_and_save(call, owner)
+            answer = self._fetch_and_save(call, owner, marked)
             released = True  # saving released the claim
             return answer
         except (OutcomeUnknownError, ProtocolError) as exc:
             if self._maybe_charged(call, exc):
                 released = self._record_doubt(call, owner, exc)
+            raise
+        except BaseException as exc:
+            # Interrupted (Ctrl+C) or broken after the request left and before its answer was
+            # saved: it may have been charged, so it is recorded like a lost answer, not
+            # released. (Our own errors here are answers saying it was not charged, or a
+            # save that failed with the charge kept in the journal.)
+            if marked and not isinstance(exc, GenerectError):
+                released = self._keep_doubt(call, owner, "OutcomeUnknownError")[1]
             raise
         finally:
             if not released:
@@ -674,15 +715,11 @@ class Engine:
             return True
         return isinstance(exc, ProtocolError) and exc.may_be_charged
 
-    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
-        """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
-        under its key, the formula's mark, the claim's release: one transaction) and turn
-        ``exc`` into the message every later call will give. True when it was stored."""
-        from .budget import format_money
-
+    def _doubt_records(self, call: _Call, error_kind: str) -> tuple[UnknownOutcome, Charge]:
+        """What an unknown outcome of ``call`` is recorded as, now: the doubt under its key and
+        its ledger row at the worst-case estimate, flagged ``unknown_outcome``."""
         now = self._clock()
         estimate = budget.estimate_cost(call.body, call.kind, call.mode)
-        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
         charge_id = uuid.uuid4().hex
         unknown = UnknownOutcome(call.key, call.token, now, error_kind, estimate, charge_id)
         charge = Charge(
@@ -701,6 +738,42 @@ class Engine:
             origin=call.origin or Origin(),
             unknown_outcome=True,
         )
+        return unknown, charge
+
+    def _marker(self, call: _Call, owner: str, marked: list[bool]) -> Callable[[], None]:
+        """The client's ``on_send`` for a billable call: mark its claim sent, durably, with
+        what to record if this process dies before it learns how the call ended (a kill, a
+        crash of Excel), and note it in ``marked``. Raising stops the request from leaving."""
+        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+
+        def mark_sent() -> None:
+            unknown, charge = self._doubt_records(call, "OutcomeUnknownError")
+            self.store.mark_sent(unknown, charge, owner=owner, origin=call.slot, ttl=ttl)
+            if not marked:
+                marked.append(True)
+
+        return mark_sent
+
+    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
+        """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
+        under its key, the formula's mark, the claim's release: one transaction) and turn
+        ``exc`` into the message every later call will give. True when it was stored."""
+        error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
+        unknown, stored = self._keep_doubt(call, owner, error_kind)
+        template = self._doubt_error(call, unknown)
+        exc.details = f"{exc.full_message} {exc.details}. {template.details}"
+        exc.message = template.full_message
+        exc.args = (template.message,)
+        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
+        return stored
+
+    def _keep_doubt(self, call: _Call, owner: str, error_kind: str) -> tuple[UnknownOutcome, bool]:
+        """Write the unknown outcome of ``call`` and release ``owner``'s claim (one
+        transaction; the journal if the store fails). The outcome, and whether it was stored."""
+        from .budget import format_money
+
+        unknown, charge = self._doubt_records(call, error_kind)
+        estimate = unknown.amount
         stored = True
         try:
             self.store.record_unknown(
@@ -713,7 +786,8 @@ class Engine:
         except StoreError as store_exc:  # kept in the journal (or the log): imported later
             log.error("could not record an unknown outcome: %s", store_exc.details)
             stored = False
-        log.warning(
+        # info, not warning: the error raised says all of it (a CLI would print it twice).
+        log.info(
             "%s %s %s: outcome unknown (%s), recorded at up to %s",
             call.mode,
             call.kind,
@@ -721,20 +795,19 @@ class Engine:
             error_kind,
             format_money(estimate),
         )
-        template = self._doubt_error(call, unknown)
-        exc.details = f"{exc.full_message} {exc.details}. {template.details}"
-        exc.message = template.full_message
-        exc.args = (template.message,)
-        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
-        return stored
+        return unknown, stored
 
-    def _fetch_and_save(self, call: _Call, owner: str) -> Answer:
+    def _fetch_and_save(self, call: _Call, owner: str, marked: list[bool]) -> Answer:
         client = self.client
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
+        # A free call needs no mark: lost, it costs nothing and may simply be asked again.
+        on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
         if call.kind == "search":
-            result: SearchResult | CountResult = client.search(call.mode, call.body)
+            result: SearchResult | CountResult = client.search(
+                call.mode, call.body, on_send=on_send
+            )
         else:
-            result = client.count(call.mode, call.body)
+            result = client.count(call.mode, call.body, on_send=on_send)
         now = self._clock()
         test_mode = self.settings.test_mode_key or result.test_mode
         # meta.amount_charged is the truth: a charge on an endpoint believed free is recorded

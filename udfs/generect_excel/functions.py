@@ -17,6 +17,24 @@ Defaults (an omitted argument or an empty cell): ``mode`` "database"; ``limit`` 
 own limit if it has one, else :data:`DEFAULT_SEARCH_LIMIT`; ``offset`` the criteria's own, else
 none (0); ``fields`` the standard columns; ``refresh`` no refresh; ``period`` "today".
 
+Everything a call would refuse is refused before it sends anything, so a mistake costs nothing
+(:func:`check_arguments` runs exactly those checks without the call, for the refresher's plan):
+a range of several cells where one value goes; a ``limit`` or ``offset`` that is empty text
+(``""``: unlike an empty cell, it is not read as "the default", which would buy a page nobody
+asked for; in Excel, xlwings hands ``""`` over as an empty cell, so only the refresher and
+other callers see it), not a whole number, or out of range; a ``mode`` other than
+database/realtime; a ``fields`` name outside the catalogue
+(:func:`generect_excel.table.check_fields`; ``raw:NAME`` reaches any other field); a
+``period`` or ``field`` that has no answer.
+
+A search whose refresh fails while the store holds an answer for the same question (fetched
+with an earlier refresh value) shows that stored table, its status line saying when the refresh
+failed, when the rows shown were fetched, and why (:func:`run_search`; the
+:class:`Outcome` carries the failure). What was bought is never replaced by an error, even
+when the failure is an unknown outcome (it may have been charged: the status says so). Where
+the store holds nothing, the error shows as before. A count shows its error: a number has no
+status line to say it is stale.
+
 Every failure is a :class:`~generect_excel.errors.GenerectError` subclass (criteria problems are
 :class:`~generect_excel.errors.CriteriaError`, raised before any call and so free);
 :func:`cell_error` turns any exception into the one-line cell message.
@@ -33,7 +51,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,11 +63,11 @@ from ._constants import (
     TABLE_MEMO_CELLS,
 )
 from .criteria import criteria_from_block, with_paging
-from .errors import CriteriaError, GenerectError, ProtocolError, one_line
+from .errors import CriteriaError, GenerectError, OutcomeUnknownError, ProtocolError, one_line
 from .ledger import PERIODS, Origin
 from .models import LeadSearchRequest, parse_mode
 from .store import BoundedMemo
-from .table import SearchInfo, parse_fields, search_table
+from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
 
 __all__ = [
@@ -56,11 +75,13 @@ __all__ = [
     "FUNCTION_NAMES",
     "Outcome",
     "cell_error",
+    "check_arguments",
     "evaluate_balance",
     "evaluate_count",
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
+    "may_be_charged",
     "request_for_count",
     "request_for_search",
     "run_count",
@@ -102,30 +123,57 @@ class Outcome:
 
     ``value`` is what the cell shows (a number, text, or a 2-D table for searches);
     ``answer`` is the :class:`~generect_excel.engine.Answer` (``from_cache``, charge, rows).
+    ``failure``: the refresh failed with this error and ``value`` is the answer stored
+    earlier for the same question, its status line saying so.
     """
 
     value: Any
     answer: Any = None
+    failure: BaseException | None = None
 
 
 # --------------------------------------------------------------------------- arguments
 
 
-def scalar(value: Any, name: str) -> Any:
+def _cells(value: Any) -> Iterator[Any]:
+    """Every cell of a range, row by row (a bare value is one cell)."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _cells(item)
+    else:
+        yield value
+
+
+def scalar(value: Any, name: str, *, blank_is_omitted: bool = True) -> Any:
     """One value from an argument that may come as a 1x1 range (``[[v]]`` or ``[v]``).
 
-    Raises :class:`CriteriaError` when a range of several cells is given where one value is
-    expected. Blank text counts as empty (``None``).
+    Raises :class:`CriteriaError` when a range of several cells (or none) is given where one
+    value is expected. Blank text counts as empty (``None``) unless ``blank_is_omitted`` is
+    False.
     """
-    while isinstance(value, list | tuple):
-        cells = [cell for cell in value]
-        if len(cells) == 0:
-            return None
-        if len(cells) > 1:
-            raise CriteriaError(f"{name}: expected one cell or value, got a range of {len(cells)}.")
+    if isinstance(value, list | tuple):
+        cells = list(_cells(value))
+        if len(cells) != 1:
+            # A reference is clipped to the sheet's used area: its count may not be the
+            # range's size, so the message does not quote it.
+            size = "a range of several cells" if cells else "an empty range"
+            raise CriteriaError(
+                f"{name}: expected one cell or value, got {size}. Point it at a single cell."
+            )
         value = cells[0]
-    if isinstance(value, str) and not value.strip():
+    if blank_is_omitted and isinstance(value, str) and not value.strip():
         return None
+    return value
+
+
+def _page_number(value: Any, name: str, label: str) -> Any:
+    """``limit``/``offset``: one value; empty text is an error, not the default."""
+    value = scalar(value, name, blank_is_omitted=False)
+    if isinstance(value, str) and not value.strip():
+        raise CriteriaError(
+            f"{label}: empty text is not a number. Leave it out (or its cell empty) for the "
+            "default, or give a whole number."
+        )
     return value
 
 
@@ -202,8 +250,8 @@ def _parse_search(
     request = criteria_from_block(
         _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
     )
-    limit = scalar(limit, "limit")
-    offset = scalar(offset, "offset")
+    limit = _page_number(limit, "limit", "Limit")
+    offset = _page_number(offset, "offset", "Offset")
     if limit is None and request.body().get("limit_by") is None:
         limit = DEFAULT_SEARCH_LIMIT
     if limit is None and offset is None:
@@ -229,7 +277,7 @@ def run_count(
     origin: Origin | None = None,
 ) -> Outcome:
     """``GENERECT_COUNT`` with its answer: the number of matching leads."""
-    request = request_for_count(criteria, mode)
+    request = _check_count(criteria, mode, refresh)
     answer = engine.count(request, refresh=scalar(refresh, "refresh"), origin=origin)
     return Outcome(_count_value(answer), answer)
 
@@ -245,14 +293,164 @@ def run_search(
     origin: Origin | None = None,
 ) -> Outcome:
     """``GENERECT_SEARCH`` with its answer: status row, header row, one row per lead."""
-    request = request_for_search(criteria, limit, offset, mode)
-    columns = parse_fields(fields)  # a bad value fails here, before anything is bought
-    answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    request, columns = _search_arguments(criteria, limit, offset, fields, mode, refresh)
+    try:
+        answer = engine.search(request, refresh=scalar(refresh, "refresh"), origin=origin)
+    except GenerectError as exc:
+        kept = _kept_search(engine, request, columns, exc)
+        if kept is None:
+            raise
+        return kept
     info = SearchInfo.from_answer(answer, mode=str(request.mode))
     if getattr(answer, "test_mode", False) and not info.test_mode:
         # A test key is never debited, whatever the answer's own header said.
         info = dataclasses.replace(info, test_mode=True)
     return Outcome(_table(answer.result, info, columns), answer)
+
+
+def _check_count(
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> LeadSearchRequest:
+    request = request_for_count(criteria, mode, origin=origin)
+    scalar(refresh, "refresh")
+    return request
+
+
+def _search_arguments(
+    criteria: Any,
+    limit: Any,
+    offset: Any,
+    fields: Any,
+    mode: Any,
+    refresh: Any,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> tuple[LeadSearchRequest, list[str] | None]:
+    """The request and the columns; every argument checked before anything is bought."""
+    request = request_for_search(criteria, limit, offset, mode, origin=origin)
+    columns = checked_fields(fields)
+    scalar(refresh, "refresh")
+    return request, columns
+
+
+def _check_search(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> LeadSearchRequest:
+    return _search_arguments(criteria, limit, offset, fields, mode, refresh, origin=origin)[0]
+
+
+def _period(period: Any) -> str:
+    value = scalar(period, "period")
+    text = "today" if value is None else str(value).strip().lower()
+    if text not in PERIODS:
+        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
+    return text
+
+
+def _values(field: Any) -> list[list[str]]:
+    name = scalar(field, "field")
+    if name is None:
+        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
+    try:
+        values: Sequence[str] = allowed_values(str(name).strip())
+    except KeyError as exc:
+        raise CriteriaError(
+            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
+        ) from None
+    return [[value] for value in values]
+
+
+def _check_spend(period: Any = None) -> None:
+    _period(period)
+
+
+def _check_balance() -> None:
+    return None
+
+
+def _check_values(field: Any = None) -> None:
+    _values(field)
+
+
+# What each function checks before it calls anything (FUNCTION_NAMES' arguments, by name).
+_ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
+    "GENERECT_COUNT": _check_count,
+    "GENERECT_SEARCH": _check_search,
+    "GENERECT_SPEND": _check_spend,
+    "GENERECT_BALANCE": _check_balance,
+    "GENERECT_VALUES": _check_values,
+}
+
+
+# The functions whose first argument is a criteria range.
+_CRITERIA_FUNCTIONS = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
+
+
+def check_arguments(
+    function: str, args: Mapping[str, Any], *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest | None:
+    """Run every check ``function`` makes on ``args`` before it sends anything, and nothing
+    else (free, no network): raises :class:`CriteriaError` for anything the call would refuse.
+
+    ``args`` maps the argument names of :data:`FUNCTION_NAMES` to values as xlwings hands them
+    (omitted ones may be left out). Returns the validated request of a count or search, else
+    ``None``. ``origin``: the sheet row and column of the criteria range's top left cell, when
+    known (problems then name the sheet's rows; see :func:`request_for_count`).
+    """
+    if origin is not None and function in _CRITERIA_FUNCTIONS:
+        return _ARGUMENT_CHECKS[function](**args, origin=origin)
+    return _ARGUMENT_CHECKS[function](**args)
+
+
+def may_be_charged(failure: BaseException) -> bool:
+    """The call was sent and its answer lost or unreadable: it may have been charged."""
+    return (
+        isinstance(failure, OutcomeUnknownError)
+        or bool(getattr(failure, "may_be_charged", False))
+        or getattr(failure, "unknown_outcome", None) is not None
+    )
+
+
+def _kept_search(
+    engine: Any, request: LeadSearchRequest, columns: list[str] | None, failure: GenerectError
+) -> Outcome | None:
+    """The table stored earlier for this question, with a status line saying the refresh
+    failed and why; None when the store holds none (or the "failure" is a pending fetch)."""
+    from .pending import FetchPendingError
+
+    stored = getattr(engine, "stored", None)
+    if isinstance(failure, FetchPendingError) or stored is None:
+        return None
+    try:
+        answer = stored(request, "search")
+    except GenerectError:  # the store itself failing: show the refresh's own error
+        log.warning("could not read the stored answer after a failed refresh", exc_info=True)
+        return None
+    if answer is None:
+        return None
+    mode = str(request.mode)
+    try:
+        table = _table(answer.result, SearchInfo.from_answer(answer, mode=mode), columns)
+    except GenerectError:  # e.g. a field the stored rows lack: the refresh's error says more
+        return None
+    table[0][0] = kept_status_line(
+        HeldTable.from_answer(answer, mode=mode),
+        str(failure),
+        failed_at=datetime.now(UTC),
+        unknown=may_be_charged(failure),
+    )
+    return Outcome(table, answer, failure)
 
 
 def _table(result: Any, info: SearchInfo, columns: list[str] | None) -> list[list[Any]]:
@@ -296,11 +494,7 @@ def evaluate_search(
 def evaluate_spend(engine: Any, period: Any = None) -> float:
     """``=GENERECT_SPEND([period])``: what the local ledger says was charged ("today",
     "month" or "all"; test-mode calls excluded), in USD."""
-    value = scalar(period, "period")
-    text = "today" if value is None else str(value).strip().lower()
-    if text not in PERIODS:
-        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
-    return float(engine.spend(text))
+    return float(engine.spend(_period(period)))
 
 
 def evaluate_balance(engine: Any) -> float:
@@ -314,16 +508,7 @@ def evaluate_balance(engine: Any) -> float:
 def evaluate_values(field: Any) -> list[list[str]]:
     """``=GENERECT_VALUES(field)``: the allowed values of a vocabulary field, as one column
     (for drop-down lists). ``field`` is a request field, a vocabulary or a friendly label."""
-    name = scalar(field, "field")
-    if name is None:
-        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
-    try:
-        values: Sequence[str] = allowed_values(str(name).strip())
-    except KeyError as exc:
-        raise CriteriaError(
-            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
-        ) from None
-    return [[value] for value in values]
+    return _values(field)
 
 
 # --------------------------------------------------------------------------- errors

@@ -8,7 +8,10 @@ cache hit writes nothing.
 A billable call whose answer was lost after it was sent (or arrived unreadable) may have been
 charged: it is recorded too, flagged ``unknown_outcome``, at its worst-case estimate, so the
 totals and the daily budget count it conservatively. Reports show its amount as "unknown
-(estimated)" and say how much of a total is such estimates. Amounts are ``Decimal`` end to end (stored as
+(estimated)" and say how much of a total is such estimates. ``generect-excel reconcile`` can
+later settle such a row against Generect's billing history: the :class:`Settlement` is a new
+fact kept beside the row (the row itself is never changed), and from then on the row counts at
+the settled amount ("settled: charged" or "settled: not charged"). Amounts are ``Decimal`` end to end (stored as
 text, summed in Python), because SQLite's ``SUM`` would add them as binary floats.
 
 Periods ("today", "month") follow the computer's local clock, which is what an analyst means by
@@ -31,6 +34,7 @@ __all__ = [
     "LedgerEntry",
     "Origin",
     "Period",
+    "Settlement",
     "csv_safe",
     "estimated_note",
     "format_table",
@@ -119,16 +123,59 @@ class Charge:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """What Generect's billing history says about a ledger row whose outcome was unknown.
+
+    ``amount`` is what Generect charged for it (0: not charged), ``transaction_id`` and
+    ``transaction_time`` the transaction that proves it (None when not charged), ``settled_at``
+    when ``generect-excel reconcile`` found it out.
+    """
+
+    charge_id: str
+    amount: Decimal
+    transaction_id: str | None
+    transaction_time: datetime | None
+    settled_at: datetime
+
+    @property
+    def charged(self) -> bool:
+        return self.transaction_id is not None
+
+
+@dataclass(frozen=True)
 class LedgerEntry(Charge):
-    """A :class:`Charge` as read back from the ledger, with its row number."""
+    """A :class:`Charge` as read back from the ledger, with its row number and, for an unknown
+    outcome since settled, its :class:`Settlement`."""
 
     id: int = 0
+    settlement: Settlement | None = None
+
+    @property
+    def counted_amount(self) -> Decimal:
+        """What the totals count: the settled amount once settled, else ``amount_charged``."""
+        return self.settlement.amount if self.settlement is not None else self.amount_charged
+
+    @property
+    def is_estimate(self) -> bool:
+        """An unknown outcome not settled yet: its amount is a worst-case estimate."""
+        return self.unknown_outcome and self.settlement is None
 
 
 # What the ledger's ``outcome`` column says: Generect's own figure, or our worst-case estimate
 # for a call whose answer was lost after it was sent.
 OUTCOME_CHARGED = "charged"
 OUTCOME_UNKNOWN = "unknown (estimated)"
+OUTCOME_SETTLED_CHARGED = "settled: charged"
+OUTCOME_SETTLED_NOT_CHARGED = "settled: not charged"
+
+
+def outcome(entry: LedgerEntry) -> str:
+    """The ledger's ``outcome`` word for ``entry``."""
+    if entry.settlement is not None:
+        charged = entry.settlement.charged
+        return OUTCOME_SETTLED_CHARGED if charged else OUTCOME_SETTLED_NOT_CHARGED
+    return OUTCOME_UNKNOWN if entry.unknown_outcome else OUTCOME_CHARGED
+
 
 # The CSV export's columns, in order.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -192,8 +239,8 @@ def _row(entry: LedgerEntry) -> dict[str, Any]:
         "mode": entry.mode,
         "rows": entry.rows,
         "results_count": "" if entry.results_count is None else entry.results_count,
-        "amount_charged": str(entry.amount_charged),
-        "outcome": OUTCOME_UNKNOWN if entry.unknown_outcome else OUTCOME_CHARGED,
+        "amount_charged": str(entry.counted_amount),
+        "outcome": outcome(entry),
         "test_mode": "yes" if entry.test_mode else "no",
         "account": entry.account,
         "base_url": entry.base_url,
@@ -265,7 +312,8 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
     """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed).
 
     A call whose outcome is unknown shows its estimate as "unknown (estimated)"; the total
-    includes it and says how much of it is such estimates.
+    includes it and says how much of it is such estimates. A settled one shows what Generect
+    charged for it, "settled: charged" or "settled: not charged", and counts at that.
     """
     from .budget import format_money
 
@@ -280,9 +328,15 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
         base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
         base["where"] = where
         # Money as a person reads it ($0.50, $0.00), unlike the CSV's plain numbers.
-        base["amount_charged"] = format_money(entry.amount_charged)
+        base["amount_charged"] = format_money(entry.counted_amount)
         if entry.unknown_outcome:
-            base["amount_charged"] += f" {OUTCOME_UNKNOWN}"
+            # A settled row keeps its estimate in view: the ledger row itself never changes.
+            base["amount_charged"] = (
+                f"{format_money(entry.amount_charged)} {OUTCOME_UNKNOWN}"
+                if entry.settlement is None
+                else f"{format_money(entry.counted_amount)} {outcome(entry)} "
+                f"(est. {format_money(entry.amount_charged)})"
+            )
         rows.append({key: str(base[key]) for key, _ in _TABLE_COLUMNS})
     widths = {key: max([len(title)] + [len(r[key]) for r in rows]) for key, title in _TABLE_COLUMNS}
     lines = ["  ".join(title.ljust(widths[key]) for key, title in _TABLE_COLUMNS).rstrip()]
@@ -290,13 +344,16 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
         "  ".join(r[key].ljust(widths[key]) for key, _ in _TABLE_COLUMNS).rstrip() for r in rows
     ]
     debited = [e for e in entries if not e.test_mode]
-    billed = sum((e.amount_charged for e in debited), Decimal("0"))
-    test = sum((e.amount_charged for e in entries if e.test_mode), Decimal("0"))
-    unknown = [e for e in debited if e.unknown_outcome]
+    billed = sum((e.counted_amount for e in debited), Decimal("0"))
+    test = sum((e.counted_amount for e in entries if e.test_mode), Decimal("0"))
+    unknown = [e for e in debited if e.is_estimate]
+    settled = [e for e in debited if e.settlement is not None]
     total = f"{len(entries)} call(s), charged {format_money(billed)}"
     if unknown:
         note = estimated_note(sum((e.amount_charged for e in unknown), Decimal("0")), len(unknown))
         total += f" ({note}: check the balance)"
+    if settled:
+        total += f" ({len(settled)} lost answer(s) settled by reconcile)"
     if test:
         total += f" (plus {format_money(test)} in test mode, not debited)"
     lines.append(total)

@@ -18,9 +18,11 @@ store (realtime mode), a worksheet function does not wait:
    gets those cells: in Excel it marks them dirty and asks Excel to recalculate
    (``generect_excel.udfs``, the only Windows-specific part).
 4. The recalculated cell gets the outcome: the fresh answer (shown as "fetched", not "from
-   cache": this is the call that paid) or the error, **once**; after that it is answered like
-   any other call (from the store, or a new fetch if the error left nothing stored, e.g. after
-   a 429 or a server error).
+   cache": this is the call that paid) or the error, **once** (a search whose question has
+   rows stored from an earlier refresh shows those rows instead, its status line saying the
+   refresh failed and why: :func:`generect_excel.functions.run_search`); after that it is
+   answered like any other call (from the store, or a new fetch if the error left nothing
+   stored, e.g. after a 429 or a server error).
 
 Why not xlwings' ``async_mode="threading"``: it keeps results in a per-cell memory cache,
 shows ``#N/A waiting...`` on every recalculation, leaves cells stuck at that text on open and

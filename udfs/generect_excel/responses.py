@@ -10,6 +10,10 @@ only what cannot be understood:
   Missing or null means 0 with ``amount_reported=False``. Negative, NaN or infinite is refused.
 - lead rows: kept as the raw dicts, every field (real rows carry ~80 undocumented fields).
 - ``test_mode``: from the answer's ``X-Generect-Mode: test`` header.
+- billing history (:class:`TransactionPage`): the spec's ``{"data": {"transactions": [...]}}``
+  records (``timestamp``, ``type``, ``credits``, ``details.status``) or the legacy
+  ``{"results": [...]}`` ones (``created_at``, ``amount``, ``status``); a time without a UTC
+  offset is read as UTC.
 
 Anything else (a list where an object belongs, a lead that is not an object, ...) raises
 :class:`~generect_excel.errors.ProtocolError`. Every model round-trips through JSON for the
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Self, TypeVar
 
@@ -27,7 +32,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ProtocolError
 
-__all__ = ["Account", "CountResult", "SearchResult", "body_snippet"]
+__all__ = [
+    "Account",
+    "CountResult",
+    "SearchResult",
+    "BillingHistory",
+    "Transaction",
+    "TransactionPage",
+    "body_snippet",
+]
 
 SNIPPET_CHARS = 300
 
@@ -236,6 +249,119 @@ class Account(BaseModel):
         else:
             raise _shape_error("'data' is missing or not an object", payload, path)
         return _validate(cls, {**fields, "test_mode": test_mode}, payload, path)
+
+
+class Transaction(BaseModel):
+    """One record of the account's billing history.
+
+    ``credits`` is the balance's change, in the balance's unit (negative for a charge, positive
+    for a top-up); :attr:`charge` is what it cost (0 for a top-up). ``operation`` is the
+    record's ``type`` (``search_database_leads``; None when the record has none), ``status``
+    ``success``, ``pending`` or ``error``. ``time`` is aware, in UTC. ``raw`` keeps the record.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    time: datetime
+    credits: Decimal
+    operation: str | None = None
+    status: str | None = None
+    balance_type: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("credits", mode="before")
+    @classmethod
+    def _credits(cls, value: Any) -> Decimal:
+        amount = _to_decimal(value, allow_negative=True)
+        if amount is None:
+            raise ValueError("the amount is missing")
+        return amount
+
+    @field_validator("time", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # The legacy API and the spec's other account pages send times without an offset.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @property
+    def charge(self) -> Decimal:
+        """What this record cost: ``-credits`` for a charge, 0 for a top-up."""
+        return -self.credits if self.credits < 0 else Decimal(0)
+
+    @classmethod
+    def from_record(cls, record: Any) -> dict[str, Any]:
+        """The fields of one record, in either shape (validated by the caller)."""
+        if not isinstance(record, dict):
+            raise ValueError(f"a transaction is a {type(record).__name__}, not an object")
+        details = record.get("details")
+        details = details if isinstance(details, dict) else {}
+        credits = record.get("credits", record.get("amount"))
+        return {
+            "id": None if record.get("id") is None else str(record["id"]),
+            "time": record.get("timestamp", record.get("created_at")),
+            "credits": credits,
+            "operation": record.get("type"),
+            "status": details.get("status", record.get("status")),
+            "balance_type": details.get("balance_type", record.get("balance_type")),
+            "raw": record,
+        }
+
+
+class TransactionPage(BaseModel):
+    """One page of ``GET accounts/transactions`` (newest first, as Generect sends them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transactions: list[Transaction] = Field(default_factory=list)
+    test_mode: bool = False
+
+    @classmethod
+    def from_api(cls, payload: Any, *, test_mode: bool = False, path: str | None = None) -> Self:
+        """Build from ``{"data": {"transactions": [...]}}`` (or the legacy ``{"results":
+        [...]}``); :class:`ProtocolError` if it makes no sense."""
+        if not isinstance(payload, dict):
+            raise _shape_error("the answer is not a JSON object", payload, path)
+        data = payload.get("data")
+        if isinstance(data, dict):
+            records = data.get("transactions")
+        elif data is None and "results" in payload:
+            records = payload["results"]
+        else:
+            raise _shape_error("'data' is missing or not an object", payload, path)
+        if not isinstance(records, list):
+            raise _shape_error("'data.transactions' is missing or not a list", payload, path)
+        try:
+            fields = [Transaction.from_record(record) for record in records]
+        except ValueError as exc:
+            raise _shape_error(str(exc), payload, path) from None
+        return _validate(cls, {"transactions": fields, "test_mode": test_mode}, payload, path)
+
+
+class BillingHistory(BaseModel):
+    """The account's transactions from ``since`` to ``until`` (both included; None: open) with
+    ``status`` (None: any), every page read, each record checked against what was asked.
+
+    ``ignored`` counts the records Generect sent outside those filters and that were left out:
+    Generect drops a filter it cannot read and still answers 200, so a nonzero count means a
+    filter was not applied (the records kept are still exactly the ones asked for).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    since: datetime | None = None
+    until: datetime | None = None
+    status: str | None = None
+    transactions: list[Transaction] = Field(default_factory=list)
+    ignored: int = 0
+
+    def admits(self, record: Transaction) -> bool:
+        """Whether ``record`` lies in the asked period and has the asked status."""
+        if self.since is not None and record.time < self.since:
+            return False
+        if self.until is not None and record.time > self.until:
+            return False
+        return self.status is None or record.status == self.status
 
 
 def _shape_error(problem: str, payload: Any, path: str | None) -> ProtocolError:

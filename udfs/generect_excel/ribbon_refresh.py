@@ -374,7 +374,18 @@ def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: A
         f"{_plural(len(new), 'call')} fetched ({format_money(charged)} charged), "
         f"{len(answers) - len(new)} from the store; the workbook shows the values."
     ]
-    errors = [q.where for q in plan.queries if q.error is not None or q.invalid is not None]
+    kept = [q.where for q in plan.queries if q.kept is not None]
+    if kept:
+        # A failed refresh never erases what the cells showed (see the workbook refresher).
+        lines.append(
+            "Refresh failed, the cells keep their earlier data (their status line says why): "
+            f"{_listing(kept)}."
+        )
+    errors = [
+        q.where
+        for q in plan.queries
+        if (q.error is not None or q.invalid is not None) and q.kept is None
+    ]
     if errors:
         lines.append(f"Errors, shown in their cells: {_listing(errors)}.")
     skipped = [f"{q.where} ({q.skipped})" for q in plan.queries if q.skipped]

@@ -29,6 +29,11 @@ Why each property holds:
   claim, in one transaction. :meth:`Store.find` returns the doubt in the same SELECT as the
   entry, so the engine answers later calls with the same refresh value with the error instead
   of sending the call again; a saved answer for the key clears it.
+- **Settled, never rewritten.** ``generect-excel reconcile`` settles an unknown outcome against
+  Generect's billing history with :meth:`Store.settle`: a row of ``settlements`` beside the
+  ledger row (charged, with the transaction that proves it, or not charged), never a change to
+  the row. The totals and the daily cap count a settled row at its settled amount. One
+  settlement per ledger row and one ledger row per transaction, so settling twice is harmless.
 - **One daily budget for every process.** A paid call's claim carries its worst case
   (``inflight.reserved``). :meth:`Store.claim` sums today's ledger and every live claim's
   reservation and asks the caller's check in the same write transaction as it takes the claim,
@@ -49,8 +54,11 @@ Why each property holds:
 Cross-process coalescing uses the ``inflight`` table: the process that will call the API claims
 the cache key (:meth:`Store.claim`, inside a write transaction, so exactly one wins; the usual
 case, nothing stored and nobody fetching, is one INSERT, its own transaction); others see the
-claim and wait for the entry. A claim is abandoned (and may be taken over) when its owner
-process is gone or its expiry (the request timeout plus a margin) has passed.
+claim and wait for the entry. A claim is abandoned when its owner process is gone or its expiry
+(the request timeout plus a margin) has passed. An abandoned claim whose request never left is
+taken over; one marked sent (:meth:`Store.mark_sent`, just before the request left) may have
+been charged, so it is recorded as an unknown outcome instead (:meth:`Store.settle_abandoned`),
+never sent again on its own.
 """
 
 from __future__ import annotations
@@ -78,7 +86,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from . import _constants as C
 from .errors import StoreError
-from .ledger import Charge, LedgerEntry, Origin
+from .ledger import Charge, LedgerEntry, Origin, Settlement
 
 __all__ = [
     "MIGRATIONS",
@@ -216,6 +224,38 @@ MIGRATIONS += (
         (
             # The worst case a paid call holds against the daily cap while it is in flight.
             "ALTER TABLE inflight ADD COLUMN reserved TEXT NOT NULL DEFAULT '0'",
+        ),
+    ),
+    Migration(
+        "0007_inflight_sent",
+        (
+            # When a paid call's request was about to leave (NULL: not yet, so a dead owner's
+            # claim may be taken over), and what to record if its owner dies after that: the
+            # unknown outcome, its ledger row at the worst case and the formula's place, as
+            # one JSON object (the fallback journal's shape).
+            "ALTER TABLE inflight ADD COLUMN sent_at TEXT",
+            "ALTER TABLE inflight ADD COLUMN if_lost TEXT",
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        "0008_settlements",
+        (
+            # What Generect's billing history says an unknown outcome's ledger row cost: a new
+            # fact beside the row, which stays as it was written. ``amount`` is what was
+            # charged ('0': not charged), ``transaction_id`` Generect's record of it (NULL: not
+            # charged; one transaction settles one row at most).
+            """
+            CREATE TABLE settlements (
+                charge_id TEXT PRIMARY KEY,
+                amount TEXT NOT NULL,
+                transaction_id TEXT UNIQUE,
+                transaction_time TEXT,
+                settled_at TEXT NOT NULL
+            )
+            """,
         ),
     ),
 )
@@ -557,15 +597,16 @@ class Found(NamedTuple):
 class Reservation:
     """The money a claim holds against the daily cap while its call is in flight.
 
-    :meth:`Store.claim` calls ``admit(spent)`` inside its write transaction, ``spent`` being the
-    non-test ledger total from ``since`` to ``until`` plus every live claim's reservation; it
-    raises (:class:`~generect_excel.errors.BudgetError`) to refuse, and then nothing is claimed.
+    :meth:`Store.claim` calls ``admit(spent, reserved)`` inside its write transaction,
+    ``spent`` being the non-test ledger total from ``since`` to ``until`` and ``reserved``
+    what every other live claim holds; it raises
+    (:class:`~generect_excel.errors.BudgetError`) to refuse, and then nothing is claimed.
     """
 
     amount: Decimal
     since: datetime | None
     until: datetime | None
-    admit: Callable[[Decimal], None]
+    admit: Callable[[Decimal, Decimal], None]
 
 
 @dataclass(frozen=True)
@@ -575,13 +616,15 @@ class Claim:
     ``state`` is "claimed" (the caller now owns the request and must call the API), "cached"
     (a usable entry is already there: ``entry``), "unknown" (a call on the key was lost since
     the caller looked: ``unknown``; do not send it again) or "busy" (another owner, ``holder``,
-    is fetching it: wait and ask again).
+    is fetching it: wait and ask again). ``abandoned`` says that unknown outcome was recorded
+    just now, from a claim whose owner died after sending its request.
     """
 
     state: Literal["claimed", "cached", "unknown", "busy"]
     entry: CacheEntry | None = None
     holder: str | None = None
     unknown: UnknownOutcome | None = None
+    abandoned: bool = False
 
 
 class Store:
@@ -617,6 +660,10 @@ class Store:
         self._migrate()
         if self.journal_path.exists():
             self.recover_journal()
+        try:
+            self.settle_abandoned()
+        except StoreError as exc:  # the next full claim settles them instead
+            log.warning("could not record requests left by ended processes: %s", exc.details)
 
     # -- files, connections, errors -------------------------------------------------------
 
@@ -1239,7 +1286,10 @@ class Store:
 
         ``ttl`` seconds after it is taken, the claim counts as abandoned. The caller that gets
         "claimed" must end with :meth:`save` or :meth:`record_unknown` (which release) or
-        :meth:`release`. An unknown outcome on the key for which ``is_new_doubt`` is true
+        :meth:`release`; a billable call marks it with :meth:`mark_sent` just before its
+        request leaves. An abandoned claim that was never marked sent is taken over; one that
+        was is recorded as an unknown outcome (:meth:`settle_abandoned`) in this transaction,
+        and the caller gets "unknown" with ``abandoned`` set. An unknown outcome on the key for which ``is_new_doubt`` is true
         (recorded since the caller looked: another process sent this call and lost its answer)
         is returned as "unknown" instead of a claim. With a ``reservation``, its ``admit``
         check runs in the same write transaction as the claim, against today's ledger plus
@@ -1256,12 +1306,15 @@ class Store:
                 claimed = True
                 return Claim("claimed", holder=owner)
             with self._transaction("claiming a request", write=True) as conn:
+                # First, the claims of dead owners whose requests had left: recorded as
+                # unknown outcomes (so the day's total below counts them), never sent again.
+                settled = self._settle_abandoned(conn, now)
                 entry = self._get(conn, key)
                 if entry is not None and is_fresh(entry):
                     return Claim("cached", entry=entry)
                 unknown = self._get_unknown(conn, key)
                 if unknown is not None and is_new_doubt is not None and is_new_doubt(unknown):
-                    return Claim("unknown", unknown=unknown)
+                    return Claim("unknown", unknown=unknown, abandoned=key in settled)
                 row = conn.execute(
                     "SELECT owner, expires_at FROM inflight WHERE key = ?", (key,)
                 ).fetchone()
@@ -1271,8 +1324,8 @@ class Store:
                     log.info("taking over an abandoned in-flight claim on %s", key[:12])
                 if reservation is not None and reserved:
                     spent = self._ledger_total(conn, reservation.since, reservation.until)
-                    spent += self._reserved(conn, key, now)
-                    reservation.admit(spent)  # raises to refuse: the transaction rolls back
+                    # raises to refuse: the transaction rolls back
+                    reservation.admit(spent, self._reserved(conn, key, now))
                 conn.execute(
                     "INSERT OR REPLACE INTO inflight (key, owner, claimed_at, expires_at, "
                     "reserved) VALUES (?, ?, ?, ?, ?)",
@@ -1283,6 +1336,107 @@ class Store:
         finally:
             if not claimed:
                 _LIVE_OWNERS.discard(owner)
+
+    def mark_sent(
+        self,
+        unknown: UnknownOutcome,
+        charge: Charge,
+        *,
+        owner: str,
+        origin: str,
+        ttl: float,
+        now: datetime | None = None,
+    ) -> None:
+        """Record, durably and just before its request leaves, that ``owner``'s call on
+        ``unknown.key`` is being sent, with what to record if ``owner`` dies before it can
+        say how the call ended: the ``unknown`` outcome, its ``charge`` at the worst case
+        (flagged ``unknown_outcome``) and ``origin``'s refresh mark. The claim's expiry
+        restarts (``ttl`` seconds from now: the request's own timeout runs from here).
+
+        Raises :class:`StoreError` (and the request must not be sent) when the claim is no
+        longer ``owner``'s: another process took it over while this call waited its turn, and
+        fetches it itself.
+        """
+        now = now or _utcnow()
+        if_lost = json.dumps(
+            {"unknown": unknown.to_json(), "charge": charge.to_json(), "origin": origin}
+        )
+        with self._transaction("marking a request sent", write=True) as conn:
+            cursor = conn.execute(
+                "UPDATE inflight SET sent_at = ?, if_lost = ?, expires_at = ? "
+                "WHERE key = ? AND owner = ?",
+                (_ts(now), if_lost, _ts(now + timedelta(seconds=ttl)), unknown.key, owner),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(
+                    "Another process took this request over while it waited its turn, so it "
+                    "was not sent: recalculate to use that process's answer.",
+                    details=f"{self.path}: the in-flight claim on {unknown.key[:12]} is no "
+                    f"longer {owner}'s",
+                )
+
+    def settle_abandoned(self, now: datetime | None = None) -> list[UnknownOutcome]:
+        """Record every claim whose owner is gone (or expired) after marking its request sent
+        as an unknown outcome, exactly like a lost answer (:meth:`record_unknown`): its
+        ledger row at the worst case, the doubt under its key, the formula's refresh mark
+        flagged failed, the claim removed; one transaction. Returns what was recorded.
+
+        The request may have been charged and its answer is gone with its process, so it is
+        not sent again until the analyst asks for a refresh. Runs when a store is opened and
+        inside every :meth:`claim` that takes the full path; costs one read when there is
+        nothing to settle.
+        """
+        now = now or _utcnow()
+        with self._connection("reading the claims") as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT owner, expires_at FROM inflight WHERE sent_at IS NOT NULL"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc, "reading the claims") from exc
+        if not any(self._stale(owner, expires_at, now) for owner, expires_at in rows):
+            return []
+        with self._transaction("recording requests whose process ended", write=True) as conn:
+            return list(self._settle_abandoned(conn, now).values())
+
+    def _settle_abandoned(
+        self, conn: sqlite3.Connection, now: datetime
+    ) -> dict[str, UnknownOutcome]:
+        """:meth:`settle_abandoned` inside the caller's write transaction: key -> outcome."""
+        rows = conn.execute(
+            "SELECT key, owner, expires_at, if_lost FROM inflight WHERE sent_at IS NOT NULL"
+        ).fetchall()
+        settled: dict[str, UnknownOutcome] = {}
+        for key, owner, expires_at, if_lost in rows:
+            if not self._stale(owner, expires_at, now):
+                continue  # its owner is alive: it will say how the call ended
+            conn.execute("DELETE FROM inflight WHERE key = ? AND owner = ?", (key, owner))
+            try:
+                data = json.loads(if_lost)
+                unknown = UnknownOutcome.from_json(data["unknown"])
+                charge = Charge.from_json(data["charge"]) if data.get("charge") else None
+                origin = data.get("origin")
+            except (ValueError, KeyError, TypeError) as exc:  # written by us: never expected
+                log.error("unreadable in-flight claim on %s (%s): %s", key[:12], exc, if_lost)
+                continue
+            entry = self._get(conn, key)
+            if entry is not None and entry.fetched_at >= unknown.at:
+                # Answered and saved (or imported from the journal) with its charge; only the
+                # claim's release was lost.
+                continue
+            self._put_unknown(conn, unknown)
+            if charge is not None:
+                self._add_charge(conn, charge)
+            if origin is not None and unknown.token is not None:
+                self._mark(conn, key, origin, unknown.token, unknown.at)
+            settled[key] = unknown
+            log.info(  # the calls that meet it raise the unknown outcome's error
+                "a request on %s was sent by a process that has ended: it may have been "
+                "charged, recorded at up to $%s as an unknown outcome",
+                key[:12],
+                unknown.amount,
+            )
+        return settled
 
     def _reserved(self, conn: sqlite3.Connection, key: str, now: datetime) -> Decimal:
         """What the live claims (other than on ``key``, about to be replaced) hold in flight;
@@ -1352,13 +1506,14 @@ class Store:
         account: str | None = None,
     ) -> list[LedgerEntry]:
         """Ledger rows with ``since <= time < until`` (aware datetimes; ``None`` = open), oldest
-        first, optionally for one account fingerprint."""
+        first, optionally for one account fingerprint, each with its settlement if any."""
         where, params = self._where(since, until, account)
         with self._transaction("reading the ledger", write=False) as conn:
             rows = conn.execute(
                 "SELECT id, charge_id, time, endpoint, mode, request, rows, results_count, "
                 "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key, "
-                f"unknown_outcome FROM ledger{where} ORDER BY time, id",
+                "unknown_outcome, amount, transaction_id, transaction_time, settled_at "
+                f"FROM ledger LEFT JOIN settlements USING (charge_id){where} ORDER BY time, id",
                 params,
             ).fetchall()
         return [
@@ -1378,9 +1533,43 @@ class Store:
                 origin=Origin(r[12], r[13], r[14]),
                 cache_key=r[15],
                 unknown_outcome=bool(r[16]),
+                settlement=None
+                if r[20] is None
+                else Settlement(
+                    charge_id=r[1],
+                    amount=Decimal(r[17]),
+                    transaction_id=r[18],
+                    transaction_time=None if r[19] is None else _parse_ts(r[19]),
+                    settled_at=_parse_ts(r[20]),
+                ),
             )
             for r in rows
         ]
+
+    def settle(self, settlements: list[Settlement]) -> int:
+        """Record what Generect's billing history says about unknown outcomes' ledger rows, in
+        one transaction; returns how many were new.
+
+        Never changes a ledger row. A row already settled, or a transaction already settling
+        another row, is left as it is (so running reconcile twice settles nothing twice).
+        """
+        with self._transaction("settling unknown outcomes", write=True) as conn:
+            before = conn.total_changes
+            for item in settlements:
+                conn.execute(
+                    "INSERT OR IGNORE INTO settlements (charge_id, amount, transaction_id, "
+                    "transaction_time, settled_at) SELECT ?, ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM ledger WHERE charge_id = ? AND unknown_outcome)",
+                    (
+                        item.charge_id,
+                        str(item.amount),
+                        item.transaction_id,
+                        None if item.transaction_time is None else _ts(item.transaction_time),
+                        _ts(item.settled_at),
+                        item.charge_id,
+                    ),
+                )
+            return conn.total_changes - before
 
     def total_charged(
         self,
@@ -1393,7 +1582,8 @@ class Store:
         """The exact (``Decimal``) sum of ``amount_charged`` over a period.
 
         Test-mode charges are left out unless asked for: they were never debited. Calls whose
-        outcome is unknown count at their estimate (see :meth:`unknown_total`).
+        outcome is unknown count at their estimate (see :meth:`unknown_total`), or at their
+        settled amount once settled (:meth:`settle`).
         """
         with self._transaction("reading the ledger", write=False) as conn:
             return self._ledger_total(
@@ -1408,8 +1598,8 @@ class Store:
         account: str | None = None,
         include_test_mode: bool = False,
     ) -> tuple[Decimal, int]:
-        """How much of :meth:`total_charged` is estimates for unknown outcomes, and for how
-        many calls."""
+        """How much of :meth:`total_charged` is estimates for unknown outcomes not settled yet,
+        and for how many calls."""
         with self._transaction("reading the ledger", write=False) as conn:
             amounts = self._ledger_amounts(
                 conn, since, until, account, include_test_mode, unknown_only=True
@@ -1442,6 +1632,11 @@ class Store:
         if not include_test_mode:
             where += (" AND " if where else " WHERE ") + "test_mode = 0"
         if unknown_only:
-            where += (" AND " if where else " WHERE ") + "unknown_outcome = 1"
-        rows = conn.execute(f"SELECT amount_charged FROM ledger{where}", params).fetchall()
+            where += (" AND " if where else " WHERE ") + "unknown_outcome = 1 AND amount IS NULL"
+        # A settled row counts at what Generect's billing history says it cost.
+        rows = conn.execute(
+            "SELECT COALESCE(amount, amount_charged) FROM ledger "
+            f"LEFT JOIN settlements USING (charge_id){where}",
+            params,
+        ).fetchall()
         return [r[0] for r in rows]

@@ -74,7 +74,10 @@ def _closest(
             own = set(_words(choice))
             for typed_word, scores in word_scores.items():
                 best = max((scores.get(w, 0.0) for w in own), default=0.0)
-                if (best >= 0.8 and len(typed_word) >= 4) or best == 1.0:
+                # A near miss counts only for a word that is most of what was typed
+                # ("Sofware"), not a side word ("nonexistent_field" is no "fields_of_study").
+                near = best >= 0.8 and len(typed_word) >= 4 and 2 * len(typed_word) >= len(k)
+                if near or best == 1.0:
                     score += 0.8 * best
         if score >= cutoff:
             scored.append((score, len(choice), choice))

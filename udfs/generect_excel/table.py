@@ -4,7 +4,9 @@ Generect's lead rows carry about 80 fields that differ by mode (FACTS.md): datab
 ``lead_id``, ``job_title``, ``company_name``, ``company_url``; realtime rows may lack
 ``lead_id`` and ``linkedin_url``, use ``lead_company_name`` or nest a ``company`` object. This
 module maps them onto stable columns through fallbacks kept as data (``COLUMN_SOURCES``), lets
-the analyst pick any raw field instead, and turns every value into something a cell can hold.
+the analyst pick a lead field of the catalogue instead (``FIELD_CATALOGUE``, checked before a
+search is bought: :func:`check_fields`) or any other field as ``raw:NAME``, and turns every
+value into something a cell can hold.
 
 The sheet contract of ``=GENERECT_SEARCH(...)`` (public: templates and formulas rely on it)::
 
@@ -20,6 +22,9 @@ Every row has the same width, so with the formula in A1:
     =INDEX(A1#,1,1)     the status text (matches, rows, charge, when fetched, cache, test mode)
 
 (DROP is Microsoft 365's; in Excel 2021 ``=OFFSET(A1#,1,0,ROWS(A1#)-1)`` does the same.)
+When a refresh fails and the rows bought earlier are kept, the status line says so instead
+(:func:`kept_status_line`): "Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows
+fetched 2026-11-22 10:31 UTC · <why>"; :func:`held_table` reads a saved status line back.
 With zero leads the spill is the status row and the header row. ``search_table(...,
 status=False)`` drops the status row (header + rows only).
 
@@ -42,7 +47,7 @@ Cell values:
 
 from __future__ import annotations
 
-import difflib
+import functools
 import json
 import math
 import re
@@ -54,14 +59,23 @@ from typing import Any
 
 from ._constants import CELL_MESSAGE_MAX, EXCEL_MAX_CELL_CHARS
 from .errors import CriteriaError
+from .lead_fields import LEAD_FIELD_NAMES
+from .vocab import Vocabulary
 
 __all__ = [
     "COLUMN_SOURCES",
     "DEFAULT_COLUMNS",
+    "FIELD_CATALOGUE",
+    "HeldTable",
     "Join",
     "SearchInfo",
     "WebsiteFromDomain",
     "available_fields",
+    "check_fields",
+    "checked_fields",
+    "held_table",
+    "kept_status_line",
+    "charge_text",
     "lead_table",
     "pad",
     "parse_fields",
@@ -150,7 +164,9 @@ COLUMN_SOURCES: Mapping[str, tuple[Source, ...]] = {
 
 DEFAULT_COLUMNS: tuple[str, ...] = tuple(COLUMN_SOURCES)
 
-# "raw:industry" asks for the row's own field, bypassing the logical column of that name.
+# "raw:industry" asks for the row's own field, bypassing the logical column of that name, and
+# "raw:some_field" for a field outside the catalogue (FIELD_CATALOGUE): the explicit way to
+# reach what Generect sends without documenting it.
 RAW_PREFIX = "raw:"
 
 
@@ -538,32 +554,115 @@ def parse_fields(value: Any) -> list[str] | None:
     return names or None
 
 
-def _unknown_fields_error(unknown: list[str], leads: Sequence[Mapping[str, Any]]) -> CriteriaError:
-    available = available_fields(leads)
-    keys = {_norm(name): name for name in reversed(available)}
+def _source_paths(source: Source) -> list[str]:
+    """The row paths one fallback source reads."""
+    if isinstance(source, str):
+        return [source]
+    if isinstance(source, WebsiteFromDomain):
+        return [source.path]
+    return [path for alternatives in source.parts for path in alternatives]
+
+
+def _catalogue_key(name: str) -> str:
+    """``"jobs[0].Job Title"`` -> ``"jobs.job_title"``: case, spaces and list positions do not
+    matter to the catalogue (the rows are read the same way)."""
+    return ".".join(_norm(segment) for segment in _split_path(name) if not segment.isdigit())
+
+
+# Every field name accepted without ``raw:``: the logical columns, the lead fields Generect's
+# spec and real rows show (lead_fields.LEAD_FIELDS), and the paths the columns' fallbacks read.
+_DOCUMENTED_FIELDS = tuple(dict.fromkeys((*DEFAULT_COLUMNS, *LEAD_FIELD_NAMES)))
+FIELD_CATALOGUE: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *_DOCUMENTED_FIELDS,
+            *(
+                path
+                for sources in COLUMN_SOURCES.values()
+                for source in sources
+                for path in _source_paths(source)
+            ),
+        )
+    )
+)
+_CATALOGUE_KEYS = frozenset(_catalogue_key(name) for name in FIELD_CATALOGUE)
+# The vocabularies' closest-value search, reused for field names. Suggestions come from the
+# documented names only: a fallback's defensive spelling ("name", "website") is accepted but
+# would be a poor hint.
+_FIELD_NAMES = Vocabulary(name="fields", label="lead field", values=_DOCUMENTED_FIELDS)
+
+
+def _raw_path(name: str) -> str | None:
+    """The path after ``raw:`` (``None`` when ``name`` does not start with it)."""
+    text = name.strip()
+    if not text.lower().startswith(RAW_PREFIX):
+        return None
+    return text[len(RAW_PREFIX) :].strip()
+
+
+# Recalculation checks the same few names again and again: remember the verdicts.
+@functools.lru_cache(maxsize=4096)
+def _is_known_field(name: str) -> bool:
+    raw = _raw_path(name)
+    if raw is not None:
+        return bool(_split_path(raw))
+    return _norm(name) in COLUMN_SOURCES or _catalogue_key(name) in _CATALOGUE_KEYS
+
+
+def check_fields(names: Sequence[str] | None) -> None:
+    """Refuse, before anything is bought, a field name outside the catalogue.
+
+    Accepted: a logical column (any case, "Job title"), a name or dot path of
+    :data:`FIELD_CATALOGUE` (``headline``, ``company.domain``, ``jobs.0.job_title``), or
+    ``raw:`` followed by any field or path (``raw:some_new_field``). Raises
+    :class:`CriteriaError` naming the unknown fields, the closest catalogued names and the
+    ``raw:`` way. ``None`` (the default columns) passes.
+    """
+    unknown = [str(name).strip() for name in names or () if not _is_known_field(str(name))]
+    if unknown:
+        raise _unknown_fields_error(unknown)
+
+
+def checked_fields(value: Any) -> list[str] | None:
+    """:func:`parse_fields`, then :func:`check_fields`: the ``fields`` argument as it must be
+    read before a search is bought (free; raises :class:`CriteriaError`)."""
+    names = parse_fields(value)
+    check_fields(names)
+    return names
+
+
+def _unknown_fields_error(unknown: list[str]) -> CriteriaError:
     quoted = ", ".join(f"'{name}'" for name in unknown)
     message = f"Unknown field{'s' if len(unknown) > 1 else ''} {quoted}."
-    close = difflib.get_close_matches(_norm(unknown[0]), list(keys), n=1, cutoff=0.6)
-    if close:
-        message += f" Did you mean {keys[close[0]]}?"
-    # Fit as many available names as the cell line allows; the full list goes to details.
-    message += " Available:"
+    first = unknown[0]
+    raw = _raw_path(first)
+    if raw is not None:  # "raw:" with nothing after it
+        message += " Write raw: followed by the field's name, e.g. raw:headline."
+    else:
+        close = _FIELD_NAMES.suggest(first, n=2)
+        if close:
+            message += f" Did you mean {' or '.join(close)}?"
+        message += f" Unlisted field? Use raw:{first}."
+    head = message
+    # Fit as many catalogued names as the cell line allows; the full list goes to details.
     shown = 0
-    for name in available:
-        more = f" (+{len(available) - shown - 1} more)" if shown + 1 < len(available) else ""
-        piece = (" " if shown == 0 else ", ") + name
+    for name in _DOCUMENTED_FIELDS:
+        left = len(_DOCUMENTED_FIELDS) - shown - 1
+        piece = (" Fields: " if shown == 0 else ", ") + name
+        more = f" (+{left} more)" if left else ""
         if len(message) + len(piece) + len(more) > CELL_MESSAGE_MAX:
             break
         message += piece
         shown += 1
-    whole = f"{message[: message.index(' Available:')]} Available: {', '.join(available)}."
-    if shown < len(available):
-        message += f" (+{len(available) - shown} more)"
+    if shown and shown < len(_DOCUMENTED_FIELDS):
+        message += f" (+{len(_DOCUMENTED_FIELDS) - shown} more)"
+    whole = f"{head} Fields: {', '.join(_DOCUMENTED_FIELDS)}."
     details = (
-        f"Unknown field(s): {', '.join(unknown)}.\n"
-        "Ask for a column (" + ", ".join(DEFAULT_COLUMNS) + "), any field of the rows, a nested "
-        "path such as company.domain or jobs.0.job_title, or raw:NAME for the row's own field.\n"
-        "Available: " + ", ".join(available)
+        f"Unknown field(s): {', '.join(unknown)}. Nothing was sent.\n"
+        "Ask for a column (" + ", ".join(DEFAULT_COLUMNS) + "), a lead field of the list "
+        "below (nested paths such as company.domain or jobs.0.job_title), or raw:NAME for any "
+        "other field of the rows (raw:some_new_field).\n"
+        "Fields: " + ", ".join(FIELD_CATALOGUE)
     )
     # A cell shows as many names as fit; the CLI and a message box, every one of them.
     return CriteriaError(whole, details=details, short=message)
@@ -586,20 +685,14 @@ def _row_keys(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def _raw_reader(
-    name: str, spellings: Mapping[str, Sequence[str]], rows: Sequence[Mapping[str, Any]]
-) -> Callable[[Mapping[str, Any]], Cell] | None:
-    """The reader for an asked-for raw field, or ``None`` if no row has it."""
-    path = name.strip()
-    if path.lower().startswith(RAW_PREFIX):
-        path = path[len(RAW_PREFIX) :]
+    name: str, spellings: Mapping[str, Sequence[str]]
+) -> Callable[[Mapping[str, Any]], Cell]:
+    """The reader for an asked-for raw field (an empty cell where a row lacks it)."""
+    path = _raw_path(name)
+    if path is None:
+        path = name.strip()
     segments = _split_path(path)
-    if not segments:
-        return None
     get = _path_getter(path, spellings.get(_norm(segments[0])), loose=True)
-    # Known when some row has it (even as null). With no rows nothing can be checked, and an
-    # empty search must still show the asked-for header.
-    if rows and not any(get(row) is not _MISSING for row in rows):
-        return None
     return lambda row: to_cell(get(row))
 
 
@@ -609,25 +702,27 @@ def lead_table(
     """Lead rows -> ``[header] + one row per lead``, every row the same width.
 
     ``fields`` is ``None`` (or empty) for ``DEFAULT_COLUMNS``; otherwise names in the order
-    wanted: a logical column (any case, spaces for underscores: "Job title"), any raw field of
-    the rows ("headline", "company_headcount_range"), a nested path ("company.domain",
-    "jobs.0.job_title", "jobs.job_title" for every job), or ``raw:NAME`` for the row's own
-    field where a logical column has the same name ("raw:industry"). Raw names match the rows'
-    keys case-insensitively. The header shows each name as asked. A row that is not an object
-    gives an empty row.
+    wanted: a logical column (any case, spaces for underscores: "Job title"), a lead field of
+    :data:`FIELD_CATALOGUE` ("headline", "company_headcount_range"), a nested path of it
+    ("company.domain", "jobs.0.job_title", "jobs.job_title" for every job), or ``raw:NAME`` for
+    any other field of the rows, or the row's own field where a logical column has the same
+    name ("raw:industry"). Field names match the rows' keys case-insensitively. The header
+    shows each name as asked. A row that is not an object gives an empty row, a field no row
+    carries an empty column.
 
-    Raises ``CriteriaError`` naming the unknown fields and what is available when a name is
-    neither a logical column nor present in any row.
+    Raises ``CriteriaError`` (:func:`check_fields`) for a name outside the catalogue, whatever
+    the rows hold: the same names are accepted before a search is bought and after.
     """
     if isinstance(fields, str):
         fields = parse_fields(fields)
     names = [str(name).strip() for name in fields or () if name is not None and str(name).strip()]
-    if not names:
+    if names:
+        check_fields(names)
+    else:
         names = list(DEFAULT_COLUMNS)
     rows = [row if type(row) is dict or isinstance(row, Mapping) else {} for row in leads]
     spellings: dict[str, list[str]] | None = None  # only raw fields need the rows' keys
     readers = []
-    unknown = []
     for name in names:
         norm = _norm(name)
         if norm in COLUMN_SOURCES:
@@ -635,13 +730,7 @@ def lead_table(
             continue
         if spellings is None:
             spellings = _row_keys(rows)
-        reader = _raw_reader(name, spellings, rows)
-        if reader is None:
-            unknown.append(name)
-        else:
-            readers.append(reader)
-    if unknown:
-        raise _unknown_fields_error(unknown, rows)
+        readers.append(_raw_reader(name, spellings))
     table: list[list[Any]] = [list(names)]
     table.extend([read(row) for read in readers] for row in rows)
     return table
@@ -730,6 +819,18 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def charge_text(amount: Decimal, test_mode: bool) -> str:
+    """What an answer cost, in the one wording every status line uses.
+
+    A test key is never debited, but Generect still prices its answers, so the amount is
+    shown with "priced, not debited" rather than "charged".
+
+    >>> charge_text(Decimal("0.5"), False), charge_text(Decimal("0.04"), True)
+    ('$0.50 charged', '$0.04 priced, not debited')
+    """
+    return f"{_money(amount)} {'priced, not debited' if test_mode else 'charged'}"
+
+
 def status_line(info: SearchInfo) -> str:
     """One short line for the status cell.
 
@@ -739,14 +840,11 @@ def status_line(info: SearchInfo) -> str:
     'Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC · from cache (no charge now)'
     """
     head = "Generect" if info.mode == "database" else f"Generect {info.mode}"
-    charge = f"{_money(info.amount_charged)} charged"
-    if info.test_mode:
-        charge = f"{_money(info.amount_charged)} priced, not debited"
     parts = [
         head,
         _matches_text(info.results_count),
         _plural(info.rows, "row"),
-        charge,
+        charge_text(info.amount_charged, info.test_mode),
         f"fetched {_when(info.fetched_at)}",
     ]
     if info.from_cache:
@@ -754,6 +852,77 @@ def status_line(info: SearchInfo) -> str:
     if info.test_mode:
         parts.append("TEST MODE")
     return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------- a failed refresh
+
+STATUS_SEPARATOR = " · "
+_FETCHED = re.compile(r"fetched (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
+_ROWS = re.compile(r"(?<![\d,.])(\d[\d,]*) rows?\b")
+
+
+@dataclass(frozen=True)
+class HeldTable:
+    """What a status line says about the table already shown under it: its head
+    ("Generect", "Generect realtime"), when its data was fetched and how many rows it has."""
+
+    head: str
+    fetched: str | None  # "2026-11-22 10:31 UTC", or None when the line does not say
+    rows: int | None
+
+    @classmethod
+    def from_answer(cls, answer: Any, *, mode: str) -> HeldTable:
+        """The table a stored ``engine.Answer`` shows."""
+        return cls(
+            head="Generect" if mode == "database" else f"Generect {mode}",
+            fetched=_when(answer.fetched_at),
+            rows=len(answer.result.leads),
+        )
+
+
+def held_table(value: Any) -> HeldTable | None:
+    """What a saved status cell says about the table under it, or None when it holds no
+    GENERECT table (empty, an error line, "Not fetched yet").
+
+    >>> held_table("Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC")
+    HeldTable(head='Generect', fetched='2026-11-22 10:31 UTC', rows=25)
+    """
+    if not isinstance(value, str) or not value.startswith("Generect"):
+        return None
+    if STATUS_SEPARATOR not in value:
+        return None
+    head, _, rest = value.partition(STATUS_SEPARATOR)
+    fetched = _FETCHED.search(rest)
+    rows = _ROWS.search(rest)
+    return HeldTable(
+        head=head,
+        fetched=fetched.group(1) if fetched else None,
+        rows=int(rows.group(1).replace(",", "")) if rows else None,
+    )
+
+
+def kept_status_line(
+    held: HeldTable, failure: str, *, failed_at: datetime, unknown: bool = False
+) -> str:
+    """The status line of a table kept because its refresh failed: when the refresh failed,
+    what is shown and when it was fetched, then why (the failure's own message).
+
+    ``unknown``: the refresh was sent and its answer lost (it may have been charged); the rows
+    are kept all the same, and the line says so.
+
+    >>> from datetime import datetime, UTC
+    >>> kept_status_line(HeldTable("Generect", "2026-11-22 10:31 UTC", 25),
+    ...     "Cannot reach Generect: check the network.", failed_at=datetime(2026, 12, 3, 8, 40,
+    ...     tzinfo=UTC))
+    'Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows fetched 2026-11-22 10:31 UTC · Cannot reach Generect: check the network.'
+    """
+    what = "refresh outcome unknown (may have been charged)" if unknown else "refresh failed"
+    shown = "showing " + (_plural(held.rows, "row") if held.rows is not None else "the rows")
+    shown += f" fetched {held.fetched}" if held.fetched else " fetched earlier"
+    reason = " ".join(str(failure).split())
+    if len(reason) > CELL_MESSAGE_MAX:
+        reason = reason[: CELL_MESSAGE_MAX - 1].rstrip() + "…"
+    return STATUS_SEPARATOR.join([held.head, f"{what} {_when(failed_at)}", shown, reason])
 
 
 def search_table(

@@ -308,7 +308,7 @@ def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
     "fields",
     ndim=2,
     err_to_str=True,
-    doc='Optional columns, as a range or a comma list, e.g. "full_name, job_title, company.domain". Default: name, title, company, industry, location, LinkedIn, website, id.',
+    doc='Optional columns, as a range or a comma list, e.g. "full_name, job_title, company.domain". Default: name, title, company, industry, location, LinkedIn, website, id. An unknown name is refused before buying; raw:NAME asks for a field not in the list.',
 )
 @xw.arg(
     "mode", err_to_str=True, doc='"database" (default) or "realtime" (fresher, dearer, 5-60 s).'

@@ -25,7 +25,7 @@ from ..errors import GenerectError, whole_text
 __all__ = ["build_parser", "main"]
 
 # Command-group modules, in the order their commands appear in --help.
-COMMAND_MODULES = ["core", "spend", "addin", "templates", "refresh", "sandbox"]
+COMMAND_MODULES = ["core", "spend", "reconcile", "addin", "templates", "refresh", "sandbox"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -99,6 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        # A file the command reads or writes, refused by the system after the checks each
+        # command makes first (a disk filling up, a folder changed meanwhile): one line that
+        # names the path, never a traceback.
+        where = exc.filename or "a file"
+        print(
+            f"error: cannot use {where} ({exc.strerror or type(exc).__name__}): check the path "
+            "and that you may write there, or choose another.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

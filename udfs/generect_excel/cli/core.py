@@ -203,6 +203,33 @@ def _refresh_value(args: argparse.Namespace) -> str | None:
     return f"cli-{uuid.uuid4().hex}" if args.refresh else None
 
 
+def _fetch(fetch: Any, request: Any, args: argparse.Namespace) -> Any:
+    """``engine.count``/``engine.search`` with the command's refresh value and origin; an
+    unknown outcome (answer lost or unreadable: maybe charged) is told in the CLI's words,
+    one line: the CLI's way to send it again is ``--refresh``, not a refresh value."""
+    from ..budget import format_money
+    from ..errors import OutcomeUnknownError, ProtocolError
+
+    try:
+        return fetch(request, refresh=_refresh_value(args), origin=_origin(args))
+    except (OutcomeUnknownError, ProtocolError) as exc:
+        unknown = getattr(exc, "unknown_outcome", None)
+        if unknown is None:
+            raise
+        what = "unreadable" if isinstance(exc, ProtocolError) else "lost"
+        message = (
+            f"Answer {what}: it may have been charged (up to {format_money(unknown.amount)}; "
+            "see `generect-excel spend`). To send it again: --refresh."
+        )
+        error: OutcomeUnknownError | ProtocolError
+        if isinstance(exc, ProtocolError):
+            error = ProtocolError(message, details=exc.details, path=exc.path, may_be_charged=True)
+        else:
+            error = OutcomeUnknownError(message, details=exc.details, path=exc.path)
+        error.unknown_outcome = unknown  # type: ignore[attr-defined]
+        raise error from exc
+
+
 def _print_estimate(engine: Any, request: Any, kind: str) -> int:
     from ..budget import format_money
 
@@ -223,21 +250,23 @@ def count(args: argparse.Namespace) -> int:
 
         generect-excel count criteria.toml --mode realtime
     """
-    from ..budget import format_money
+    from decimal import Decimal
+
+    from ..table import charge_text
 
     request = load_criteria(args)
     engine = _engine()
     if args.dry_run:
         return _print_estimate(engine, request, "count")
-    answer = engine.count(request, refresh=_refresh_value(args), origin=_origin(args))
+    answer = _fetch(engine.count, request, args)
     result = answer.result
     count_text = "unknown" if result.results_count is None else result.results_count
     print(f"{count_text:,}" if isinstance(count_text, int) else count_text)
     where = "from cache (no charge now)" if answer.from_cache else "fetched now"
-    charged = format_money(result.amount_charged)
+    charged = charge_text(Decimal(result.amount_charged), answer.test_mode)
     test = " · TEST MODE" if answer.test_mode else ""
     print(
-        f"Generect {answer.mode} count · {charged} charged · "
+        f"Generect {answer.mode} count · {charged} · "
         f"{answer.fetched_at:%Y-%m-%d %H:%M} UTC · {where}{test}",
         file=sys.stderr,
     )
@@ -263,20 +292,21 @@ def search(args: argparse.Namespace) -> int:
 
     from ..criteria import with_paging
     from ..ledger import csv_safe
-    from ..table import SearchInfo, lead_table, status_line
+    from ..table import SearchInfo, checked_fields, lead_table, status_line
 
     request = load_criteria(args)
     limit = args.limit
     if limit is None and request.body().get("limit_by") is None:
         limit = DEFAULT_CLI_LIMIT
     request = with_paging(request, limit=limit, offset=args.offset)
+    fields = checked_fields(args.fields)  # an unknown field must cost nothing
     engine = _engine()
     if args.dry_run:
         return _print_estimate(engine, request, "search")
     if args.csv:
         check_output_folder(args.csv)
-    answer = engine.search(request, refresh=_refresh_value(args), origin=_origin(args))
-    table = lead_table(answer.result.leads, args.fields)
+    answer = _fetch(engine.search, request, args)
+    table = lead_table(answer.result.leads, fields)
     info = SearchInfo.from_answer(answer, mode=answer.mode)
     if answer.test_mode and not info.test_mode:  # a test key, whatever the answer's header said
         info = dataclasses.replace(info, test_mode=True)
@@ -342,7 +372,10 @@ def register_fetch_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--offset", type=int, default=None, help="rows to skip (paging)")
     parser.add_argument(
-        "--fields", default=None, help="comma list of columns (default: the standard set)"
+        "--fields",
+        default=None,
+        help="comma list of columns (default: the standard set); a lead field, a nested path "
+        "(company.domain) or raw:NAME for a field outside the catalogue; checked before buying",
     )
     parser.add_argument("--csv", metavar="OUT", default=None, help="write the leads to this CSV")
     _add_fetch_options(parser)

@@ -95,6 +95,7 @@ def refresh(args: argparse.Namespace) -> int:
             max_spend=args.max_spend,
             progress=progress,
             spill=args.spill,
+            force=args.force,
         )
     finally:
         progress.close()
@@ -111,9 +112,25 @@ def demo(args: argparse.Namespace) -> int:
 
         generect-excel demo --dir generect-demo
     """
-    from ..demo import run_demo
+    from ..demo import DEMO_TEMPLATES, run_demo
+    from ..errors import WorkbookError
+    from ..workbook.destination import check_destination
 
-    result = run_demo(Path(args.dir), progress=lambda line: print(line, file=sys.stderr))
+    directory = Path(args.dir)
+    advice = "choose another folder with --dir DIR"
+    if directory.exists() and not directory.is_dir():
+        raise WorkbookError(f"Cannot write the demo into {directory}: it is a file; {advice}.")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkbookError(
+            f"Cannot create the folder {directory} ({exc.strerror or type(exc).__name__}): "
+            f"{advice}.",
+            details=f"{directory}: {exc}",
+        ) from None
+    for name in DEMO_TEMPLATES:  # before the sandbox starts: one line, nothing written
+        check_destination(directory / f"{name}.xlsx", force=True, advice=advice)
+    result = run_demo(directory, progress=lambda line: print(line, file=sys.stderr))
     for path, summary in zip(result.workbooks, result.summaries, strict=True):
         print(f"{path.name}:")
         for line in summary.lines():
@@ -138,8 +155,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Evaluate every GENERECT_* formula of an .xlsx workbook with the same engine as the "
             "worksheet functions (answers already stored cost nothing) and write the results "
             "into the file, keeping the formulas. The file is replaced atomically, only after "
-            "success. Exit status 1 when a formula shows an error or #SPILL! (the file is still "
-            "written). Example: generect-excel refresh leads.xlsx --dry-run"
+            "success; a workbook open in another program or read-only is refused before "
+            "anything is sent. A formula whose refresh fails keeps the data it shows. Exit "
+            "status 1 when a formula shows an error or #SPILL!, or kept its data (the file is "
+            "still written). Example: generect-excel refresh leads.xlsx --dry-run"
         ),
     )
     parser.add_argument("book", metavar="BOOK.xlsx", type=Path, help="the workbook to refresh")
@@ -176,6 +195,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "how tables are stored: static (default; every spreadsheet shows them) or dynamic "
             "(Excel 365 dynamic arrays, re-spilled by the add-in; LibreOffice shows #NAME?)"
         ),
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the workbook even if it is read-only (never one open in another program)",
     )
     parser.set_defaults(handler=refresh)
 

@@ -26,7 +26,8 @@ keys:    any key works (send it as "Authorization: Token <key>"); keys starting 
          test mode (prices reported, balance never debited); keys starting invalid get 401;
          test_fault-<fault> keys always get that fault (e.g. test_fault-rate_limited).
 faults:  header X-Generect-Test-Behaviour (test_ keys): not_found, insufficient_funds,
-         rate_limited, upstream_error, slow, latency=<s>, malformed_json, html_error, drop, hang;
+         rate_limited, upstream_error, slow, latency=<s>, malformed_json, html_error, drop, hang,
+         charged_drop (charged, then the answer is cut);
          or queue them: curl -X POST http://127.0.0.1:8765/_sandbox/faults \\
                              -d '{"faults": ["rate_limited", "upstream_error"]}'
 the data is invented: it is not Generect's, and no call leaves this machine.

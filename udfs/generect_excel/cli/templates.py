@@ -75,6 +75,7 @@ def new(args: argparse.Namespace) -> int:
         return _list_templates()
     from ..errors import WorkbookError
     from ..templates import TEMPLATES, build_template, write_workbook
+    from ..workbook.destination import check_destination
 
     if not args.template:
         print("error: name a template (generect-excel new --list shows them)", file=sys.stderr)
@@ -88,12 +89,20 @@ def new(args: argparse.Namespace) -> int:
     output = Path(args.output or f"{args.template}.xlsx")
     if output.suffix.lower() != ".xlsx":
         raise WorkbookError(f"{output} must end in .xlsx: templates are Excel workbooks.")
-    if output.exists() and not args.force:
-        raise WorkbookError(f"{output} already exists; choose another name or add --force.")
     if output.is_dir():
         raise WorkbookError(f"{output} is a folder; give a file name ending in .xlsx.")
+    if output.exists() and not args.force:
+        raise WorkbookError(f"{output} already exists; choose another name or add --force.")
+    check_destination(output, force=args.force, advice="choose another path with -o FILE")
     workbook = _custom_grid(args) if grid_options else build_template(args.template)
-    path = write_workbook(workbook, output)
+    try:
+        path = write_workbook(workbook, output, spill=args.spill)
+    except OSError as exc:  # the folder checked above changed meanwhile, a full disk
+        raise WorkbookError(
+            f"Cannot write {output} ({exc.strerror or type(exc).__name__}): choose another "
+            "path with -o FILE.",
+            details=f"{output}: {exc}",
+        ) from None
     shown = os.fspath(path)
     print(f"Wrote the {args.template} template to {shown}")
     print(
@@ -122,6 +131,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--list", action="store_true", help="list the templates with a description of each"
+    )
+    parser.add_argument(
+        "--spill",
+        choices=("static", "dynamic"),
+        default="static",
+        help=(
+            "how lead tables are stored, as refresh --spill: static (default; every "
+            "spreadsheet shows 'Not fetched yet', Excel 365 spills after its first Generect > "
+            "Refresh) or dynamic (Excel 365 dynamic arrays; LibreOffice shows #NAME?)"
+        ),
     )
     grid = parser.add_argument_group("market-sizing grid (optional)")
     grid.add_argument(

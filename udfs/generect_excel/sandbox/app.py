@@ -1,4 +1,4 @@
-"""The sandbox's ASGI application (Starlette): Generect's lead endpoints, offline.
+"""The sandbox's ASGI application (Starlette): Generect's lead and account endpoints, offline.
 
 Every API call goes through one pipeline, in this order:
 
@@ -10,7 +10,8 @@ Every API call goes through one pipeline, in this order:
 4. a fault, if one applies (see :mod:`.faults`); failures answer here and never charge;
 5. the body: a JSON object, Generect's validation (:mod:`.validation`) -> 400;
 6. ``realtime_latency`` (realtime calls);
-7. the search, the price, the debit (402 when the balance cannot cover it), the answer.
+7. the search, the price, the debit (402 when the balance cannot cover it; recorded in the
+   key's billing history, ``GET accounts/transactions``, see :mod:`.billing`), the answer.
 
 Unknown paths (including a missing trailing slash) answer 404 and wrong methods 405, both in
 Generect's error envelope. ``/_sandbox/...`` is the sandbox's own admin API (loopback only):
@@ -48,9 +49,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _constants as C
 from ..settings import key_fingerprint
+from . import billing
 from .accounts import Accounts
 from .config import SandboxConfig
-from .faults import DELAY_FAULTS, Fault, FaultQueue, fault_for_key, parse_fault
+from .faults import CHARGED_DROP, DELAY_FAULTS, Fault, FaultQueue, fault_for_key, parse_fault
 from .population import Population
 from .requestlog import RequestLog
 from .search import matching_rows, run_search
@@ -94,12 +96,12 @@ class _ShuttingDown(Exception):
 @dataclass(frozen=True)
 class _Endpoint:
     path: str
-    kind: str  # "search", "count" or "account"
+    kind: str  # "search", "count", "account" or "transactions"
     mode: str | None  # "database", "realtime" or None
 
     @property
     def is_lead(self) -> bool:
-        return self.kind != "account"
+        return self.kind in ("search", "count")
 
 
 ENDPOINTS = (
@@ -108,6 +110,7 @@ ENDPOINTS = (
     _Endpoint(C.PATH_REALTIME_SEARCH, "search", "realtime"),
     _Endpoint(C.PATH_REALTIME_COUNT, "count", "realtime"),
     _Endpoint(C.PATH_ACCOUNT, "account", None),
+    _Endpoint(C.PATH_TRANSACTIONS, "transactions", None),
 )
 
 
@@ -257,7 +260,7 @@ class SandboxApp:
         self._database_row_json = lru_cache(maxsize=ROW_JSON_CACHE)(self._render_database_row)
         self._hang_generation = 0
         routes = [
-            Route(e.path, self._route(e), methods=["GET"] if e.kind == "account" else ["POST"])
+            Route(e.path, self._route(e), methods=["POST"] if e.is_lead else ["GET"])
             for e in ENDPOINTS
         ]
         routes += [
@@ -398,9 +401,30 @@ class SandboxApp:
             if fault.name in DELAY_FAULTS:
                 seconds = self.config.slow_seconds if fault.name == "slow" else fault.seconds
                 await self._sleep(min(seconds or 0.0, self.config.hang_limit))
+            elif fault.name == CHARGED_DROP:
+                return self._cut(await self._serve_request(request, endpoint, raw, entry))
             else:
                 return await self._fault_response(request, endpoint, fault, test_mode)
+        return await self._serve_request(request, endpoint, raw, entry)
+
+    async def _serve_request(
+        self, request: Request, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]
+    ) -> Response:
+        if endpoint.kind == "transactions":
+            return self._transactions(entry["key"], request, entry["test_mode"])
         return await self._serve(endpoint, raw, entry)
+
+    @staticmethod
+    def _cut(response: Response) -> Response:
+        """A 200 answer, already charged, cut off halfway (the ``charged_drop`` fault);
+        another status goes out whole (nothing was charged)."""
+        if response.status_code != 200:
+            return response
+        headers = {"content-type": "application/json"}
+        if MODE_HEADER.lower() in response.headers:
+            headers[MODE_HEADER] = response.headers[MODE_HEADER]
+        body = bytes(response.body)
+        return _PartialResponse(body, max(1, len(body) // 2), headers)
 
     async def _fault_response(
         self, request: Request, endpoint: _Endpoint, fault: Fault, test_mode: bool
@@ -441,6 +465,8 @@ class SandboxApp:
         """A plausible answer for a fault to mangle (nothing is searched or charged)."""
         if endpoint.kind == "account":
             return {"data": {"credits": {"balance": 0}}}
+        if endpoint.kind == "transactions":
+            return {"data": {"transactions": []}}
         if endpoint.kind == "count":
             return {"data": {"results_count": 1240}, "meta": {"amount_charged": 0}}
         pop = self.population
@@ -478,7 +504,8 @@ class SandboxApp:
                 rows_json = [self._database_row_json(i) for i in result.row_ids]
         debited = Decimal("0")
         if amount and not test_mode:
-            if not self.accounts.debit(fingerprint, amount):
+            operation = C.TRANSACTION_TYPES.get(endpoint.path)
+            if not self.accounts.debit(fingerprint, amount, operation=operation):
                 return self._error(402, INSUFFICIENT_FUNDS, test_mode)
             debited = amount
         results_count: int | str = total
@@ -522,6 +549,13 @@ class SandboxApp:
         }
         headers = {MODE_HEADER: "test"} if test_mode else None
         return _JSONResponse({"data": data}, 200, headers)
+
+    def _transactions(self, fingerprint: str, request: Request, test_mode: bool) -> Response:
+        page = billing.select(self.accounts.transactions(fingerprint), request.query_params)
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        return _JSONResponse(
+            {"data": {"transactions": [billing.to_json(t) for t in page]}}, 200, headers
+        )
 
     # ----------------------------------------------------------------- admin (loopback only)
     @staticmethod

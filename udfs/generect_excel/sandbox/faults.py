@@ -13,14 +13,17 @@ The sandbox's own, for robustness tests:
 - ``html_error`` -> 502 with an HTML page, as a proxy in front of an API sends;
 - ``drop`` -> 200 headers and part of the body, then the connection is closed;
 - ``hang`` -> no answer until the client gives up, the server stops, or the hang limit
-  (120 s by default) passes; then the connection is closed.
+  (120 s by default) passes; then the connection is closed;
+- ``charged_drop`` -> the request is served and charged as usual (its transaction is in the
+  billing history), then the answer is cut halfway and the connection closed: the charge
+  whose answer never arrives, as live Generect can leave it.
 
 Faults reach a request three ways, first match wins: the header (``test_`` keys only), the
 server's fault queue (:class:`FaultQueue`, one fault consumed per request, optionally only by
 one path; fed by ``Sandbox.queue_faults`` or ``POST /_sandbox/faults``), or the key itself
 (``test_fault-upstream_error``, ``fault-rate_limited``, ``test_fault-latency=2``): Excel cannot
-set headers, but any key can be typed. A fault never charges; ``slow`` and ``latency`` only
-delay an answer that is billed as usual.
+set headers, but any key can be typed. A fault never charges, except ``charged_drop``; ``slow``
+and ``latency`` only delay an answer that is billed as usual.
 """
 
 from __future__ import annotations
@@ -31,7 +34,16 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DELAY_FAULTS", "FAULTS", "Fault", "FaultQueue", "fault_for_key", "parse_fault"]
+__all__ = [
+    "CHARGED_DROP",
+    "CHARGING_FAULTS",
+    "DELAY_FAULTS",
+    "FAULTS",
+    "Fault",
+    "FaultQueue",
+    "fault_for_key",
+    "parse_fault",
+]
 
 FAULTS = (
     "not_found",
@@ -43,8 +55,12 @@ FAULTS = (
     "html_error",
     "drop",
     "hang",
+    "charged_drop",
 )
 DELAY_FAULTS = frozenset({"slow", "latency"})  # these delay a normal, billed answer
+CHARGED_DROP = "charged_drop"
+# The faults after which a call is billed as usual (the answer may still never arrive).
+CHARGING_FAULTS = DELAY_FAULTS | {CHARGED_DROP}
 MAX_FAULT_SECONDS = 120.0
 _KEY_FAULT = re.compile(r"^(?:test_)?fault-(.+)$")
 

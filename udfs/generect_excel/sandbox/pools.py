@@ -905,6 +905,30 @@ POPULAR_INDUSTRIES: dict[str, int] = {
     "Government Administration": 1,
 }
 
+# Companies everyone knows, which Generect certainly finds: the ones the templates' examples
+# name (account-list's cards, realtime-signals' past companies), so that every example is
+# answered by the sandbox as Generect would answer it. Their people are invented like all
+# others. (name, industry, headcount, company type, headquarters city as in LOCATIONS); the
+# LinkedIn slug is the name's, as linkedin.com/company/stripe is Stripe's.
+WELL_KNOWN_COMPANIES: list[tuple[str, str, str, str, str]] = [
+    (
+        "Stripe",
+        "Technology, Information and Internet",
+        "5001-10000",
+        "Privately Held",
+        "San Francisco",
+    ),
+    ("HubSpot", "Software Development", "5001-10000", "Public Company", "Boston"),
+    ("Notion", "Software Development", "501-1000", "Privately Held", "San Francisco"),
+    ("Figma", "Software Development", "1001-5000", "Public Company", "San Francisco"),
+    ("Datadog", "Software Development", "5001-10000", "Public Company", "New York"),
+    ("Salesforce", "Software Development", "10 000+", "Public Company", "San Francisco"),
+    ("Oracle", "IT Services and IT Consulting", "10 000+", "Public Company", "Austin"),
+]
+# Share of leads with a past employer whose past employer is one of these (drawn by size):
+# large, well-known employers are where many people worked before.
+WELL_KNOWN_PAST_SHARE = 0.15
+
 # Titles of the first lead of each company: every company has a leader.
 LEADER_TITLES_SMALL = ["Founder", "Co-Founder", "Owner", "Founder & CEO", "CEO"]
 LEADER_TITLES_LARGE = [

@@ -13,7 +13,9 @@ Unless ``clean`` is set, about 1.5 % of the rows carry hostile or awkward text: 
 starting with ``=``, ``+``, ``-`` or ``@``, a headline longer than Excel's 32,767-character
 cell limit, tabs and line breaks, emoji, right-to-left and CJK text.
 
-None of it is Generect's data: every person and company is invented.
+None of it is Generect's data: every person is invented, and so is every company but a few
+well-known ones (``pools.WELL_KNOWN_COMPANIES``: the companies the templates' examples name),
+which are given a share of the leads and of the past employers after everything else is drawn.
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ class Population:
         self._build_tables()
         self._build_companies(random.Random(seed))
         self._build_rows(random.Random(seed * 7919 + 1))
+        # Its own generator, after the others: every other draw stays as it was.
+        self._add_well_known_companies(random.Random(seed * 104_729 + 11))
         self._build_indexes()
 
     # ----------------------------------------------------------------- building
@@ -327,6 +331,64 @@ class Population:
                 self.col_title[row] = title_ids[text]
         t_sen = self.title_seniority
         self.col_seniority = [t_sen[t] for t in self.col_title]
+
+    def _add_well_known_companies(self, rng: random.Random) -> None:
+        """Append ``pools.WELL_KNOWN_COMPANIES`` and move a share of leads to them.
+
+        Each gets as many leads as a drawn company of its headcount bucket would on average,
+        taken from other companies' non-leader rows (every company keeps its leader), three in
+        four of them moved to its headquarters; and a share of the past employers becomes one
+        of them. Nothing depends on ``clean``, so --clean still changes only the hostile rows.
+        """
+        per_company = {h: P.HEADCOUNT_SHAPE[h][1] for h in self.headcounts}
+        total_weight = self._company_cum[-1]
+        place_by_city = {city: pid for pid, (city, _, _) in enumerate(self.places)}
+        leaders: set[int] = set()
+        seen: set[int] = set()
+        for i, c in enumerate(self.col_company):
+            if c not in seen:
+                seen.add(c)
+                leaders.add(i)
+        movable = [i for i in range(self.size) if i not in leaders]
+        first = len(self.co_name)
+        wanted = []
+        for name, industry, headcount, company_type, city in P.WELL_KNOWN_COMPANIES:
+            slug = _slug(name)
+            if norm(name) in self.company_by_name or slug in self.company_by_slug:
+                raise RuntimeError(f"a drawn company is called like the well-known {name}")
+            c = len(self.co_name)
+            self.co_name.append(name)
+            self.co_slug.append(slug)
+            self.co_domain.append(slug.replace("-", "") + ".example")
+            self.co_industry.append(self.industries.index(industry))
+            self.co_headcount.append(self.headcounts.index(headcount))
+            self.co_hq.append(place_by_city[city])
+            self.co_linkedin_id.append(100_000_000 + c)  # above every drawn id
+            self.co_type.append(self.company_types.index(company_type))
+            self.co_website_missing.append(False)
+            self.company_by_linkedin_id[self.co_linkedin_id[c]] = c
+            self.company_by_name[norm(name)] = c
+            self.company_by_slug[slug] = c
+            self.company_by_domain[self.co_domain[c]] = c
+            wanted.append(round(self.size * per_company[headcount] / total_weight))
+        rows = rng.sample(movable, min(len(movable), sum(wanted)))
+        start = 0
+        for offset, count in enumerate(wanted):
+            c = first + offset
+            for i in rows[start : start + count]:
+                self.col_company[i] = c
+                if rng.random() < 0.75:
+                    self.col_location[i] = self.co_hq[c]
+                if self.col_past_company[i] == c:
+                    self.col_past_company[i] = -1
+            start += count
+        known = range(first, len(self.co_name))
+        weights = [per_company[self.headcounts[self.co_headcount[c]]] for c in known]
+        for i, past in enumerate(self.col_past_company):
+            if past >= 0 and rng.random() < P.WELL_KNOWN_PAST_SHARE:
+                (c,) = rng.choices(known, weights=weights)
+                if c != self.col_company[i]:
+                    self.col_past_company[i] = c
 
     def _build_indexes(self) -> None:
         cc = self.col_company

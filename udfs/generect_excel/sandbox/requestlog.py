@@ -21,7 +21,7 @@ from .._constants import (
     PATH_REALTIME_COUNT,
     PATH_REALTIME_SEARCH,
 )
-from .faults import DELAY_FAULTS
+from .faults import CHARGING_FAULTS
 
 __all__ = ["BILLED_PATHS", "RequestLog", "is_billable"]
 
@@ -32,12 +32,12 @@ _RAW_BODY_LIMIT = 2000
 
 def is_billable(entry: dict[str, Any]) -> bool:
     """A 200 answer on a billed path that no failure fault spoiled (test mode included: it
-    reports a price, it just does not debit)."""
+    reports a price, it just does not debit); ``charged_drop`` is billed, then cut."""
     fault = entry.get("fault")
     return (
         entry.get("status") == 200
         and entry.get("path") in BILLED_PATHS
-        and (fault is None or str(fault).split("=")[0] in DELAY_FAULTS)
+        and (fault is None or str(fault).split("=")[0] in CHARGING_FAULTS)
     )
 
 

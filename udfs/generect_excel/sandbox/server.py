@@ -17,6 +17,7 @@ import logging
 import socket
 import threading
 import time
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -25,7 +26,7 @@ import uvicorn
 
 from ..errors import SettingsError
 from ..settings import key_fingerprint
-from .accounts import Accounts
+from .accounts import Accounts, Transaction
 from .app import DropConnection, ResponseObserver, SandboxApp
 from .config import LOOPBACK, SandboxConfig
 from .faults import Fault, FaultQueue
@@ -240,6 +241,29 @@ class Sandbox:
 
     def set_balance(self, key: str, amount: Decimal | int | str) -> None:
         self.accounts.set_balance(key_fingerprint(key), Decimal(str(amount)))
+
+    def transactions(self, key: str) -> list[Transaction]:
+        """``key``'s billing history, newest first (what ``accounts/transactions`` serves)."""
+        return self.accounts.transactions(key_fingerprint(key))
+
+    def add_transaction(
+        self,
+        key: str,
+        credits: Decimal | int | str,
+        *,
+        operation: str | None = None,
+        status: str = "success",
+        time: datetime | None = None,
+    ) -> Transaction:
+        """Put a record in ``key``'s billing history as if made elsewhere (a charge by another
+        program on the same key, a top-up, a ``pending`` or ``error`` record)."""
+        return self.accounts.record(
+            key_fingerprint(key),
+            Decimal(str(credits)),
+            operation=operation,
+            status=status,
+            time=time,
+        )
 
     def reset(self) -> None:
         """Clear the in-memory log and the fault queue, restore every balance, end hangs."""

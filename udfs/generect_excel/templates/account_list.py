@@ -17,6 +17,7 @@ from .builder import (
     _generect,
     _input,
     _label,
+    _lead_table,
     _link,
     _new_workbook,
     _one_company,
@@ -47,7 +48,7 @@ def _build_account_list() -> Workbook:
     wb = _new_workbook("Account list")
     ws = wb.create_sheet(ACCOUNTS_SHEET)
     out = wb.create_sheet(RESULTS_SHEET)
-    _widths(ws, {"A": 24, "B": 44, "C": 24, "D": 24, "E": 16, "F": 15, "G": 14, "H": 24, "I": 30})
+    _widths(ws, {"A": 24, "B": 44, "C": 24, "D": 24, "E": 24, "F": 15, "G": 14, "H": 24, "I": 30})
     _text(ws, "A1", "Account list — decision makers at your target companies", "Title")
     _text(
         ws,
@@ -56,6 +57,8 @@ def _build_account_list() -> Workbook:
         "LinkedIn company URL (not both). Each card's leads are on the Decision makers sheet.",
         HINT_STYLE,
     )
+    # Before the sections: each lead table widens the columns its values need.
+    _widths(out, {"A": 26, "B": 26} | {c: 22 for c in "CDEFGHIJK"})
     worst_cells: list[str] = []
     first = 4
     for index, (name, url) in enumerate(_ACCOUNTS):
@@ -105,7 +108,7 @@ def _build_account_list() -> Workbook:
             name or url or 0,  # a reference to an empty cell is 0
         )
         out[f"B{section}"].style = "Headline 3"
-        _generect(
+        _lead_table(
             out,
             f"A{section + 1}",
             f"=GENERECT_SEARCH({_ref(ACCOUNTS_SHEET, f'A{top}', f'D{values}')},"
@@ -129,7 +132,6 @@ def _build_account_list() -> Workbook:
         "Add Job titles to narrow further.",
         HINT_STYLE,
     )
-    _widths(out, {"A": 26, "B": 26} | {c: 22 for c in "CDEFGHIJK"})
 
     _read_me(
         wb,

@@ -15,14 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, NamedStyle
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
 from openpyxl.utils import absolute_coordinate, get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .._constants import SPILLING_FUNCTIONS as SPILLING
+from ..table import DEFAULT_COLUMNS
 from ..vocab import allowed_values
 
 EXAMPLE_MARK = "Example — replace with yours"
@@ -57,8 +58,6 @@ _LIST_COLUMNS = (
     ("Company type", "company_types"),
     ("Industry", "company_industries"),
 )
-
-# Functions whose answer is a table: stored as dynamic arrays so that Excel 365 spills them.
 
 # The value each ordinary formula computes in the template as built, per sheet and cell:
 # (formula as written, value). write_workbook saves it as the formula's cached value.
@@ -98,6 +97,9 @@ def _text(ws: Worksheet, coord: str, text: str, style: str | None = None) -> Non
         cell.data_type = "s"
     if style:
         cell.style = style
+    if style == HINT_STYLE:
+        # A hint right of a right-aligned number ("25", "$0.50") would touch it.
+        cell.alignment = Alignment(indent=1)
 
 
 def _label(ws: Worksheet, coord: str, text: str) -> None:
@@ -115,15 +117,65 @@ def _input(
 
 
 def _generect(ws: Worksheet, coord: str, formula: str, number_format: str | None = None) -> None:
-    """A GENERECT_* formula; a spilling one is stored as a dynamic array anchored at ``coord``."""
+    """A GENERECT_* formula at ``coord``, as a plain formula: :func:`write_workbook` stores a
+    table function (GENERECT_SEARCH) in the form its ``spill`` argument asks for."""
     match = _GENERECT_CALL.match(formula)
     if not match or not formula.startswith("="):
         raise ValueError(f"not a GENERECT_* formula: {formula}")
     cell = ws[coord]
-    cell.value = ArrayFormula(coord, formula) if match.group(1) in SPILLING else formula
+    cell.value = formula
     cell.style = RESULT_STYLE
     if number_format:
         cell.number_format = number_format
+    if match.group(1).upper() not in SPILLING:
+        # One value in a narrow cell: "Not fetched yet: refresh" (or an error line) shrinks to
+        # the cell instead of being cut off by the filled cell to its right.
+        cell.alignment = Alignment(shrink_to_fit=True)
+
+
+# Widths that show a lead table's default columns whole, URLs included: about the longest
+# value of each column in the sandbox's 100,000 leads (a width unit is a digit's width, and
+# text in Calibri is narrower, so a value of N characters fits in a little less than N).
+_LEAD_COLUMN_WIDTHS = {
+    "full_name": 24,
+    "first_name": 14,
+    "last_name": 16,
+    "job_title": 40,
+    "company": 28,
+    "industry": 50,
+    "location": 46,
+    "linkedin_url": 54,
+    "company_linkedin_url": 56,
+    "company_website": 44,
+    "lead_id": 30,
+}
+_STATUS_SIDE = Side(style="thin", color="FF7F7F7F")  # the "Calculation" style's border
+
+
+def _lead_table(ws: Worksheet, coord: str, formula: str) -> None:
+    """A GENERECT_SEARCH at ``coord`` and the look of the table it fills.
+
+    The status line (the table's first row) gets one box across the table's default columns,
+    not a box around its first cell; the header row below it is bold; each column is made at
+    least as wide as its values need (a width a sheet already has for its own cells is kept
+    when it is wider). Styles stay when a refresh writes values, so a refreshed table looks so.
+    """
+    _generect(ws, coord, formula)
+    row, column = coordinate_to_tuple(coord)
+    last = column + len(DEFAULT_COLUMNS) - 1
+    for offset, name in enumerate(DEFAULT_COLUMNS):
+        status = ws.cell(row=row, column=column + offset)
+        if offset:
+            status.style = RESULT_STYLE
+        status.border = Border(
+            left=_STATUS_SIDE if offset == 0 else None,
+            right=_STATUS_SIDE if column + offset == last else None,
+            top=_STATUS_SIDE,
+            bottom=_STATUS_SIDE,
+        )
+        ws.cell(row=row + 1, column=column + offset).style = LABEL_STYLE
+        dimension = ws.column_dimensions[get_column_letter(column + offset)]
+        dimension.width = max(dimension.width or 0, _LEAD_COLUMN_WIDTHS.get(name, 20))
 
 
 def _formula(

@@ -15,6 +15,7 @@ from .builder import (
     _generect,
     _input,
     _label,
+    _lead_table,
     _lists_sheet,
     _money,
     _new_workbook,
@@ -82,7 +83,7 @@ def _build_lead_list() -> Workbook:
     _generect(ws, "B17", '=GENERECT_SPEND("today")', MONEY_FORMAT)
     _text(ws, "C17", "All workbooks on this computer, from the local ledger (free).", HINT_STYLE)
     _label(ws, "A18", "Account balance")
-    _generect(ws, "B18", "=GENERECT_BALANCE()")
+    _generect(ws, "B18", "=GENERECT_BALANCE()", MONEY_FORMAT)
     _text(ws, "C18", "Free.", HINT_STYLE)
 
     _text(ws, "A20", "Leads", "Headline 2")
@@ -93,7 +94,7 @@ def _build_lead_list() -> Workbook:
         "fetched), a header row, then one row per lead. Keep the area below A21 empty.",
         HINT_STYLE,
     )
-    _generect(ws, "A21", f"=GENERECT_SEARCH({criteria},B15)")
+    _lead_table(ws, "A21", f"=GENERECT_SEARCH({criteria},B15)")
     ws.freeze_panes = "A2"
 
     _read_me(

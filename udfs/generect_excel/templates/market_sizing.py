@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from .builder import (
@@ -126,7 +127,7 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         crit.column_dimensions[get_column_letter(left + width)].width = 3
 
     # The grid: headers show block values, so the sheet shows what is counted.
-    _widths(ws, {"A": 26} | {get_column_letter(2 + c): 17 for c in range(len(col_values) + 1)})
+    _widths(ws, {"A": 26} | {get_column_letter(2 + c): 20 for c in range(len(col_values) + 1)})
     _text(ws, "A1", "Market sizing — how many leads, by segment", "Title")
     shared = "; ".join(f"{label}: {', '.join(values)}" for label, values in spec.filters)
     _text(
@@ -161,6 +162,9 @@ def build_market_sizing(spec: GridSpec = DEFAULT_GRID) -> Workbook:
         )
         ws[f"{get_column_letter(2 + c)}{header}"].style = "Headline 4"
     _text(ws, f"{total_col}{header}", "Total", "Headline 4")
+    for c in range(len(col_values) + 1):
+        # Over right-aligned counts, a left-aligned heading would sit over the wrong column.
+        ws[f"{get_column_letter(2 + c)}{header}"].alignment = Alignment(horizontal="right")
     for r in range(len(row_values)):
         top, left = _grid_block(spec, r, 0)
         row_cell = f"{get_column_letter(left + width - 2)}{top + 2}"

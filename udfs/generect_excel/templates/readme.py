@@ -121,7 +121,8 @@ def _read_me(
     line("GENERECT_SPEND(period), GENERECT_BALANCE(), GENERECT_VALUES(field)", None, "free")
     line(
         "A search costs at most limit x the price per row. What was actually charged is in the "
-        "status line at the top of each lead table, and `generect-excel spend` lists every charge."
+        'status line at the top of each lead table (with a test key: "priced, not debited"), '
+        "and `generect-excel spend` lists every charge."
     )
     gap()
     line("Nothing is paid for twice", "Headline 2")
@@ -132,7 +133,16 @@ def _read_me(
     )
     gap()
     line("How to refresh", "Headline 2")
-    line("In Excel with the Generect add-in: the Generect tab on the ribbon > Refresh.")
+    ribbon = "In Excel with the Generect add-in: the Generect tab on the ribbon > Refresh."
+    if any(_GENERECT_CALL.match(f).group(1).upper() == "GENERECT_SEARCH" for *_, f in formulas):  # type: ignore[union-attr]
+        # The templates' static form (see .writer): the ribbon's first Refresh makes it spill.
+        ribbon += (
+            " Refresh there before changing any criteria: a lead table is saved so that every "
+            "spreadsheet shows it (Excel 365 shows its formula as =@GENERECT_SEARCH(...)), and "
+            "that first Refresh makes it an Excel 365 spilling formula. A criteria cell changed "
+            "before it would run the search and show only its status line."
+        )
+    line(ribbon)
     line(
         "Without Excel (a Mac, a schedule): generect-excel refresh BOOK.xlsx — add --dry-run "
         "first to see what the refresh would cost, without spending anything. The results are "

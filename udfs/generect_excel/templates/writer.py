@@ -9,19 +9,29 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   as an external reference to the add-in file (``[1]!GENERECT_COUNT(...)`` plus an externalLink
   part); a plain name is resolved against the loaded add-in when Excel calculates. Readers of
   workbooks (the refresher) should accept all three spellings.
-- Excel 365 treats a formula saved without dynamic-array metadata as a legacy formula: it shows
-  ``=@GENERECT_SEARCH(...)`` (implicit intersection) and keeps only the top-left value, so a
-  lead table would never spill. GENERECT_SEARCH cells are therefore written the way Excel 365
-  writes a spilling formula: ``<c cm="1"><f t="array" ref="A21">GENERECT_SEARCH(...)</f>``,
-  with the ``XLDAPR`` cell metadata in ``xl/metadata.xml``. openpyxl cannot write that, so
-  :func:`write_workbook` adds it to the saved package; openpyxl reads such a cell back as an
-  :class:`~openpyxl.worksheet.formula.ArrayFormula` whose ``.text`` is ``"=GENERECT_SEARCH..."``
-  (and drops the metadata when it re-saves the file).
-- One-value functions (GENERECT_COUNT, GENERECT_SPEND, GENERECT_BALANCE) stay plain formulas:
-  Excel 365 shows them with a harmless ``@`` and the same value, and LibreOffice shows a plain
-  formula's cached value, whereas it recalculates every array formula on open (``#NAME?``
-  without the add-in; measured with LibreOffice 7.4 on a file whose docProps/app.xml names
-  Excel, as openpyxl's does).
+- A table function (GENERECT_SEARCH, GENERECT_VALUES) can be stored two ways, the refresher's
+  two ``--spill`` forms (:mod:`generect_excel.workbook.xlsxpatch`), and a template uses the
+  static one by default (``spill="static"``): a plain formula with a one-cell static-table
+  record, the hidden name ``_GENERECT_SPILL_<n>`` over the formula's own cell. LibreOffice
+  (measured with 7.4, ``soffice --convert-to``) shows a plain formula's cached value, here
+  :data:`NOT_FETCHED`, whereas it recalculates every array formula on open, and an unknown
+  function in an array formula shows ``#NAME?`` whatever the cached value, the ``cm``
+  metadata, ``aca``/``ca`` or an ``_xludf.``/``_xll.``/``_xlfn.`` prefix (all measured: only
+  a plain ``<f>`` keeps its cached value). Excel 365 shows such a formula as a legacy one,
+  ``=@GENERECT_SEARCH(...)``, and keeps only its top-left value until the ribbon's Refresh,
+  which finds the record and rewrites the formula through ``Formula2`` as a spilling one
+  (:mod:`generect_excel.ribbon_actions`): the same path a file refreshed by
+  ``generect-excel refresh`` takes. The cost of this form: in Excel 365, a criteria cell
+  changed before the first ribbon Refresh recalculates the legacy formula, which fetches
+  (and pays for) the search but shows only its status line; the Read me says to refresh from
+  the ribbon first.
+- ``spill="dynamic"`` writes them the way Excel 365 writes a spilling formula:
+  ``<c cm="1"><f t="array" ref="A21">GENERECT_SEARCH(...)</f>``, with the ``XLDAPR`` cell
+  metadata in ``xl/metadata.xml``; Excel 365 spills it on its first calculation, and
+  LibreOffice shows ``#NAME?`` in it. openpyxl cannot write that, so :func:`write_workbook`
+  adds it to the saved package.
+- One-value functions (GENERECT_COUNT, GENERECT_SPEND, GENERECT_BALANCE) are plain formulas in
+  both forms: Excel 365 shows them with a harmless ``@`` and the same value.
 - Every GENERECT_* cell carries the cached text :data:`NOT_FETCHED`, so a spreadsheet that
   shows cached values says what to do instead of ``#NAME?``.
 - Opening a template fetches nothing. openpyxl saves ``<calcPr calcId="124519"
@@ -51,12 +61,23 @@ from pathlib import Path
 
 from lxml import etree
 from openpyxl import Workbook
+from openpyxl.utils.cell import coordinate_to_tuple
 
+from .._constants import SPILLING_FUNCTIONS as SPILLING
+from ..workbook.xlsxpatch import SpillMode
+from ..workbook.xlsxpatch.workbook_parts import _rewrite_spill_records
 from .builder import _CACHED, _GENERECT_CALL, _ZIP_DATE, BUILD_DATE, NOT_FETCHED, Cached
 
 
-def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
-    """Save a template workbook to ``path`` reproducibly, its GENERECT_* cells as spilling formulas.
+def write_workbook(
+    wb: Workbook, path: str | os.PathLike[str], *, spill: SpillMode = "static"
+) -> Path:
+    """Save a template workbook to ``path`` reproducibly, its table formulas in ``spill`` form.
+
+    ``spill="static"`` (the default) stores each GENERECT_SEARCH as a plain formula with a
+    one-cell static-table record, which every spreadsheet shows as "Not fetched yet";
+    ``"dynamic"`` as an Excel 365 dynamic array, which LibreOffice shows as ``#NAME?`` (see
+    the module docstring).
 
     Opening the file computes nothing billable: it is saved as current Excel saves a
     calculated workbook (``<calcPr calcId="191029"/>``, no ``fullCalcOnLoad``) with a cached
@@ -65,8 +86,11 @@ def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
     document dates and zip entry times. The file is written beside ``path`` and moved into
     place, so a failure leaves any earlier file intact.
 
-    Raises ValueError if an ordinary formula has no cached value (built without ``_formula``).
+    Raises ValueError if an ordinary formula has no cached value (built without ``_formula``),
+    or for an unknown ``spill``.
     """
+    if spill not in ("static", "dynamic"):
+        raise ValueError(f'spill must be "static" or "dynamic", not {spill!r}')
     target = Path(path)
     buffer = io.BytesIO()
     wb.properties.created = BUILD_DATE
@@ -74,7 +98,7 @@ def write_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
     wb.calculation.fullCalcOnLoad = None  # openpyxl's default True: recalculate all on open
     wb.save(buffer)
     cached = {ws.title: _CACHED.get(ws, {}) for ws in wb.worksheets}
-    data = _finish_package(buffer.getvalue(), cached)
+    data = _finish_package(buffer.getvalue(), cached, spill)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -139,23 +163,25 @@ def _set_cached(cell: etree._Element, value: Cached) -> None:
 
 
 def _mark_formulas(
-    sheet_xml: bytes, cached: dict[str, tuple[str, Cached]], sheet: str
-) -> tuple[bytes, int]:
-    """Give every formula cell of ``sheet`` its cached value; give GENERECT_* arrays cm="1".
+    sheet_xml: bytes, cached: dict[str, tuple[str, Cached]], sheet: str, spill: SpillMode
+) -> tuple[bytes, list[str]]:
+    """Give every formula cell of ``sheet`` its cached value; store its table formulas as
+    ``spill`` says (dynamic: ``t="array"`` and ``cm="1"``; static: plain).
 
     A GENERECT_* cell caches :data:`NOT_FETCHED`; an ordinary formula the value registered
-    for it in ``cached`` (cell -> (formula, value)). Returns the new XML and the number of
-    dynamic-array cells.
+    for it in ``cached`` (cell -> (formula, value)). Returns the new XML and the cells of its
+    table formulas.
     """
     root = etree.fromstring(sheet_xml)
-    arrays = 0
+    tables: list[str] = []
     changed = False
     for cell in root.iter(f"{{{_MAIN_NS}}}c"):
         formula = cell.find(f"{{{_MAIN_NS}}}f")
         if formula is None or not formula.text:
             continue
         changed = True
-        if not _GENERECT_CALL.match(formula.text):
+        match = _GENERECT_CALL.match(formula.text)
+        if not match:
             coordinate = cell.get("r")
             formula_text, value = cached.get(coordinate, (None, None))
             if formula_text is None or formula_text != f"={formula.text}":
@@ -163,13 +189,20 @@ def _mark_formulas(
                 raise ValueError(f"no cached value for the formula in {sheet}!{coordinate}")
             _set_cached(cell, value)  # type: ignore[arg-type]
             continue
-        if formula.get("t") == "array":
-            cell.set("cm", "1")
-            arrays += 1
+        if match.group(1).upper() in SPILLING:
+            tables.append(cell.get("r"))
+            if spill == "dynamic":
+                formula.set("t", "array")
+                formula.set("ref", cell.get("r"))
+                cell.set("cm", "1")
+            else:
+                formula.attrib.pop("t", None)
+                formula.attrib.pop("ref", None)
+                cell.attrib.pop("cm", None)
         _set_cached(cell, NOT_FETCHED)
     if not changed:
-        return sheet_xml, 0
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), arrays
+        return sheet_xml, []
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), tables
 
 
 def _add_metadata_part(content_types: bytes, workbook_rels: bytes) -> tuple[bytes, bytes]:
@@ -205,23 +238,36 @@ def _sheet_parts(workbook_xml: bytes, workbook_rels: bytes) -> dict[str, str]:
     }
 
 
-def _finish_package(package: bytes, cached: dict[str, dict[str, tuple[str, Cached]]]) -> bytes:
-    """Cache every formula's value, mark the GENERECT_* cells, fix the dates, rezip.
+def _finish_package(
+    package: bytes, cached: dict[str, dict[str, tuple[str, Cached]]], spill: SpillMode
+) -> bytes:
+    """Cache every formula's value, store the table formulas in ``spill`` form, fix the dates,
+    rezip.
 
     ``cached`` is sheet name -> cell -> (formula, value) for the ordinary formulas.
     """
     with zipfile.ZipFile(io.BytesIO(package)) as source:
         parts = {name: source.read(name) for name in source.namelist()}
-    marked = 0
     sheets = _sheet_parts(parts["xl/workbook.xml"], parts["xl/_rels/workbook.xml.rels"])
+    tables: dict[str, dict[tuple[int, int], tuple[int, int, int, int]]] = {}
     for sheet, name in sheets.items():
-        parts[name], count = _mark_formulas(parts[name], cached.get(sheet, {}), sheet)
-        marked += count
-    if marked:
+        parts[name], cells = _mark_formulas(parts[name], cached.get(sheet, {}), sheet, spill)
+        for coordinate in cells:
+            column, row = coordinate_to_tuple(coordinate)[::-1]
+            tables.setdefault(sheet, {})[(column, row)] = (column, row, column, row)
+    if tables and spill == "dynamic":
         parts["[Content_Types].xml"], parts["xl/_rels/workbook.xml.rels"] = _add_metadata_part(
             parts["[Content_Types].xml"], parts["xl/_rels/workbook.xml.rels"]
         )
         parts[_METADATA_PART] = _METADATA_XML
+    elif tables:
+        # The refresher's own record of a static table, here one cell: the ribbon's Refresh
+        # turns a recorded formula into a spilling one; `generect-excel refresh` replaces it.
+        root = etree.fromstring(parts["xl/workbook.xml"])
+        _rewrite_spill_records(root, list(sheets.items()), {}, tables)
+        parts["xl/workbook.xml"] = etree.tostring(
+            root, xml_declaration=True, encoding="UTF-8", standalone=True
+        )
     # openpyxl stamps "modified" with the time of saving.
     stamp = BUILD_DATE.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     parts["docProps/core.xml"] = re.sub(

@@ -5,6 +5,7 @@ An edge (openpyxl to read, lxml to write) over the core's engine and functions:
     formulas     find GENERECT calls in formula text and read their arguments
     references   read argument values from a workbook file (ranges, names, saved values)
     xlsxpatch    write results into the worksheet XML in place; atomic replace
+    destination  is a file safe to write (not open elsewhere, not read-only, folder writable)
     refresher    plan, quote (dry run), run concurrently through the engine, write, summary
 
 Example::
@@ -19,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+from .destination import check_destination
 from .formulas import Call, FormulaSyntaxError, ParsedFormula, parse_formula
 from .references import FormulaCell, WorkbookReader
 from .refresher import (
@@ -49,6 +51,7 @@ __all__ = [
     "RefreshSummary",
     "SpillBlocked",
     "WorkbookReader",
+    "check_destination",
     "parse_formula",
     "plan_refresh",
     "quote_plan",

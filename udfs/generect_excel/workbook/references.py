@@ -47,8 +47,9 @@ MAX_NAME_DEPTH = 8  # a name referring to a name ...: stop loops
 
 @dataclass(frozen=True)
 class FormulaCell:
-    """A cell holding a formula that mentions GENERECT: where, its text (with ``=``), and
-    its array range when stored as an array formula (``ref``, e.g. ``"A21:K48"``)."""
+    """A cell holding a formula that mentions GENERECT: where, its text (with ``=``), its
+    array range when stored as an array formula (``ref``, e.g. ``"A21:K48"``), and the value
+    the file saved for it (``saved``: what the cell shows now; None when nothing was saved)."""
 
     sheet: str
     coordinate: str
@@ -56,6 +57,7 @@ class FormulaCell:
     column: int
     text: str
     array_ref: str | None = None
+    saved: Any = None
 
 
 def load_books(path: Path) -> tuple[Workbook, Workbook]:
@@ -144,6 +146,7 @@ class WorkbookReader:
     def formula_cells(self) -> Iterator[FormulaCell]:
         """Every cell whose formula mentions GENERECT, sheet by sheet, row by row."""
         for ws in self.formulas.worksheets:
+            saved = self.values[ws.title]
             for row in ws.iter_rows():
                 for cell in row:
                     value = cell.value
@@ -154,7 +157,13 @@ class WorkbookReader:
                         continue
                     if mentions_generect(value):
                         yield FormulaCell(
-                            ws.title, cell.coordinate, cell.row, cell.column, value, ref
+                            ws.title,
+                            cell.coordinate,
+                            cell.row,
+                            cell.column,
+                            value,
+                            ref,
+                            saved.cell(row=cell.row, column=cell.column).value,
                         )
 
     # -- argument values -------------------------------------------------------------------

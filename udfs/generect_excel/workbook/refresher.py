@@ -21,7 +21,22 @@ The steps, each usable alone (the CLI's ``refresh`` and ``demo`` chain them):
 
 What a formula's cell gets: the function's value, exactly as Excel with the add-in would
 show it, including its error line (``#GENERECT! ...``) when the criteria are invalid or the
-call fails. A call nested in another formula (``=IFERROR(GENERECT_COUNT(...),0)``) is
+call fails, except where that would erase data the file already shows. **A failed refresh
+never erases what was bought**: a GENERECT_SEARCH whose cell already shows a table (its status
+line) keeps every row, and only its status line changes, to say when the refresh failed, when
+the rows shown were fetched, and why; a GENERECT_COUNT that already shows a number keeps it.
+This holds for any failure: the API unreachable, an error status, the budget, criteria edited
+into something invalid, and an unknown outcome (sent, answer lost: it may have been charged;
+the ledger records it at its worst case, the rows are kept and the status says "outcome
+unknown"). The summary lists such cells as *kept* and the exit status is 1. Where nothing was
+shown before (a fresh template's "Not fetched yet", an earlier error), the error is written.
+
+Before anything is sent, the destination is checked (:mod:`.destination`): a workbook open in
+another program (its lock file beside it), a read-only file (unless ``force``), a folder that
+cannot be written are refused with one line, so nothing is bought that cannot be written.
+
+GENERECT_SPEND and GENERECT_BALANCE are evaluated after every count and search of the refresh,
+so they include its own purchases. A call nested in another formula (``=IFERROR(GENERECT_COUNT(...),0)``) is
 evaluated (so the store has it for the add-in) but its cell is not written: computing the
 rest of the formula needs a spreadsheet engine. Cells referenced by a formula are read as the
 file saved them (a criteria cell holding a formula gives its last saved value).
@@ -34,11 +49,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .. import budget
+from .._constants import CELL_ERROR_PREFIX
 from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..budget import format_money
 from ..engine import refresh_token
@@ -54,18 +71,20 @@ from ..functions import (
     FUNCTION_NAMES,
     Outcome,
     cell_error,
+    check_arguments,
     evaluate_balance,
     evaluate_spend,
     evaluate_values,
+    may_be_charged,
     request_for_count,
-    request_for_search,
     run_count,
     run_search,
     scalar,
 )
 from ..ledger import Origin
 from ..models import canonical_json
-from ..table import parse_fields
+from ..table import HeldTable, held_table, kept_status_line
+from .destination import check_destination
 from .formulas import Call, FormulaSyntaxError, parse_formula
 from .references import FormulaCell, WorkbookReader
 from .xlsxpatch import CellResult, Package, PatchReport, SpillMode, patch_workbook, write_atomically
@@ -83,6 +102,8 @@ __all__ = [
 ]
 
 KINDS = {"GENERECT_COUNT": "count", "GENERECT_SEARCH": "search"}
+# Read what the ledger and the account say once the refresh's own purchases are made.
+AFTER_PURCHASES = frozenset({"GENERECT_SPEND", "GENERECT_BALANCE"})
 
 Progress = Callable[[int, int], None]
 Confirm = Callable[["Quote"], bool]
@@ -113,6 +134,7 @@ class Query:
     outcome: Outcome | None = None
     error: BaseException | None = None
     cell_workbook: str = ""  # the workbook's file name, recorded in the ledger
+    kept: str | None = None  # the refresh failed and the cell keeps what it showed: why
 
     @property
     def where(self) -> str:
@@ -191,6 +213,7 @@ class RefreshSummary:
     test_mode: bool = False
     spill_errors: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # failed, the cell keeps its earlier data
     skipped: list[str] = field(default_factory=list)
     not_written: list[str] = field(default_factory=list)
     quote: Quote | None = None
@@ -198,8 +221,8 @@ class RefreshSummary:
 
     @property
     def ok(self) -> bool:
-        """No error, no #SPILL!, nothing skipped."""
-        return not (self.errors or self.spill_errors or self.skipped)
+        """No error, no #SPILL!, no failed refresh kept, nothing skipped."""
+        return not (self.errors or self.spill_errors or self.kept or self.skipped)
 
     def lines(self) -> list[str]:
         """The report, one line each."""
@@ -222,6 +245,7 @@ class RefreshSummary:
         ]
         out.extend(f"#SPILL! {line}" for line in self.spill_errors)
         out.extend(f"error {line}" for line in self.errors)
+        out.extend(f"kept {line}" for line in self.kept)
         out.extend(f"skipped {line}" for line in self.skipped)
         out.extend(f"not written {line}" for line in self.not_written)
         if self.output is not None:
@@ -278,19 +302,12 @@ def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
     except WorkbookError as exc:
         query.skipped = str(exc)
         return
-    args = query.args
     # Where the criteria range starts on its sheet: problems then say "row 7", the sheet's row.
     origin = reader.origin(call.args[0], query.cell.sheet) if call.args else None
     try:
-        if call.function == "GENERECT_COUNT":
-            query.request = request_for_count(args["criteria"], args["mode"], origin=origin)
-            scalar(args["refresh"], "refresh")
-        elif call.function == "GENERECT_SEARCH":
-            query.request = request_for_search(
-                args["criteria"], args["limit"], args["offset"], args["mode"], origin=origin
-            )
-            parse_fields(args["fields"])
-            scalar(args["refresh"], "refresh")
+        # Every check the function makes before sending, so that what would be refused is
+        # refused here: free, and listed by the dry run.
+        query.request = check_arguments(call.function, query.args, origin=origin)
     except GenerectError as exc:
         query.invalid = exc
 
@@ -452,6 +469,9 @@ def run_plan(
 ) -> None:
     """Evaluate every runnable call concurrently; each query gets its outcome or error.
 
+    GENERECT_SPEND and GENERECT_BALANCE run last, after every count and search has ended, so
+    that they include this refresh's own purchases.
+
     A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
     the background threads and land in the store: nothing bought is lost).
     """
@@ -460,24 +480,86 @@ def run_plan(
     done = 0
     lock = threading.Lock()
     size = max(1, min(workers or engine.settings.max_parallel, total or 1))
+    last = [q for q in todo if q.function in AFTER_PURCHASES]
+    first = [q for q in todo if q.function not in AFTER_PURCHASES]
     pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-refresh")
     try:
-        futures = {pool.submit(_evaluate, engine, query): query for query in todo}
-        for future in as_completed(futures):
-            query = futures[future]
-            try:
-                query.outcome = future.result()
-            except Exception as exc:  # shown in its cell, like the worksheet function
-                query.error = exc
-            with lock:
-                done += 1
-            if progress is not None:
-                progress(done, total)
+        for batch in (first, last):
+            futures = {pool.submit(_evaluate, engine, query): query for query in batch}
+            for future in as_completed(futures):
+                query = futures[future]
+                try:
+                    query.outcome = future.result()
+                except Exception as exc:  # shown in its cell, like the worksheet function
+                    query.error = exc
+                else:  # failed, showing what the store held: a failure all the same
+                    query.error = query.outcome.failure
+                with lock:
+                    done += 1
+                if progress is not None:
+                    progress(done, total)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- 4. write
+
+
+def _held(query: Query) -> HeldTable | float | None:
+    """What the file shows at a count's or search's cell that a failed refresh must keep: the
+    table its status line describes, or the count's number; None when it shows nothing
+    bought (empty, "Not fetched yet", an error line)."""
+    if not query.written or query.kind is None:
+        return None
+    saved = query.cell.saved
+    if query.kind == "count":
+        return saved if isinstance(saved, int | float) and not isinstance(saved, bool) else None
+    return held_table(saved)
+
+
+def _reason(failure: BaseException) -> str:
+    """A failure's own one-line message, without the cell prefix."""
+    return cell_error(failure).removeprefix(CELL_ERROR_PREFIX).strip()
+
+
+def _keep(query: Query, failed_at: datetime) -> CellResult | None:
+    """For a failed count or search whose cell shows earlier data: mark the query kept and
+    return the cell's new status (a count keeps its number: None, nothing written)."""
+    failure = query.invalid or query.error
+    held = _held(query) if failure is not None else None
+    if failure is None:
+        return None
+    if held is None:
+        stored = query.outcome  # the store's earlier answer, shown by the function itself
+        if stored is None or stored.failure is None or not query.written:
+            return None
+        query.kept = f"refresh failed ({_reason(failure)}); it shows the rows stored earlier"
+        return CellResult(
+            sheet=query.cell.sheet,
+            coordinate=query.cell.coordinate,
+            values=[row[:1] for row in stored.value[:1]] if query.single else stored.value,
+            spilling=query.function in SPILLING and not query.single,
+            formula=query.cell.text.removeprefix("="),
+        )
+    unknown = may_be_charged(failure)
+    what = "outcome unknown, it may have been charged" if unknown else "refresh failed"
+    if isinstance(held, HeldTable):
+        rows = f"{held.rows:,} rows" if held.rows is not None else "rows"
+        shown = f"the {rows} fetched {held.fetched or 'earlier'}"
+    else:
+        shown = f"the number {held:,}"
+    query.kept = f"{what} ({_reason(failure)}); it still shows {shown}"
+    if not isinstance(held, HeldTable):
+        return None
+    status = kept_status_line(held, _reason(failure), failed_at=failed_at, unknown=unknown)
+    return CellResult(
+        sheet=query.cell.sheet,
+        coordinate=query.cell.coordinate,
+        values=[[status]],
+        spilling=query.function in SPILLING and not query.single,
+        formula=query.cell.text.removeprefix("="),
+        keep=not query.single,
+    )
 
 
 def _cell_values(query: Query) -> list[list[Any]] | None:
@@ -506,7 +588,14 @@ def write_results(
     """Patch the evaluated plan's results into a copy of the file at ``target`` (atomic)."""
     package = Package(plan.path)
     results = []
+    failed_at = datetime.now(UTC)
     for query in plan.queries:
+        query.kept = None
+        kept = _keep(query, failed_at)
+        if query.kept is not None:
+            if kept is not None:
+                results.append(kept)
+            continue  # the cell keeps what it shows
         values = _cell_values(query)
         if values is None:
             continue
@@ -538,11 +627,14 @@ def refresh_workbook(
     max_spend: Decimal | None = None,
     progress: Progress | None = None,
     spill: SpillMode = "static",
+    force: bool = False,
 ) -> RefreshSummary:
     """Refresh every GENERECT formula of the workbook at ``path``.
 
     ``output``: write there instead of replacing ``path`` (replaced only after success).
-    ``dry_run``: quote only (:attr:`RefreshSummary.quote`); nothing billable is sent and no
+    Before anything is sent, the file to be written is checked (:func:`check_destination`):
+    open in another program, read-only (unless ``force``), or in a folder that cannot be
+    written: WorkbookError, nothing sent. ``dry_run``: quote only (:attr:`RefreshSummary.quote`); nothing billable is sent and no
     file is written. ``max_spend``: refuse (BudgetError, nothing sent) when the worst case of
     the new queries exceeds it. When the worst case exceeds ``settings.confirm_above``,
     ``confirm(quote)`` must return True, else BudgetError (no ``confirm``: refused).
@@ -552,8 +644,10 @@ def refresh_workbook(
         summary = refresh_workbook("leads.xlsx", Engine(load_settings()), confirm=lambda q: True)
         print("\\n".join(summary.lines()))
     """
+    target = Path(output) if output is not None else Path(path)
+    if not dry_run:
+        check_destination(target, force=force)  # before anything is read, sent or bought
     plan = plan_refresh(path)
-    target = Path(output) if output is not None else plan.path
     summary = RefreshSummary(source=plan.path, output=None, dry_run=dry_run)
     summary.queries = len(plan.queries)
     summary.test_mode = engine.settings.test_mode_key
@@ -586,7 +680,9 @@ def _summarize(summary: RefreshSummary, plan: Plan, report: PatchReport) -> None
     summary.spill_errors = [str(b) for b in report.blocked]
     for query in plan.queries:
         failure = query.invalid or query.error
-        if failure is not None:
+        if query.kept is not None:
+            summary.kept.append(f"{query.where} {query.function}: {query.kept}")
+        elif failure is not None:
             summary.errors.append(f"{query.where} {query.function}: {cell_error(failure)}")
         elif query.outcome is not None:
             answer = query.outcome.answer

@@ -249,7 +249,14 @@ def write_atomically(
     """
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise WorkbookError(
+            f"Cannot write {target} ({exc.strerror or type(exc).__name__}): write it elsewhere "
+            "with -o OTHER.xlsx. Answers already fetched cost nothing to fetch again.",
+            details=f"{folder}: {exc}",
+        ) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -273,6 +280,12 @@ def write_atomically(
             raise WorkbookError(
                 f"Cannot replace {target.name}: is it open in Excel? Close it and refresh again "
                 "(answers already fetched cost nothing), or write elsewhere with -o."
+            ) from exc
+        except OSError as exc:  # a read-only mount, an immutable file, a full disk
+            raise WorkbookError(
+                f"Cannot replace {target} ({exc.strerror or type(exc).__name__}): write it "
+                "elsewhere with -o OTHER.xlsx. Answers already fetched cost nothing again.",
+                details=f"{target}: {exc}",
             ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)

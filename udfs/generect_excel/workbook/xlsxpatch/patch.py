@@ -45,7 +45,9 @@ class CellResult:
     ``values`` is the result as rows (a scalar is ``[[value]]``); ``spilling`` says the
     function returns a table (GENERECT_SEARCH/VALUES), which decides its form in
     ``spill="dynamic"``; ``formula`` is the formula text without ``=`` (needed only when a
-    shared formula must become a standalone one).
+    shared formula must become a standalone one). ``keep``: the table the formula shows now
+    stays as it is (a refresh that failed never erases it); only the formula cell gets
+    ``values[0][0]`` (its new status line), and its extent stays recorded.
     """
 
     sheet: str
@@ -53,6 +55,7 @@ class CellResult:
     values: list[list[Any]]
     spilling: bool = False
     formula: str | None = None
+    keep: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ def _cells(bounds: Bounds) -> Iterable[tuple[int, int]]:
 def _inside(col: int, row: int, bounds: Bounds) -> bool:
     c1, r1, c2, r2 = bounds
     return c1 <= col <= c2 and r1 <= row <= r2
+
+
+def _size(bounds: Bounds) -> int:
+    return (bounds[2] - bounds[0] + 1) * (bounds[3] - bounds[1] + 1)
 
 
 def _overlaps(a: Bounds, b: Bounds) -> bool:
@@ -131,15 +138,19 @@ def patch_sheet(
         anchors.add((col, row))
         height = max(1, len(result.values))
         width = max(1, max((len(r) for r in result.values), default=1))
-        placements.append(
-            _Placement(result, col, row, (col, row, col + width - 1, row + height - 1))
-        )
+        placement = _Placement(result, col, row, (col, row, col + width - 1, row + height - 1))
+        placements.append(placement)
         previous = [old_extents[(col, row)]] if (col, row) in old_extents else []
         formula = sheet.formula(col, row)
         if formula is not None and formula.get("t") == "array" and formula.get("ref"):
             ref_bounds = parse_area(formula.get("ref", ""))
             if ref_bounds:
                 previous.append(ref_bounds)
+        if result.keep:
+            # The table stays where it is: its area is taken, nothing of it is released.
+            kept = [b for b in previous if _inside(col, row, b)]
+            placement.bounds = max(kept, key=_size) if kept else (col, row, col, row)
+            continue
         for bounds in previous:
             if not _inside(col, row, bounds):
                 continue  # a record that no longer starts at its formula: ignore it
@@ -152,7 +163,9 @@ def patch_sheet(
     taken: set[tuple[int, int]] = set()
     for placement in placements:
         bounds = placement.bounds
-        if bounds[2] > EXCEL_MAX_COLUMN or bounds[3] > EXCEL_MAX_ROW:
+        if placement.result.keep:
+            pass  # already in place: nothing to collide with
+        elif bounds[2] > EXCEL_MAX_COLUMN or bounds[3] > EXCEL_MAX_ROW:
             placement.blocked = "beyond the edge of the sheet"
         else:
             placement.blocked = _blocker(sheet, placement, released, taken, anchors, merged)
@@ -181,6 +194,13 @@ def patch_sheet(
         if placement.blocked:
             sheet.set_value(placement.col, placement.row, _ErrorValue(SPILL_ERROR))
             report.cells_written += 1
+            continue
+        if placement.result.keep:
+            status = values[0][0] if values and values[0] else ""
+            sheet.set_value(placement.col, placement.row, status)
+            report.cells_written += 1
+            if spill == "static" and placement.bounds[:2] != placement.bounds[2:]:
+                new_extents[(placement.col, placement.row)] = placement.bounds
             continue
         for dr, row_values in enumerate(values or [[None]]):
             for dc in range(placement.bounds[2] - placement.col + 1):
