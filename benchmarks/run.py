@@ -14,6 +14,10 @@ figure on a fresh, temporary GENERECT_HOME. Figures:
 4. table shaping of 2,400 messy rows; writing 2,400 x 12 results into a workbook and saving it
 5. start-up: importing generect_excel.udfs in a fresh interpreter
 6. the sandbox itself: a 100-row database search over 100,000 leads
+7. the register of owned leads: leads bought twice per 1,000 over a scripted week of
+   overlapping searches (New leads only on, and off), and the extra time of a net-new search
+   with a register of 100,000 leads
+8. throttling: 60 distinct cold searches against a server capped at 5 in flight, 250 ms latency
 
 Timings are reported, never enforced: "over" marks a figure above its limit. The exit status
 is 1 only when a check that is not a timing fails (API calls made, modules imported).
@@ -39,12 +43,14 @@ import _support as S  # noqa: E402
 import bench_coalescing  # noqa: E402
 import bench_recalc  # noqa: E402
 import bench_refresh  # noqa: E402
+import bench_register  # noqa: E402
 import bench_sandbox  # noqa: E402
 import bench_startup  # noqa: E402
 import bench_table  # noqa: E402
+import bench_throttle  # noqa: E402
 import bench_write  # noqa: E402
 
-FIGURES = ("1", "2", "3", "4", "5", "6")
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8")
 
 
 def _table_rows(quick: bool) -> dict[str, Any]:
@@ -102,6 +108,8 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "4": _figure_4,
     "5": lambda quick: bench_startup.run(quick=quick),
     "6": _figure_6,
+    "7": lambda quick: bench_register.run(quick=quick),
+    "8": lambda quick: bench_throttle.run(quick=quick),
 }
 
 
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     parser.add_argument(
-        "--only", default=",".join(FIGURES), help="comma-separated figures to run (1-6)"
+        "--only", default=",".join(FIGURES), help="comma-separated figures to run (1-8)"
     )
     args = parser.parse_args(argv)
     wanted = [f.strip() for f in args.only.split(",") if f.strip()]

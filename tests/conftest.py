@@ -128,6 +128,14 @@ def _every_sandbox_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     fail_on_violations(watch)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_concurrency_limits() -> None:
+    """Each test starts at max_parallel: no limit learned from another test's 429s."""
+    from generect_excel.throttle import reset_limiters
+
+    reset_limiters()
+
+
 def _test_config(**overrides: Any) -> SandboxConfig:
     options: dict[str, Any] = {
         "seed": SANDBOX_SEED,

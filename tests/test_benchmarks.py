@@ -58,7 +58,7 @@ def test_every_figure_completes_and_prints_its_row(quick_run: Any) -> None:
     table = done.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("fig "))
     printed = [line.split()[0] for line in table[header + 2 :] if line.strip()][:-1]
-    for figure in ("1", "2", "3", "4", "5", "6"):
+    for figure in ("1", "2", "3", "4", "5", "6", "7", "8"):
         rows = _rows(results, figure)
         assert rows, f"figure {figure} has no row"
         assert printed.count(figure) == len(rows)
@@ -101,11 +101,35 @@ def test_the_refresh_fetches_each_formula_once_in_parallel(quick_run: Any) -> No
     assert figure["sequential_s"] > 0 and len(figure["wall_s"]) >= 2
 
 
+def test_throttled_searches_all_succeed_and_the_429s_are_counted(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["8"]
+    assert "error" not in figure  # any cell or refresh that failed raises, so this is 60/60
+    assert (figure["searches"], figure["server_cap"]) == (60, 5)
+    assert figure["ideal_s"] == pytest.approx(3.0)
+    for way in ("functions", "refresh"):
+        assert len(figure[way]["wall_s"]) >= 2
+        # The client starts above the server's cap (8 > 5), so it is throttled at first.
+        assert all(count > 0 for count in figure[way]["429s"])
+
+
 def test_the_worksheet_module_imports_no_openpyxl_or_web_framework(quick_run: Any) -> None:
     _, results = quick_run
     figure = results["figures"]["5"]
     assert figure["forbidden_imported"] == []
     assert "xlwings" in figure["imported"]  # the check does see what the import loads
+
+
+def test_a_week_of_net_new_searches_buys_no_lead_twice(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["7"]
+    on, off = figure["week_net_new"], figure["week_plain"]
+    assert on["bought"] > 0 and on["twice_per_1000"] == 0
+    assert on["agree"] and off["agree"]  # the ledger's rows and the register's purchases
+    assert off["twice_per_1000"] > 0  # without New leads only, the week pays twice
+    assert figure["register_size"] == 100_000
+    assert figure["body_bytes"]["empty"] < figure["body_bytes"]["capped"]
+    assert figure["body_bytes"]["capped"] < figure["body_bytes"]["all"]
 
 
 def test_an_unknown_figure_is_refused(tmp_path: Path) -> None:

@@ -304,6 +304,11 @@ def test_context_managers_close_the_pool() -> None:
 
 HEADCOUNT_400 = {"company_headcounts": ["Object with name=999 does not exist."]}
 
+# A 429 is waited out for max_throttle_wait (10 minutes by default), not a count of retries:
+# with no jitter, waits of 0.5, 1, 2, 4, then 74 of 8 s, a last one of 0.5 s to reach exactly
+# 600 s, then the final 429.
+THROTTLED_REQUESTS = 80
+
 # status, detail, error class, requests seen with the default policy (1 = not retried)
 STATUS_TABLE = [
     (400, HEADCOUNT_400, BadRequestError, 1),
@@ -318,7 +323,7 @@ STATUS_TABLE = [
     (405, "Method not allowed.", APIStatusError, 1),
     (409, None, APIStatusError, 1),
     (422, "Unprocessable.", APIStatusError, 1),
-    (429, "Request was throttled.", RateLimitedError, 5),
+    (429, "Request was throttled.", RateLimitedError, THROTTLED_REQUESTS),
     (500, "Internal server error.", ServerError, 5),
     (501, "Not implemented.", ServerError, 1),
     (502, "Bad gateway.", ServerError, 5),
@@ -449,9 +454,9 @@ def test_backoff_doubles_from_half_a_second_then_gives_up() -> None:
 
 
 def test_backoff_jitter_takes_off_up_to_a_quarter() -> None:
-    wire = Wire(httpx.Response(429, json=envelope(429, "Request was throttled.")))
+    wire = Wire(httpx.Response(503, json=envelope(503, "Unavailable")))
     client, sleeps = make_client(wire, random=lambda: 1.0)
-    with pytest.raises(RateLimitedError):
+    with pytest.raises(ServerError):
         client.count("realtime", BODY)
     assert sleeps == [0.375, 0.75, 1.5, 3.0]
 
@@ -473,7 +478,8 @@ def test_recovery_after_two_failures_returns_the_answer() -> None:
     )
     client, sleeps = make_client(wire)
     assert client.search("realtime", BODY).amount_charged == Decimal("0.04")
-    assert sleeps == [0.5, 1.0]
+    # A 429 does not use up a 5xx retry: each has its own backoff.
+    assert sleeps == [0.5, 0.5]
     # Every retry sends the very same request.
     assert len({(r.url, r.content) for r in wire.requests}) == 1
 
@@ -501,11 +507,12 @@ def test_retry_after_is_honoured_when_sane(headers: dict[str, str], first_delay:
 
 def test_retry_after_is_kept_on_the_final_error() -> None:
     wire = Wire(httpx.Response(429, json=envelope(429, "slow down"), headers={"Retry-After": "7"}))
-    client, sleeps = make_client(wire, policy=RetryPolicy(max_retries=1))
+    # 0.2 minutes: a first wait of 7 s, a second cut to the 5 s left, then the final 429.
+    client, sleeps = make_client(wire, settings=make_settings(max_throttle_wait=0.2))
     with pytest.raises(RateLimitedError) as info:
         client.search("database", BODY)
     assert info.value.retry_after == 7.0
-    assert sleeps == [7.0]
+    assert sleeps == [7.0, 5.0]
 
 
 def test_no_retries_with_a_zero_policy() -> None:
@@ -1093,7 +1100,7 @@ def test_sandbox_throttling_and_upstream_errors_are_retried_and_paid_once(sandbo
     assert len(found.leads) <= 3
     assert [e["status"] for e in sandbox.log_entries()] == [429, 502, 502, 200]
     assert len(sandbox.billable_calls()) == 1
-    assert sleeps == [0.5, 1.0, 2.0]
+    assert sleeps == [0.5, 0.5, 1.0]  # the 429's wait, then the two 5xx retries' backoff
 
 
 def test_sandbox_dropped_answer_on_a_billable_call_is_not_resent(sandbox: Any) -> None:

@@ -27,7 +27,7 @@ from generect_excel.errors import (
     shorten,
 )
 from generect_excel.functions import cell_error
-from generect_excel.settings import load_settings
+from generect_excel.settings import ENV_VARS, load_settings
 from generect_excel.store import Store
 from generect_excel.suggest import closest
 from generect_excel.templates import write_template
@@ -127,7 +127,7 @@ def test_every_error_fits_a_cell_but_the_cli_prints_it_whole(
     assert main(["spend"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err) > CELL_MESSAGE_MAX + len("error: ")  # whole: every name and the list
-    assert err.endswith("free_count_max_age, confirm_above.")
+    assert err.endswith(f"Known settings: {', '.join(ENV_VARS)}.")
     with pytest.raises(SettingsError) as info:
         load_settings()
     cell = cell_error(info.value)

@@ -12,6 +12,7 @@ from generect_excel.models import (
     ANCHOR_FIELDS,
     DATABASE_FIELDS,
     FILTER_FIELDS,
+    LOCAL_FIELDS,
     OPTION_FIELDS,
     REALTIME_FIELDS,
     REALTIME_ONLY_FIELDS,
@@ -21,6 +22,7 @@ from generect_excel.models import (
     canonical_json,
     field_problems,
     parse_mode,
+    wire_body,
     with_paging,
 )
 
@@ -43,7 +45,14 @@ def test_database_fields_follow_the_spec_and_the_seeds() -> None:
         "company_headcounts", "exclude_company_headcounts", "company_types", "company_name",
         "company_link", "company_id", "exclude_names", "exclude_ids", "filter_empty_vars",
         "limit_by", "offset_by", "strict", "skip_truncated_names", "without_company",
-    } == DATABASE_FIELDS  # fmt: skip
+    } == DATABASE_FIELDS - LOCAL_FIELDS  # fmt: skip
+
+
+def test_local_fields_are_ours_and_never_sent() -> None:
+    assert {"new_leads_only"} == LOCAL_FIELDS and LOCAL_FIELDS <= OPTION_FIELDS
+    request = build_request("database", {"job_titles": ["CEO"], "new_leads_only": True})
+    assert request.body()["new_leads_only"] is True  # part of the question (the cache key)
+    assert wire_body(request.body()) == {"job_titles": ["CEO"]}
 
 
 def test_realtime_only_fields() -> None:

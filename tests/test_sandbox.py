@@ -89,13 +89,18 @@ def expect(rows: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -
 
 
 # --------------------------------------------------------------------------- filters
-def test_job_titles_match_titles_containing_all_words_in_row_order(
+def ids(leads: list[dict[str, Any]]) -> list[str]:
+    """The leads' ids in a fixed order: the sandbox's order moves between calls (as live)."""
+    return sorted(lead_id(r) for r in leads)
+
+
+def test_job_titles_match_titles_containing_all_words(
     test_key: httpx.Client, rows: list[dict[str, Any]]
 ) -> None:
-    want = expect(rows, lambda r: {"marketing", "manager"} <= words(r["job_title"]))
+    want = sorted(expect(rows, lambda r: {"marketing", "manager"} <= words(r["job_title"])))
     answer = search(test_key, {"job_titles": ["marketing manager"], "limit_by": 2400})
     leads = answer["data"]["leads"]
-    assert [lead_id(r) for r in leads] == want
+    assert ids(leads) == want
     assert answer["data"]["results_count"] == len(want) > 100
     assert {"Content Marketing Manager", "Product Marketing Manager"} <= {
         r["job_title"] for r in leads
@@ -107,7 +112,7 @@ def test_title_acronyms_match_both_ways(test_key: httpx.Client) -> None:
     vp = search(test_key, {"job_titles": ["VP Sales"], "limit_by": 2400})["data"]["leads"]
     long = search(test_key, {"job_titles": ["vice president sales"], "limit_by": 2400})
     assert {r["job_title"] for r in vp} >= {"VP of Sales", "Vice President of Sales"}
-    assert [lead_id(r) for r in vp] == [lead_id(r) for r in long["data"]["leads"]]
+    assert ids(vp) == ids(long["data"]["leads"])
 
 
 def test_list_filters_are_any_of(test_key: httpx.Client, rows: list[dict[str, Any]]) -> None:
@@ -156,7 +161,7 @@ def test_company_locations_are_the_employers_headquarters(
     want = expect(
         rows, lambda r: r["company_location"].endswith("United Kingdom") and r["seniority"] == "vp"
     )
-    assert [lead_id(r) for r in search(test_key, body)["data"]["leads"]] == want
+    assert ids(search(test_key, body)["data"]["leads"]) == sorted(want)
 
 
 def test_exclusions_subtract(test_key: httpx.Client, rows: list[dict[str, Any]]) -> None:
@@ -176,7 +181,7 @@ def test_exclusions_subtract(test_key: httpx.Client, rows: list[dict[str, Any]])
             and r["company_headcount_range"] != "1-10"
         ),
     )
-    assert [lead_id(r) for r in search(test_key, body)["data"]["leads"]] == want
+    assert ids(search(test_key, body)["data"]["leads"]) == sorted(want)
 
 
 def test_vocabulary_filters(test_key: httpx.Client, rows: list[dict[str, Any]]) -> None:
@@ -205,7 +210,7 @@ def test_company_anchors_name_link_and_id_agree(
     by_link = search(test_key, {"company_link": company["company_url"] + "/", "limit_by": 500})
     by_id = search(test_key, {"company_id": company["linkedin_company_id"], "limit_by": 500})
     for answer in (by_name, by_link, by_id):
-        assert [lead_id(r) for r in answer["data"]["leads"]] == want
+        assert ids(answer["data"]["leads"]) == sorted(want)
         assert answer["data"]["results_count"] == len(want)
     nobody = search(test_key, {"company_name": "No Such Company Ltd"})
     assert nobody["data"] == {"leads": [], "results_count": 0}
@@ -231,15 +236,44 @@ def test_anchored_realtime_search_says_within_limit_when_the_company_fits(
     )
 
 
-def test_paging_is_stable(test_key: httpx.Client) -> None:
-    body = {"seniorities": ["senior"]}
-    first = search(test_key, {**body, "limit_by": 10})["data"]["leads"]
-    second = search(test_key, {**body, "limit_by": 10, "offset_by": 10})["data"]["leads"]
-    both = search(test_key, {**body, "limit_by": 20})["data"]["leads"]
-    assert first + second == both
-    assert search(test_key, {**body, "limit_by": 20})["data"]["leads"] == both
-    default = search(test_key, body)["data"]["leads"]
+def test_order_moves_between_calls_so_offset_pages_overlap(test_key: httpx.Client) -> None:
+    # As Generect's: naive offset pages repeat leads; pages by exclude_ids never do.
+    body = {"seniorities": ["senior"], "limit_by": 25}
+    naive = [
+        lead_id(r)
+        for offset in (0, 25, 50, 75)
+        for r in search(test_key, {**body, "offset_by": offset})["data"]["leads"]
+    ]
+    assert len(naive) == 100 and len(set(naive)) < 100
+    seen: list[str] = []
+    for _ in range(4):
+        page = search(test_key, {**body, "exclude_ids": seen} if seen else body)
+        seen += [lead_id(r) for r in page["data"]["leads"]]
+    assert len(seen) == len(set(seen)) == 100
+    default = search(test_key, {"seniorities": ["senior"]})["data"]["leads"]
     assert len(default) == 25  # no limit_by: a default page
+
+
+def test_the_order_of_a_sequence_of_calls_is_repeatable(
+    sandbox: Sandbox, test_key: httpx.Client
+) -> None:
+    body = {"job_titles": ["engineer"], "locations": ["Germany"], "limit_by": 50}
+    first = [search(test_key, body) for _ in range(3)]
+    assert ids(first[0]["data"]["leads"]) != ids(first[1]["data"]["leads"]) or ids(
+        first[1]["data"]["leads"]
+    ) != ids(first[2]["data"]["leads"])
+    sandbox.reset()  # the call counter starts again: the same calls give the same pages
+    assert [search(test_key, body) for _ in range(3)] == first
+
+
+def test_stable_order_keeps_pages_stable(sandbox_factory: Callable[..., Sandbox]) -> None:
+    with connect(sandbox_factory(stable_order=True), TEST) as client:
+        body = {"seniorities": ["senior"]}
+        first = search(client, {**body, "limit_by": 10})["data"]["leads"]
+        second = search(client, {**body, "limit_by": 10, "offset_by": 10})["data"]["leads"]
+        both = search(client, {**body, "limit_by": 20})["data"]["leads"]
+        assert first + second == both
+        assert search(client, {**body, "limit_by": 20})["data"]["leads"] == both
 
 
 def test_exclude_ids_and_names(test_key: httpx.Client, rows: list[dict[str, Any]]) -> None:
@@ -304,11 +338,6 @@ def test_realtime_only_filters(
     )
 
 
-def test_same_request_same_rows(test_key: httpx.Client) -> None:
-    body = {"job_titles": ["engineer"], "locations": ["Germany"], "limit_by": 50}
-    assert search(test_key, body) == search(test_key, body)
-
-
 def test_a_database_page_is_the_json_of_its_rows_byte_for_byte(
     sandbox: Sandbox, test_key: httpx.Client
 ) -> None:
@@ -319,17 +348,18 @@ def test_a_database_page_is_the_json_of_its_rows_byte_for_byte(
     from generect_excel.sandbox.search import run_search
 
     body = {"seniorities": ["manager", "director"], "limit_by": 30, "offset_by": 10}
-    result = run_search(sandbox.population, body, "database")
-    expected = JSONResponse(
-        {
-            "data": {
-                "leads": [sandbox.population.database_row(i) for i in result.row_ids],
-                "results_count": result.total,
-            },
-            "meta": {"amount_charged": 0.6},
-        }
-    ).body
-    for _ in range(2):
+    for call_number in (1, 2):  # each call's order is seeded by the seed and a call counter
+        shuffle = sandbox.config.seed * 1_000_003 + call_number
+        result = run_search(sandbox.population, body, "database", shuffle=shuffle)
+        expected = JSONResponse(
+            {
+                "data": {
+                    "leads": [sandbox.population.database_row(i) for i in result.row_ids],
+                    "results_count": result.total,
+                },
+                "meta": {"amount_charged": 0.6},
+            }
+        ).body
         response = test_key.post(C.PATH_DATABASE_SEARCH, json=body)
         assert response.content == expected
         assert response.headers["content-type"] == "application/json"

@@ -64,6 +64,20 @@ def test_priority_init_over_env_over_config(tmp_path):
     assert s.key == "from_config" and s.key_source == "config" and s.max_parallel == 3
 
 
+def test_max_throttle_wait_is_minutes_from_env_or_config(tmp_path):
+    config = write_config(tmp_path, "max_throttle_wait = 2.5\n")
+    s = load_settings(environ={}, config_file=tmp_path / "absent.toml", use_keyring=False)
+    assert s.max_throttle_wait == 10.0  # the default
+    s = load_settings(environ={}, config_file=config, use_keyring=False)
+    assert s.max_throttle_wait == 2.5
+    env = {"GENERECT_MAX_THROTTLE_WAIT": "30"}
+    assert load_settings(environ=env, config_file=config, use_keyring=False).max_throttle_wait == 30
+    with pytest.raises(SettingsError, match=r"max_throttle_wait \(from GENERECT_MAX_THROTTLE_WAIT\)"):
+        load_settings(
+            environ={"GENERECT_MAX_THROTTLE_WAIT": "-1"}, config_file=config, use_keyring=False
+        )
+
+
 def test_config_file_may_use_a_generect_table(tmp_path):
     config = write_config(tmp_path, '[generect]\nmax_spend_per_day = "40"\n')
     s = load_settings(environ={}, config_file=config, use_keyring=False)

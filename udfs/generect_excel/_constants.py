@@ -53,6 +53,15 @@ RECONCILE_CLOCK_SKEW = 120.0
 RECONCILE_QUIET_SECONDS = 900.0
 # `generect-excel reconcile` without --since looks back this many days.
 RECONCILE_DEFAULT_DAYS = 30
+# Throttling (429) is never charged, so it is waited out, bounded by time rather than by a
+# count of attempts: a shared office cap can stay busy for a while. Minutes, a setting.
+DEFAULT_MAX_THROTTLE_WAIT = 10.0
+# The adaptive concurrency limit (throttle.py): each 429 multiplies the requests allowed in
+# flight by this (at most once per round of requests), each answer adds 1/limit back. 0.7
+# (TCP CUBIC's factor) rather than Reno's 0.5: a 429 is free and answers at once, so probing
+# one above the cap costs little, and halving left the limit below the cap half the time
+# (benchmarks/bench_throttle.py: wall time 1.30-1.50 x ideal with 0.5, 1.18-1.44 with 0.7).
+THROTTLE_DECREASE = 0.7
 
 # Published prices in USD, used only for worst-case estimates before a call. The truth is
 # always the answer's meta.amount_charged.
@@ -72,6 +81,11 @@ DEFAULT_FREE_COUNT_MAX_AGE = 24 * 3600
 MAX_LIMIT = 2400
 MAX_OFFSET = 2399
 MAX_LIMIT_PLUS_OFFSET = 2400
+
+# "New leads only" sends at most this many of the register's ids (the most recently bought) in
+# exclude_ids: about 25 bytes each, so ~0.25 MB of request body. Measured by
+# benchmarks/bench_register.py; the README ("The register of owned leads") explains the choice.
+NET_NEW_MAX_EXCLUDE_IDS = 10_000
 
 # Excel's cell limits.
 EXCEL_MAX_CELL_CHARS = 32767
@@ -99,8 +113,9 @@ STORE_WRITE_RETRY_SECONDS = 3.0
 # A process waiting for another process's identical request polls the store this often.
 INFLIGHT_POLL_INTERVAL = 0.05
 INFLIGHT_POLL_MAX_INTERVAL = 0.5
-# An in-flight claim older than the request timeout plus this margin is abandoned (its owner
-# crashed or hung) and may be taken over.
+# An in-flight claim older than the request timeout plus the throttling wait
+# (settings.max_throttle_wait) plus this margin is abandoned (its owner crashed or hung) and
+# may be taken over.
 INFLIGHT_CLAIM_MARGIN = 60.0
 # Idle SQLite connections a store keeps open for reuse (opening one costs more than a cached
 # read), and the decoded answers it keeps in memory so a recalculation does not parse the
@@ -119,4 +134,4 @@ TABLE_MEMO_CELLS = 400_000
 ACCOUNT_CACHE_SECONDS = 60.0
 
 # The worksheet functions whose result spills over several cells (the others give one value).
-SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES"})
+SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES", "GENERECT_LEADS"})

@@ -11,11 +11,15 @@ Caching, billing and Excel belong elsewhere (engine, store, udfs). This module o
 
 :class:`Client` (threads) and :class:`AsyncClient` (asyncio) have the same methods:
 ``search(mode, body)``, ``count(mode, body)``, ``account()`` and ``transactions(since, until)``
-(the billing history, every page, each record checked against the filters asked). Both hold one pooled httpx
-connection pool, send ``Authorization: Token <key>``, cap requests in flight at
-``settings.max_parallel``, retry what is safe to retry (see :mod:`generect_excel.retry`) and let
-only :mod:`generect_excel.errors` classes escape. :func:`shared_client` gives each process one
-:class:`Client` per base URL and key.
+(the billing history, every page, each record checked against the filters asked). Both hold
+one pooled httpx connection pool, send ``Authorization: Token <key>``, retry what is safe to
+retry (see :mod:`generect_excel.retry`) and let only :mod:`generect_excel.errors` classes
+escape. :func:`shared_client` gives each process one :class:`Client` per base URL and key.
+
+Requests in flight are capped by the process's adaptive limiter for the base URL and key
+(:mod:`generect_excel.throttle`): at most ``settings.max_parallel``, fewer while Generect
+throttles. A throttled request (429, never charged) gives its slot back, waits (jittered, at
+least any ``Retry-After``) and tries again, for up to ``settings.max_throttle_wait`` minutes.
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ from urllib.parse import urlencode
 import httpx
 
 from . import _constants as C
-from .errors import CriteriaError, GenerectError, ProtocolError, format_detail
+from .errors import (
+    CriteriaError,
+    GenerectError,
+    ProtocolError,
+    RateLimitedError,
+    format_detail,
+)
 from .responses import (
     Account,
     BillingHistory,
@@ -52,11 +62,13 @@ from .retry import (
     RetryPolicy,
     exception_outcome,
     is_retryable,
+    is_throttled,
     parse_retry_after,
     retry_delay,
     status_error,
 )
-from .settings import Settings
+from .settings import ENV_VARS, Settings
+from .throttle import ConcurrencyLimiter, Signal, limiter_for
 
 __all__ = [
     "ENDPOINTS",
@@ -207,6 +219,34 @@ class _TransactionListing:
         return self.history.model_copy(update={"transactions": self.kept, "ignored": self.ignored})
 
 
+@dataclass
+class _Patience:
+    """How much of its retry allowance one call has used."""
+
+    retries: int = 0  # retries after anything but throttling: bounded by max_retries
+    throttles: int = 0  # 429s so far: the exponent of the throttling backoff
+    throttled_since: float | None = None  # the clock when the first 429 arrived
+    throttle_slept: float = 0.0  # seconds slept after 429s
+
+    def throttled_for(self, now: float) -> float:
+        """Seconds since the first 429. The slept total counts too, so that an injected
+        sleep that does not let the clock move still adds up."""
+        if self.throttled_since is None:
+            return 0.0
+        return max(now - self.throttled_since, self.throttle_slept)
+
+
+def _signal(outcome: Attempt) -> Signal:
+    """What an attempt tells the limiter about Generect's cap."""
+    if is_throttled(outcome.error):
+        return "throttled"
+    return "answered" if outcome.error is None else "failed"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 class _BaseClient:
     """The logic shared by :class:`Client` and :class:`AsyncClient`; no I/O here."""
 
@@ -216,12 +256,19 @@ class _BaseClient:
         *,
         random: Callable[[], float],
         policy: RetryPolicy | None,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
         # Before any I/O: a missing key is a SettingsError saying where the key is read from.
         self._key = settings.require_key()
         self._settings = settings
         self._random = random
         self._policy = policy or RetryPolicy()
+        self._clock = clock
+        # Shared with every client for this base URL and key in the process (see throttle.py).
+        self._limiter = limiter or limiter_for(
+            settings.base_url, settings.account, settings.max_parallel
+        )
         # What the sync and the async httpx client are both built with. The pool holds exactly
         # as many connections as we let requests run at once; redirects are never followed.
         self._http_options: dict[str, Any] = {
@@ -246,6 +293,11 @@ class _BaseClient:
     @property
     def policy(self) -> RetryPolicy:
         return self._policy
+
+    @property
+    def limiter(self) -> ConcurrencyLimiter:
+        """The adaptive cap on requests in flight this client shares (see throttle.py)."""
+        return self._limiter
 
     def __repr__(self) -> str:
         return (
@@ -357,26 +409,74 @@ class _BaseClient:
         return Attempt(error=error, retry=retry, retry_after=retry_after, reason=f"HTTP {status}")
 
     def _delay_before_retry(
-        self, endpoint: Endpoint, attempt: int, outcome: Attempt
+        self, endpoint: Endpoint, patience: _Patience, outcome: Attempt
     ) -> float | None:
-        """Seconds to wait before trying again, or None to give up (and raise)."""
-        if not outcome.retry or attempt >= self._policy.max_retries:
+        """Seconds to wait before trying again, or None to give up (and raise).
+
+        A 429 is waited out until ``max_throttle_wait`` minutes have passed since the call's
+        first 429 (the last wait is cut to end there, so the call fails then, not sooner);
+        anything else retryable is retried ``policy.max_retries`` times.
+        """
+        if not outcome.retry:
             return None
-        delay = retry_delay(attempt, self._policy, outcome.retry_after, self._random)
+        if is_throttled(outcome.error):
+            now = self._clock()
+            if patience.throttled_since is None:
+                patience.throttled_since = now
+            left = self._settings.max_throttle_wait * 60 - patience.throttled_for(now)
+            if left <= 0:
+                return None
+            delay = retry_delay(patience.throttles, self._policy, outcome.retry_after, self._random)
+            delay = min(delay, left)
+            patience.throttles += 1
+            patience.throttle_slept += delay
+            logger.info(
+                "Throttled on %s %s (429 number %d), trying again in %.2f s",
+                endpoint.method,
+                endpoint.path,
+                patience.throttles,
+                delay,
+            )
+            return delay
+        if patience.retries >= self._policy.max_retries:
+            return None
+        delay = retry_delay(patience.retries, self._policy, outcome.retry_after, self._random)
+        patience.retries += 1
         logger.info(
             "Retrying %s %s after %s (retry %d of %d in %.2f s)",
             endpoint.method,
             endpoint.path,
             outcome.reason,
-            attempt + 1,
+            patience.retries,
             self._policy.max_retries,
             delay,
         )
         return delay
 
-    def _final_error(self, endpoint: Endpoint, outcome: Attempt) -> GenerectError:
+    def _final_error(
+        self, endpoint: Endpoint, patience: _Patience, outcome: Attempt
+    ) -> GenerectError:
         error = outcome.error
         assert error is not None
+        if patience.throttled_since is not None and isinstance(error, RateLimitedError):
+            # Waited out for as long as allowed: say for how long, and which setting gives more.
+            waited = patience.throttled_for(self._clock())
+            limit = self._settings.max_throttle_wait
+            variable = ENV_VARS["max_throttle_wait"]
+            throttled = RateLimitedError(
+                f"Throttled by Generect (429) for {_duration(waited)}; nothing charged. "
+                f"To wait longer, raise {variable} (minutes).",
+                status_code=429,
+                detail=error.detail,
+                details=(
+                    f"{error.details}; throttled {patience.throttles + 1} times over "
+                    f"{waited:.1f} s; max_throttle_wait is {limit:g} min (config file key "
+                    f"max_throttle_wait, or {variable})"
+                ),
+                path=error.path,
+                retry_after=error.retry_after,
+            )
+            outcome.cause, error = error, throttled
         error.message = self._scrub(error.full_message)
         error.details = self._scrub(error.details)
         error.args = (error.message,)
@@ -389,7 +489,9 @@ class Client(_BaseClient):
 
     ``transport`` (e.g. ``httpx.MockTransport``), ``sleep`` and ``random`` are injectable so
     tests never touch the network or wait. Thread-safe; at most ``settings.max_parallel``
-    requests are in flight at once (the others wait their turn).
+    requests are in flight at once, fewer while Generect throttles (the others wait their
+    turn). ``clock`` (monotonic seconds) times throttling; ``limiter`` replaces the process's
+    shared one (see :mod:`generect_excel.throttle`).
     """
 
     def __init__(
@@ -400,10 +502,11 @@ class Client(_BaseClient):
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
-        super().__init__(settings, random=random, policy=policy)
+        super().__init__(settings, random=random, policy=policy, clock=clock, limiter=limiter)
         self._sleep = sleep
-        self._slots = threading.BoundedSemaphore(settings.max_parallel)
         self._http = httpx.Client(transport=transport, **self._http_options)
 
     def search(
@@ -460,27 +563,39 @@ class Client(_BaseClient):
         on_send: Callable[[], None] | None = None,
     ) -> Any:
         args = self._request_args(endpoint, content)
-        attempt = 0
+        patience = _Patience()
         while True:
+            ticket = self._limiter.acquire(self._settings.max_parallel)
+            signal: Signal = "failed"
             try:
-                with self._slots:
-                    if on_send is not None:
-                        on_send()  # the last moment before the bytes leave (see search)
-                    response = self._http.request(**args)
-            except HTTPX_ERRORS as exc:
-                outcome = exception_outcome(endpoint, exc, scrub=self._scrub)
-            else:
-                logger.debug(
-                    "%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code
-                )
-                outcome = self._interpret_response(endpoint, response)
+                outcome = self._send(endpoint, args, on_send)
+                signal = _signal(outcome)
+            finally:
+                self._limiter.release(ticket, signal)
             if outcome.error is None:
                 return outcome.result
-            delay = self._delay_before_retry(endpoint, attempt, outcome)
+            delay = self._delay_before_retry(endpoint, patience, outcome)
             if delay is None:
-                raise self._final_error(endpoint, outcome) from outcome.cause
+                raise self._final_error(endpoint, patience, outcome) from outcome.cause
             self._sleep(delay)  # outside the slot: a waiting retry must not block others
-            attempt += 1
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        args: dict[str, Any],
+        on_send: Callable[[], None] | None = None,
+    ) -> Attempt:
+        """One attempt, in a slot: send the request, read what came back. ``on_send`` runs
+        first, the last moment before the bytes leave (see :meth:`search`); if it raises,
+        nothing is sent."""
+        if on_send is not None:
+            on_send()
+        try:
+            response = self._http.request(**args)
+        except HTTPX_ERRORS as exc:
+            return exception_outcome(endpoint, exc, scrub=self._scrub)
+        logger.debug("%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code)
+        return self._interpret_response(endpoint, response)
 
     @property
     def is_closed(self) -> bool:
@@ -517,10 +632,11 @@ class AsyncClient(_BaseClient):
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
-        super().__init__(settings, random=random, policy=policy)
+        super().__init__(settings, random=random, policy=policy, clock=clock, limiter=limiter)
         self._sleep = sleep
-        self._slots = asyncio.Semaphore(settings.max_parallel)
         self._http = httpx.AsyncClient(transport=transport, **self._http_options)
 
     async def search(self, mode: Mode, body: Mapping[str, Any]) -> SearchResult:
@@ -550,25 +666,30 @@ class AsyncClient(_BaseClient):
 
     async def _call(self, endpoint: Endpoint, content: bytes | None) -> Any:
         args = self._request_args(endpoint, content)
-        attempt = 0
+        patience = _Patience()
         while True:
+            ticket = await self._limiter.acquire_async(self._settings.max_parallel)
+            signal: Signal = "failed"
             try:
-                async with self._slots:
-                    response = await self._http.request(**args)
-            except HTTPX_ERRORS as exc:
-                outcome = exception_outcome(endpoint, exc, scrub=self._scrub)
-            else:
-                logger.debug(
-                    "%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code
-                )
-                outcome = self._interpret_response(endpoint, response)
+                outcome = await self._send(endpoint, args)
+                signal = _signal(outcome)
+            finally:
+                self._limiter.release(ticket, signal)
             if outcome.error is None:
                 return outcome.result
-            delay = self._delay_before_retry(endpoint, attempt, outcome)
+            delay = self._delay_before_retry(endpoint, patience, outcome)
             if delay is None:
-                raise self._final_error(endpoint, outcome) from outcome.cause
-            await self._sleep(delay)
-            attempt += 1
+                raise self._final_error(endpoint, patience, outcome) from outcome.cause
+            await self._sleep(delay)  # outside the slot: a waiting retry must not block others
+
+    async def _send(self, endpoint: Endpoint, args: dict[str, Any]) -> Attempt:
+        """One attempt, in a slot: send the request, read what came back."""
+        try:
+            response = await self._http.request(**args)
+        except HTTPX_ERRORS as exc:
+            return exception_outcome(endpoint, exc, scrub=self._scrub)
+        logger.debug("%s %s -> HTTP %d", endpoint.method, endpoint.path, response.status_code)
+        return self._interpret_response(endpoint, response)
 
     @property
     def is_closed(self) -> bool:

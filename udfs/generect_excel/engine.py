@@ -21,10 +21,17 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.
 5. **Save.** The answer, its ledger row (billable endpoints, searches and realtime counts, even
-   at $0; any other answer whose ``meta.amount_charged`` is above 0) and the refresh mark are
-   written in one transaction. If the write fails after the API answered, it is retried
+   at $0; any other answer whose ``meta.amount_charged`` is above 0), a search's leads in the
+   register of owned leads (:mod:`generect_excel.register`) and the refresh mark are written in
+   one transaction. If the write fails after the API answered, it is retried
    briefly, then the charge goes to the store's fallback journal and a
    :class:`~generect_excel.errors.StoreError` says it was charged.
+
+**Owned leads.** The cache key is the analyst's question; the body sent for a search is built
+at fetch time from the register (:meth:`Engine._wire`): pages of the same criteria exclude
+each other's leads (``exclude_ids``, with ``offset_by`` reduced by the earlier pages' leads), and
+"New leads only" excludes the register's most recent leads. Searches of one criteria family
+fetch one at a time in a process, so parallel pages cannot buy the same leads.
 
 **Unknown outcomes.** A billable call that was sent and whose answer was lost
 (:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or
@@ -88,7 +95,8 @@ from . import budget
 from .client import ENDPOINTS, Endpoint, shared_client
 from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
-from .models import canonical_json
+from .models import canonical_json, wire_body
+from .register import OwnedLead, PageFacts, Purchase
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
 from .store import (
@@ -208,11 +216,18 @@ _flights_lock = threading.Lock()
 _flights: dict[tuple[str, str], Future[Answer]] = {}
 
 
+# Searches of one criteria family (the same question but for limit and offset) fetch one at a
+# time in this process: each reads the register for the leads the others bought (stable pages,
+# net-new) before it sends, so the refresher's parallel pages do not buy the same leads.
+_families: dict[tuple[str, str], threading.Lock] = {}
+
+
 def _forget_flights_in_child() -> None:
     # A forked child inherits the parent's futures, which no thread of its own will complete.
     global _flights_lock
     _flights_lock = threading.Lock()
     _flights.clear()
+    _families.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -634,10 +649,18 @@ class Engine:
         self.client  # noqa: B018 - no key? fail now, before claiming or reserving anything
         return self._claim_and_fetch(call, found)
 
+    def _claim_ttl(self, call: _Call) -> float:
+        """How long a claim on ``call`` lives (from its taking, and again from each send). A live
+        call may wait out throttling for max_throttle_wait before it is even answered: its
+        claim must not expire meanwhile, or another process would buy the same answer."""
+        return (
+            call.endpoint.timeout + self.settings.max_throttle_wait * 60 + C.INFLIGHT_CLAIM_MARGIN
+        )
+
     def _claim_and_fetch(self, call: _Call, found: Found) -> Answer:
         store = self.store
         owner = new_owner()
-        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        ttl = self._claim_ttl(call)
         seen, mark = found.entry, found.mark
         seen_at = seen.fetched_at if seen is not None else None
         seen_doubt = found.unknown.charge_id if found.unknown is not None else None
@@ -744,7 +767,7 @@ class Engine:
         """The client's ``on_send`` for a billable call: mark its claim sent, durably, with
         what to record if this process dies before it learns how the call ended (a kill, a
         crash of Excel), and note it in ``marked``. Raising stops the request from leaving."""
-        ttl = call.endpoint.timeout + C.INFLIGHT_CLAIM_MARGIN
+        ttl = self._claim_ttl(call)
 
         def mark_sent() -> None:
             unknown, charge = self._doubt_records(call, "OutcomeUnknownError")
@@ -797,17 +820,108 @@ class Engine:
         )
         return unknown, stored
 
+    def _criteria_key(self, call: _Call) -> str:
+        """The criteria family of a search: its key without the page (limit, offset) and our
+        own options. Pages of one family never overlap (see :meth:`_wire`)."""
+        return self._family_key(call.endpoint.path, call.body)
+
+    def _family_key(self, path: str, body: dict[str, Any]) -> str:
+        question = {
+            k: v for k, v in body.items() if k not in ("limit_by", "offset_by", "new_leads_only")
+        }
+        return make_cache_key(
+            path, canonical_json(question), self.settings.base_url, self.settings.account
+        )
+
+    def owned_leads(
+        self, request: _Request | None = None, *, since: date | datetime | None = None
+    ) -> list[OwnedLead]:
+        """The register of owned leads (every lead bought, once), oldest first: all of it, or
+        the leads bought by searches with ``request``'s criteria (any page, either mode);
+        ``since`` keeps leads first bought from that day (local) or moment on."""
+        keys = None
+        if request is not None:
+            body = request.body()
+            keys = [
+                self._family_key(ENDPOINTS[("search", mode)].path, body)
+                for mode in ("database", "realtime")
+            ]
+        return self.store.owned_leads(_local_bound(since, end=False), criteria_keys=keys)
+
+    def _wire(self, call: _Call, family: str | None) -> tuple[dict[str, Any], PageFacts | None]:
+        """The body to send for ``call`` and what the register excluded from it.
+
+        The cache key stays the analyst's question; what goes on the wire changes with the
+        register. A search excludes (``exclude_ids``) the leads bought for the same criteria by
+        pages at another offset, and its ``offset_by`` skips only the earlier positions nobody
+        bought (``offset`` minus the leads of earlier pages; 0 once they were all bought), so
+        pages never overlap whatever Generect's order. "New leads only" also excludes the
+        register's most recent ``C.NET_NEW_MAX_EXCLUDE_IDS`` leads (test-mode leads apart).
+        """
+        body = wire_body(call.body)
+        if call.kind != "search" or family is None:
+            return body, None
+        offset = int(call.body.get("offset_by") or 0)
+        page_ids, earlier = self.store.page_exclusions(family, offset)
+        owned_ids: list[str] = []
+        owned = 0
+        if call.body.get("new_leads_only"):
+            owned_ids, owned = self.store.recent_lead_ids(
+                self.settings.base_url, self.settings.test_mode_key, C.NET_NEW_MAX_EXCLUDE_IDS
+            )
+        own = list(body.get("exclude_ids") or [])
+        excluded = list(dict.fromkeys([*own, *page_ids, *owned_ids]))
+        if len(excluded) > len(own):
+            body["exclude_ids"] = excluded
+        wire_offset = max(0, offset - earlier)
+        if wire_offset != offset:  # else the body goes as asked (the ledger's request)
+            if wire_offset:
+                body["offset_by"] = wire_offset
+            else:
+                body.pop("offset_by", None)
+        rule = ""
+        if call.body.get("new_leads_only"):
+            rule = "new leads only"
+            if owned > len(owned_ids):
+                rule += f" (the {len(owned_ids):,} most recent of {owned:,} owned)"
+        elif page_ids:
+            rule = "other pages"
+        facts = PageFacts(
+            new=0,
+            rows=0,
+            excluded=len(excluded) - len(own),
+            owned=owned,
+            rule=rule,
+            wire_offset=wire_offset,
+        )
+        return body, facts
+
+    def _family_lock(self, family: str) -> threading.Lock:
+        with _flights_lock:
+            return _families.setdefault((self._store_id, family), threading.Lock())
+
     def _fetch_and_save(self, call: _Call, owner: str, marked: list[bool]) -> Answer:
+        if call.kind != "search":
+            return self._fetch_and_save_locked(call, owner, None, marked)
+        family = self._criteria_key(call)
+        with self._family_lock(family):
+            return self._fetch_and_save_locked(call, owner, family, marked)
+
+    def _fetch_and_save_locked(
+        self, call: _Call, owner: str, family: str | None, marked: list[bool]
+    ) -> Answer:
         client = self.client
+        wire, facts = self._wire(call, family)
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
         on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
         if call.kind == "search":
-            result: SearchResult | CountResult = client.search(
-                call.mode, call.body, on_send=on_send
-            )
+            result: SearchResult | CountResult = client.search(call.mode, wire, on_send=on_send)
         else:
-            result = client.count(call.mode, call.body, on_send=on_send)
+            result = client.count(call.mode, wire, on_send=on_send)
+        if facts is not None and isinstance(result, SearchResult):
+            facts = replace(facts, rows=len(result.leads))
+            result = result.model_copy(update={"register_facts": facts.to_json()})
         now = self._clock()
         test_mode = self.settings.test_mode_key or result.test_mode
         # meta.amount_charged is the truth: a charge on an endpoint believed free is recorded
@@ -844,13 +958,39 @@ class Engine:
                 cache_key=call.key,
                 origin=call.origin or Origin(),
             )
-        self.store.save(
+        purchase = None
+        if charge is not None and family is not None and isinstance(result, SearchResult):
+            purchase = Purchase(
+                charge_id=charge.charge_id,
+                time=now,
+                base_url=self.settings.base_url,
+                account=self.settings.account,
+                test_mode=test_mode,
+                mode=call.mode,
+                cache_key=call.key,
+                criteria_key=family,
+                page_offset=int(call.body.get("offset_by") or 0),
+                request=call.canonical,
+                origin=call.origin or Origin(),
+                amount_charged=result.amount_charged,
+                leads=result.leads,
+            )
+        new = self.store.save(
             entry,
             charge,
             owner=owner,
             mark=(call.slot, call.token) if call.token is not None else None,
             retry_for=C.STORE_WRITE_RETRY_SECONDS,
+            purchase=purchase,
         )
+        if (
+            new is not None
+            and isinstance(result, SearchResult)
+            and result.register_facts is not None
+        ):
+            result = result.model_copy(
+                update={"register_facts": {**result.register_facts, "new": new}}
+            )
         return Answer(
             result=result,
             from_cache=False,

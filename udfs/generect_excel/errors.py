@@ -331,7 +331,7 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitedError(APIStatusError):
-    """429: throttled, still after the retries."""
+    """429: still throttled after waiting ``max_throttle_wait`` minutes (never charged)."""
 
     status_code = 429
     default_message = "Generect is throttling requests (429). Wait a minute, then refresh."

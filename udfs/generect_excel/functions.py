@@ -10,7 +10,7 @@ platform). Both hand over the arguments the way xlwings would: a criteria range 
     request_for_search(criteria, limit, offset, mode)       -> LeadSearchRequest
     run_count / run_search                                  -> Outcome (value + engine Answer)
     evaluate_count, evaluate_search, evaluate_spend,
-    evaluate_balance, evaluate_values                       -> the cell value or 2-D table
+    evaluate_balance, evaluate_values, evaluate_leads       -> the cell value or 2-D table
     cell_error(exc)                                         -> "#GENERECT! ..." one line
 
 Defaults (an omitted argument or an empty cell): ``mode`` "database"; ``limit`` the criteria's
@@ -78,6 +78,7 @@ __all__ = [
     "check_arguments",
     "evaluate_balance",
     "evaluate_count",
+    "evaluate_leads",
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
@@ -102,6 +103,7 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
     "GENERECT_SPEND": ("period",),
     "GENERECT_BALANCE": (),
     "GENERECT_VALUES": ("field",),
+    "GENERECT_LEADS": ("criteria",),
 }
 
 UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
@@ -383,6 +385,17 @@ def _check_values(field: Any = None) -> None:
     _values(field)
 
 
+def _leads_criteria(criteria: Any = None) -> LeadSearchRequest | None:
+    """GENERECT_LEADS' optional criteria as a request (None: the whole register)."""
+    if criteria is None:
+        return None
+    try:
+        return criteria_from_block(criteria)
+    except CriteriaError:
+        # Realtime-only fields (keywords...): the same criteria read in realtime mode.
+        return criteria_from_block(criteria, mode="realtime")
+
+
 # What each function checks before it calls anything (FUNCTION_NAMES' arguments, by name).
 _ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
     "GENERECT_COUNT": _check_count,
@@ -390,6 +403,7 @@ _ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
     "GENERECT_SPEND": _check_spend,
     "GENERECT_BALANCE": _check_balance,
     "GENERECT_VALUES": _check_values,
+    "GENERECT_LEADS": _leads_criteria,
 }
 
 
@@ -509,6 +523,18 @@ def evaluate_values(field: Any) -> list[list[str]]:
     """``=GENERECT_VALUES(field)``: the allowed values of a vocabulary field, as one column
     (for drop-down lists). ``field`` is a request field, a vocabulary or a friendly label."""
     return _values(field)
+
+
+def evaluate_leads(engine: Any, criteria: Any = None) -> list[list[Any]]:
+    """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
+    computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
+    leads bought by searches with those criteria (any page, either mode). Free, no network."""
+    from .register import OWNED_COLUMNS, owned_row
+    from .table import to_cell
+
+    request = _leads_criteria(criteria)
+    rows = [[to_cell(v) for v in owned_row(lead)] for lead in engine.owned_leads(request)]
+    return [list(OWNED_COLUMNS), *rows]
 
 
 # --------------------------------------------------------------------------- errors

@@ -61,6 +61,7 @@ __all__ = [
     "OPTION_FIELDS",
     "REALTIME_FIELDS",
     "REALTIME_ONLY_FIELDS",
+    "LOCAL_FIELDS",
     "LeadSearchRequest",
     "Mode",
     "RealtimeLeadSearchRequest",
@@ -69,6 +70,7 @@ __all__ = [
     "field_problems",
     "parse_mode",
     "request_class",
+    "wire_body",
     "with_paging",
 ]
 
@@ -174,6 +176,9 @@ class LeadSearchRequest(BaseModel):
     offset_by: StrictInt | None = Field(default=None, ge=0)
     strict: list[str] | None = None
     skip_truncated_names: StrictBool | None = None
+    # Ours, never sent (see LOCAL_FIELDS): "New leads only: yes" asks for leads the register
+    # of owned leads does not hold; the engine turns it into exclude_ids.
+    new_leads_only: StrictBool | None = None
 
     # -- field validators ---------------------------------------------------------------
 
@@ -414,9 +419,20 @@ OPTION_FIELDS: frozenset[str] = frozenset(
         "include_full_profile",
         "include_total_count",
         "max_profiles_scanned",
+        "new_leads_only",
     }
 )
 """Paging, matching and response options: they shape a search but are not one."""
+
+LOCAL_FIELDS: frozenset[str] = frozenset({"new_leads_only"})
+"""Fields of ours that are part of the analyst's question (and so of the cache key) but never
+go to Generect: :func:`wire_body` leaves them out."""
+
+
+def wire_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` without :data:`LOCAL_FIELDS`: what may be sent to Generect."""
+    return {k: v for k, v in body.items() if k not in LOCAL_FIELDS}
+
 
 FILTER_FIELDS: tuple[str, ...] = tuple(
     name

@@ -2,11 +2,15 @@
 
 The policy is data (:class:`RetryPolicy`) and the wait a pure function of the attempt
 (:func:`retry_delay`), after anthropic-sdk's ``_calculate_retry_timeout``: 0.5 s doubling to
-8 s, a little jitter, and a server's ``Retry-After`` obeyed when it is sane.
+8 s, jitter on every wait, and a server's ``Retry-After`` taken as the least to wait when it
+is sane.
 
 What may be retried is stricter than in most SDKs because calls cost money:
 
-- 429 and 5xx answers: retried. Generect refunds failed requests, so nothing was charged.
+- 429 answers: waited out, bounded by time (``settings.max_throttle_wait`` minutes from the
+  first 429), not by ``max_retries``: a 429 is never charged, so waiting is always safe.
+- 5xx answers: retried ``max_retries`` times. Generect refunds failed requests, so nothing was
+  charged.
 - Failures *before the request was sent* (:data:`NOT_SENT`: connect error, connect timeout,
   no free connection in the pool): retried. The server never saw the request.
 - Failures *after the request was sent* (:data:`AMBIGUOUS`: read or write timeout, dropped or
@@ -57,6 +61,7 @@ __all__ = [
     "RetryPolicy",
     "exception_outcome",
     "is_retryable",
+    "is_throttled",
     "parse_retry_after",
     "retry_delay",
     "status_error",
@@ -92,7 +97,8 @@ AMBIGUOUS: tuple[type[Exception], ...] = (
 class RetryPolicy:
     """How often and how patiently to retry.
 
-    ``max_retries`` counts retries, not attempts: 4 means at most 5 requests.
+    ``max_retries`` counts retries, not attempts: 4 means at most 5 requests. It does not
+    bound throttling (429), which is bounded by time instead (``settings.max_throttle_wait``).
     """
 
     max_retries: int = C.MAX_RETRIES
@@ -114,19 +120,23 @@ def retry_delay(
 ) -> float:
     """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0).
 
-    A sane ``retry_after`` (0 to ``policy.max_retry_after`` seconds) is obeyed exactly.
-    Otherwise ``initial_delay * 2**attempt`` capped at ``max_delay``, minus up to 25 % jitter
-    so that many cells throttled at once do not come back in lockstep.
+    The backoff is ``initial_delay * 2**attempt`` capped at ``max_delay``. Without a sane
+    ``retry_after`` the wait is that backoff minus up to 25 % jitter. A sane ``retry_after``
+    (0 to ``policy.max_retry_after`` seconds) is the least to wait: the wait is
+    ``retry_after`` plus up to one backoff of jitter, so that many cells throttled at once do
+    not all come back at the very second the server named (and collide again).
 
     >>> [retry_delay(n, RetryPolicy(), random=lambda: 0.0) for n in range(6)]
     [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
-    >>> retry_delay(0, RetryPolicy(), retry_after=3.0)
-    3.0
+    >>> retry_delay(0, RetryPolicy(), retry_after=1.0, random=lambda: 0.0)
+    1.0
+    >>> retry_delay(1, RetryPolicy(), retry_after=1.0, random=lambda: 0.5)
+    1.5
     """
-    if retry_after is not None and 0 <= retry_after <= policy.max_retry_after:
-        return float(retry_after)
     # min() before the power would overflow on absurd attempt numbers; cap the exponent.
     backoff = min(policy.initial_delay * 2 ** min(attempt, 62), policy.max_delay)
+    if retry_after is not None and 0 <= retry_after <= policy.max_retry_after:
+        return float(retry_after) + backoff * random()
     return backoff * (1 - 0.25 * random())
 
 
@@ -263,6 +273,11 @@ def status_error(
         return cls(None, **kwargs)
     phrase = text or httpx.codes.get_reason_phrase(status) or "error"
     return APIStatusError(f"Generect answered HTTP {status}: {phrase}", **kwargs)
+
+
+def is_throttled(error: GenerectError | None) -> bool:
+    """A 429 that asks us to slow down (waited out by time), not one about the balance."""
+    return isinstance(error, RateLimitedError) and error.status_code == 429
 
 
 def is_retryable(error: APIStatusError, policy: RetryPolicy) -> bool:

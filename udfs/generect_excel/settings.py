@@ -54,6 +54,7 @@ ENV_VARS: dict[str, str] = {
     "max_spend_per_day": "GENERECT_MAX_SPEND_PER_DAY",
     "free_count_max_age": "GENERECT_FREE_COUNT_MAX_AGE",
     "confirm_above": "GENERECT_CONFIRM_ABOVE",
+    "max_throttle_wait": "GENERECT_MAX_THROTTLE_WAIT",
 }
 
 
@@ -117,6 +118,9 @@ class Settings(BaseModel):
     free_count_max_age: int = Field(default=C.DEFAULT_FREE_COUNT_MAX_AGE, ge=0)
     # A refresh whose worst case exceeds this asks before spending (on a terminal).
     confirm_above: Decimal = Field(default=Decimal("1"), ge=0)
+    # Minutes a request keeps waiting out Generect's throttling (429, never charged) before
+    # it fails; counted from its first 429.
+    max_throttle_wait: float = Field(default=C.DEFAULT_MAX_THROTTLE_WAIT, ge=0, le=24 * 60)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
     config_file: Path | None = None  # the config file read (or looked for), for messages
     # Environment variables spelt like GENERECT_API_KEY but not it ("GENERECT_APIKEY"): named

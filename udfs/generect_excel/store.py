@@ -20,8 +20,9 @@ Why each property holds:
   text read in the same SELECT: a recalculation does not parse the same JSON again, and an
   entry rewritten by anyone is decoded afresh. Entries' ``answer`` dicts may so be shared
   between calls: read them, never change them.
-- **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row and
-  the release of the in-flight claim together, or none of them.
+- **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row, a
+  search's leads in the register of owned leads (:mod:`generect_excel.register`) and the
+  release of the in-flight claim together, or none of them.
 - **Unknown outcomes are remembered.** A billable call sent whose answer was lost (or came
   back unreadable) may have been charged. :meth:`Store.record_unknown` keeps that doubt under
   the cache key (``unknown_outcomes``), with a ledger row flagged ``unknown_outcome`` at the
@@ -85,6 +86,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from . import _constants as C
+from . import register
 from .errors import StoreError
 from .ledger import Charge, LedgerEntry, Origin, Settlement
 
@@ -258,6 +260,11 @@ MIGRATIONS += (
             """,
         ),
     ),
+)
+
+MIGRATIONS += (
+    # The register of owned leads and which page bought each (see generect_excel.register).
+    Migration("0009_owned_leads", register.SCHEMA),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -939,10 +946,14 @@ class Store:
         owner: str | None = None,
         mark: tuple[str, str] | None = None,
         retry_for: float = 0.0,
-    ) -> None:
+        purchase: register.Purchase | None = None,
+    ) -> int | None:
         """Store ``entry``, its ``charge`` (if billable), the refresh ``mark`` ``(origin,
-        token)`` and release ``owner``'s claim on the key, in ONE transaction. An unknown
-        outcome recorded on the key is cleared: this answer settles it.
+        token)``, the leads of ``purchase`` in the register of owned leads, and release
+        ``owner``'s claim on the key, in ONE transaction. An unknown outcome recorded on the
+        key is cleared: this answer settles it. Returns how many of the purchase's rows were
+        new to the register (None without a purchase); with one, ``entry.answer["register_facts"]``
+        (if there) gets that number as ``"new"`` before it is written.
 
         With ``retry_for`` > 0 (the engine passes it once the API has answered, so the answer
         may have been paid for), a failing write is retried for that many seconds; if it still
@@ -950,7 +961,15 @@ class Store:
         :class:`StoreError` says that the charge happened and where it was kept.
         """
 
+        new: list[int] = []
+
         def write(conn: sqlite3.Connection) -> None:
+            new.clear()
+            if purchase is not None:
+                new.append(register.record(conn, purchase))
+                facts = entry.answer.get("register_facts")
+                if isinstance(facts, dict):
+                    facts["new"] = new[0]
             self._put(conn, entry)
             conn.execute("DELETE FROM unknown_outcomes WHERE key = ?", (entry.key,))
             if charge is not None:
@@ -966,6 +985,31 @@ class Store:
             retry_for=retry_for,
             journal=lambda exc: self._journal(entry, charge, exc),
         )
+        return new[0] if new else None
+
+    # -- the register of owned leads ---------------------------------------------------------
+
+    def page_exclusions(self, criteria_key: str, page_offset: int) -> tuple[list[str], int]:
+        """See :func:`generect_excel.register.page_exclusions`."""
+        with self._transaction("reading the register of owned leads", write=False) as conn:
+            return register.page_exclusions(conn, criteria_key, page_offset)
+
+    def recent_lead_ids(self, base_url: str, test_mode: bool, limit: int) -> tuple[list[str], int]:
+        """See :func:`generect_excel.register.recent_ids`."""
+        with self._transaction("reading the register of owned leads", write=False) as conn:
+            return register.recent_ids(conn, base_url, test_mode, limit)
+
+    def owned_leads(
+        self, since: datetime | None = None, *, criteria_keys: list[str] | None = None
+    ) -> list[register.OwnedLead]:
+        """The register of owned leads (see :func:`generect_excel.register.owned_leads`)."""
+        with self._transaction("reading the register of owned leads", write=False) as conn:
+            return register.owned_leads(conn, since, criteria_keys=criteria_keys)
+
+    def register_counts(self) -> dict[str, int]:
+        """See :func:`generect_excel.register.counts`."""
+        with self._transaction("reading the register of owned leads", write=False) as conn:
+            return register.counts(conn)
 
     def _write_retrying(
         self,

@@ -759,7 +759,9 @@ class SearchInfo:
 
     ``amount_charged`` is what Generect charged when the answer was fetched (a cached answer
     costs nothing now); ``fetched_at`` is when (UTC); ``results_count`` is Generect's estimate
-    of all matches (an int, a string such as ``"within limit"``, or unknown).
+    of all matches (an int, a string such as ``"within limit"``, or unknown). ``new_rows`` is
+    how many rows were new to the register of owned leads when bought (None: not known),
+    ``excluded`` how many owned leads the request excluded and ``exclusion`` why.
     """
 
     results_count: int | str | None
@@ -769,11 +771,15 @@ class SearchInfo:
     from_cache: bool
     test_mode: bool
     mode: str = "database"
+    new_rows: int | None = None
+    excluded: int = 0
+    exclusion: str = ""
 
     @classmethod
     def from_answer(cls, answer: Any, *, mode: str) -> SearchInfo:
         """Build from an ``engine.Answer`` holding a ``responses.SearchResult``."""
         result = answer.result
+        facts = getattr(result, "register_facts", None) or {}
         return cls(
             results_count=result.results_count,
             rows=len(result.leads),
@@ -782,6 +788,9 @@ class SearchInfo:
             from_cache=bool(answer.from_cache),
             test_mode=bool(result.test_mode),
             mode=mode,
+            new_rows=facts.get("new"),
+            excluded=int(facts.get("excluded") or 0),
+            exclusion=str(facts.get("rule") or ""),
         )
 
 
@@ -844,6 +853,13 @@ def status_line(info: SearchInfo) -> str:
         head,
         _matches_text(info.results_count),
         _plural(info.rows, "row"),
+    ]
+    if info.new_rows is not None:
+        parts.append(f"{info.new_rows:,} new")
+    if info.excluded:
+        why = f" ({info.exclusion})" if info.exclusion else ""
+        parts.append(f"{info.excluded:,} owned excluded{why}")
+    parts += [
         charge_text(info.amount_charged, info.test_mode),
         f"fetched {_when(info.fetched_at)}",
     ]

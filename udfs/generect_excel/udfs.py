@@ -1,5 +1,6 @@
 """The worksheet functions: ``=GENERECT_COUNT``, ``=GENERECT_SEARCH``, ``=GENERECT_SPEND``,
-``=GENERECT_BALANCE``, ``=GENERECT_VALUES`` (the module xlwings imports; Excel on Windows).
+``=GENERECT_BALANCE``, ``=GENERECT_VALUES``, ``=GENERECT_LEADS`` (the module xlwings imports;
+Excel on Windows).
 
 Each function is a thin adapter: the cells as xlwings hands them -> :mod:`generect_excel.functions`
 (the semantics, shared with the workbook refresher) -> a value or a table for the sheet. What
@@ -75,6 +76,7 @@ import xlwings as xw
 __all__ = [
     "GENERECT_BALANCE",
     "GENERECT_COUNT",
+    "GENERECT_LEADS",
     "GENERECT_SEARCH",
     "GENERECT_SPEND",
     "GENERECT_VALUES",
@@ -367,5 +369,22 @@ def GENERECT_VALUES(field):
         from .functions import evaluate_values
 
         return evaluate_values(field)
+    except Exception as exc:
+        return _error(exc)
+
+
+@xw.func(category=CATEGORY, volatile=True)
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="Optional. " + CRITERIA_DOC + " Only the leads bought by searches with these criteria.",
+)
+def GENERECT_LEADS(criteria=None):
+    """Spills the leads you own: every lead bought on this computer, once, with when it was first bought, what it cost and the workbook and cell that bought it. Free, no network. Updates at every recalculation."""
+    try:
+        from .functions import evaluate_leads
+
+        return evaluate_leads(_engine(), criteria)
     except Exception as exc:
         return _error(exc)

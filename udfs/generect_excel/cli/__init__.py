@@ -25,7 +25,16 @@ from ..errors import GenerectError, whole_text
 __all__ = ["build_parser", "main"]
 
 # Command-group modules, in the order their commands appear in --help.
-COMMAND_MODULES = ["core", "spend", "reconcile", "addin", "templates", "refresh", "sandbox"]
+COMMAND_MODULES = [
+    "core",
+    "spend",
+    "reconcile",
+    "leads",
+    "addin",
+    "templates",
+    "refresh",
+    "sandbox",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1

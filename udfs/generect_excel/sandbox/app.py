@@ -5,7 +5,8 @@ Every API call goes through one pipeline, in this order:
 1. auth: ``Authorization: Token <key>``; no header, another scheme or a raw key -> 401; keys
    starting ``invalid`` -> 401 "Invalid token." (so tests can reach it); ``test_`` keys are
    test mode (``X-Generect-Mode: test`` on every answer, prices reported, nothing debited);
-2. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429;
+2. the parallel cap (lead calls only): more than ``max_parallel`` in flight for a key -> 429
+   (with ``Retry-After`` when ``retry_after`` is set);
 3. ``latency`` (every call);
 4. a fault, if one applies (see :mod:`.faults`); failures answer here and never charge;
 5. the body: a JSON object, Generect's validation (:mod:`.validation`) -> 400;
@@ -259,6 +260,7 @@ class SandboxApp:
         self.closing = False
         self._database_row_json = lru_cache(maxsize=ROW_JSON_CACHE)(self._render_database_row)
         self._hang_generation = 0
+        self._searches = 0  # seeds each search's order (see sandbox.search): reset by reset()
         routes = [
             Route(e.path, self._route(e), methods=["POST"] if e.is_lead else ["GET"])
             for e in ENDPOINTS
@@ -281,11 +283,13 @@ class SandboxApp:
         self._hang_generation += 1
 
     def reset(self) -> None:
-        """Fresh log, opening balances, no queued faults, no hangs."""
+        """Fresh log, opening balances, no queued faults, no hangs, the order of searches
+        replayed from the first call."""
         self.log.clear()
         self.accounts.reset()
         self.faults.clear()
         self.release_hangs()
+        self._searches = 0
 
     # ----------------------------------------------------------------- helpers
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -314,6 +318,14 @@ class SandboxApp:
         if test_mode:
             headers[MODE_HEADER] = "test"
         return _JSONResponse(_envelope(status, detail), status, headers or None)
+
+    def _throttled(self, test_mode: bool) -> Response:
+        """429, with ``Retry-After`` when the config asks for one (live Generect sends none)."""
+        if self.config.retry_after is None:
+            return self._error(429, THROTTLED, test_mode)
+        return self._error(
+            429, THROTTLED, test_mode, **{"Retry-After": str(self.config.retry_after)}
+        )
 
     def _route(self, endpoint: _Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
@@ -373,7 +385,7 @@ class SandboxApp:
         fingerprint = entry["key"]
         if endpoint.is_lead:
             if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
-                return self._error(429, THROTTLED, test_mode)
+                return self._throttled(test_mode)
             self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
         try:
             await self._sleep(self.config.latency)
@@ -435,7 +447,7 @@ class SandboxApp:
         if name == "insufficient_funds":
             return self._error(402, INSUFFICIENT_FUNDS, test_mode)
         if name == "rate_limited":
-            return self._error(429, THROTTLED, test_mode)
+            return self._throttled(test_mode)
         if name == "upstream_error":
             return self._error(502, "Upstream service error. Try again later.", test_mode)
         if name == "html_error":
@@ -494,7 +506,11 @@ class SandboxApp:
             )
             amount = price
         else:
-            result = run_search(pop, body, endpoint.mode or "database")
+            self._searches += 1
+            shuffle = None
+            if not self.config.stable_order:
+                shuffle = self.config.seed * 1_000_003 + self._searches
+            result = run_search(pop, body, endpoint.mode or "database", shuffle=shuffle)
             total = result.total
             price = C.PRICE_REALTIME_ROW if endpoint.mode == "realtime" else C.PRICE_DATABASE_ROW
             amount = price * len(result.row_ids)
@@ -584,6 +600,7 @@ class SandboxApp:
                 "latency": c.latency,
                 "realtime_latency": c.realtime_latency,
                 "max_parallel": c.max_parallel,
+                "retry_after": c.retry_after,
                 "balance": _money(c.balance),
                 "pending_faults": self.faults.pending(),
             }

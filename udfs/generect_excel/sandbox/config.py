@@ -21,8 +21,12 @@ class SandboxConfig:
     ``port=0`` picks a free port. ``realtime_latency`` delays realtime search and count (as
     Generect's 5-60 s do); ``latency`` delays every call. ``balance`` opens every new key's
     account (USD); ``max_parallel`` lead calls in flight per key, more answer 429.
+    ``retry_after`` (whole seconds) is sent as ``Retry-After`` with every 429 (the cap's and
+    the ``rate_limited`` fault's); None sends none, as live Generect does.
     ``slow_seconds`` is what the ``slow`` fault waits, ``hang_limit`` the longest a ``hang``
     lasts. ``log_path`` gets the JSON-lines request log (in memory only when None).
+    ``stable_order`` True keeps search results in one order across calls; by default the order
+    moves between calls as Generect's does (see :mod:`generect_excel.sandbox.search`).
     """
 
     host: str = LOOPBACK
@@ -35,9 +39,11 @@ class SandboxConfig:
     balance: Decimal = Decimal("100")
     monthly_limit: Decimal = Decimal("10000")
     max_parallel: int = 50
+    retry_after: int | None = None
     slow_seconds: float = 5.0
     hang_limit: float = 120.0
     log_path: Path | None = None
+    stable_order: bool = False
 
     def __post_init__(self) -> None:
         if self.host != LOOPBACK:
@@ -60,6 +66,14 @@ class SandboxConfig:
         if self.max_parallel < 1:
             raise SettingsError(
                 f"Sandbox max_parallel must be at least 1, not {self.max_parallel}."
+            )
+        if self.retry_after is not None and (
+            isinstance(self.retry_after, bool)
+            or not isinstance(self.retry_after, int)
+            or self.retry_after < 0
+        ):
+            raise SettingsError(
+                f"Sandbox retry_after must be whole seconds >= 0 or None, not {self.retry_after!r}."
             )
         for name in ("balance", "monthly_limit"):
             try:

@@ -1,8 +1,16 @@
 """Filtering the population the way Generect's docs describe it.
 
 Every filter turns into a bitmap of rows (:mod:`.bitmaps`): the values of one list filter are
-any-of (OR), different filters all apply (AND), ``exclude_*`` filters subtract. The result is
-ordered by row id, so ``limit_by``/``offset_by`` pages are stable.
+any-of (OR), different filters all apply (AND), ``exclude_*`` filters subtract
+(``exclude_ids`` takes the Sales Navigator id, which rows carry as ``sales_id``, ``id`` or
+``lead_id``).
+
+**Order is not stable between calls**, as Generect's is not (its MCP server: "Ordering is not
+stable, so offset is unreliable"). Matches are ranked by row id, then each call moves every row
+by a random amount of up to :data:`ORDER_JITTER` places (a per-call shuffle seeded by the
+sandbox's seed and a call counter, so a test's sequence of calls is repeatable). Rows near a
+page boundary so move between pages: naive ``offset_by`` pages overlap and miss leads, while
+paging with ``exclude_ids`` never repeats one. ``shuffle=None`` keeps the plain row order.
 
 Matching rules:
 
@@ -28,6 +36,7 @@ Matching rules:
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -49,7 +58,10 @@ from .population import (
 )
 from .validation import paging
 
-__all__ = ["SearchResult", "run_search"]
+__all__ = ["ORDER_JITTER", "SearchResult", "run_search"]
+
+ORDER_JITTER = 40
+"""How many places a call may move a row from its rank (see the module docstring)."""
 
 _WORD = re.compile(r"\w+")
 _LINK = re.compile(r"linkedin\.com/company/([^/?#\s]+)")
@@ -373,8 +385,17 @@ def _realtime_rows(pop: Population, body: Mapping[str, Any]) -> int:
     return bm
 
 
-def run_search(pop: Population, body: Mapping[str, Any], mode: str) -> SearchResult:
-    """The page a valid body asks for (row ids in stable order) and the total match count."""
+def run_search(
+    pop: Population, body: Mapping[str, Any], mode: str, *, shuffle: int | None = None
+) -> SearchResult:
+    """The page a valid body asks for and the total match count. ``shuffle`` seeds this call's
+    order (see the module docstring); None keeps row order."""
     bm = matching_rows(pop, body, mode)
     limit, offset = paging(body)
-    return SearchResult(bitmaps.select(bm, offset, limit), bm.bit_count())
+    if shuffle is None:
+        return SearchResult(bitmaps.select(bm, offset, limit), bm.bit_count())
+    # Only the rows that can reach the page are ranked: cheap on any number of matches.
+    ranked = bitmaps.select(bm, 0, offset + limit + ORDER_JITTER)
+    rng = random.Random(shuffle)
+    order = sorted(range(len(ranked)), key=lambda i: i + rng.random() * ORDER_JITTER)
+    return SearchResult([ranked[i] for i in order[offset : offset + limit]], bm.bit_count())

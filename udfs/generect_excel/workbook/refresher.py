@@ -73,6 +73,7 @@ from ..functions import (
     cell_error,
     check_arguments,
     evaluate_balance,
+    evaluate_leads,
     evaluate_spend,
     evaluate_values,
     may_be_charged,
@@ -103,7 +104,7 @@ __all__ = [
 
 KINDS = {"GENERECT_COUNT": "count", "GENERECT_SEARCH": "search"}
 # Read what the ledger and the account say once the refresh's own purchases are made.
-AFTER_PURCHASES = frozenset({"GENERECT_SPEND", "GENERECT_BALANCE"})
+AFTER_PURCHASES = frozenset({"GENERECT_SPEND", "GENERECT_BALANCE", "GENERECT_LEADS"})
 
 Progress = Callable[[int, int], None]
 Confirm = Callable[["Quote"], bool]
@@ -457,7 +458,12 @@ def _evaluate(engine: Any, query: Query) -> Outcome:
         return Outcome(evaluate_spend(engine, args["period"]))
     if query.function == "GENERECT_BALANCE":
         return Outcome(evaluate_balance(engine))
+    if query.function == "GENERECT_LEADS":
+        return Outcome(evaluate_leads(engine, args["criteria"]))
     return Outcome(evaluate_values(args["field"]))
+
+
+# Worksheet functions that read the local store's ledger or register (see run_plan).
 
 
 def run_plan(
@@ -469,8 +475,9 @@ def run_plan(
 ) -> None:
     """Evaluate every runnable call concurrently; each query gets its outcome or error.
 
-    GENERECT_SPEND and GENERECT_BALANCE run last, after every count and search has ended, so
-    that they include this refresh's own purchases.
+    GENERECT_SPEND, GENERECT_BALANCE and GENERECT_LEADS (local reads of the ledger, the account
+    and the register) run last, after every count and search has ended, so that they include
+    this refresh's own purchases, as Excel's volatile recalculation shows them.
 
     A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
     the background threads and land in the store: nothing bought is lost).
