@@ -72,7 +72,9 @@ def test_max_throttle_wait_is_minutes_from_env_or_config(tmp_path):
     assert s.max_throttle_wait == 2.5
     env = {"GENERECT_MAX_THROTTLE_WAIT": "30"}
     assert load_settings(environ=env, config_file=config, use_keyring=False).max_throttle_wait == 30
-    with pytest.raises(SettingsError, match=r"max_throttle_wait \(from GENERECT_MAX_THROTTLE_WAIT\)"):
+    with pytest.raises(
+        SettingsError, match=r"max_throttle_wait \(from GENERECT_MAX_THROTTLE_WAIT\)"
+    ):
         load_settings(
             environ={"GENERECT_MAX_THROTTLE_WAIT": "-1"}, config_file=config, use_keyring=False
         )
