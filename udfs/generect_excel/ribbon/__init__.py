@@ -24,7 +24,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from . import _constants as C
+from .. import _constants as C
 
 __all__ = [
     "LiveBook",
@@ -79,7 +79,7 @@ def log_file() -> Path:
     home = os.environ.get(C.ENV_HOME)
     if home:
         return Path(home).expanduser() / LOG_NAME
-    from .settings import default_home
+    from ..settings import default_home
 
     return default_home() / LOG_NAME
 
@@ -104,7 +104,7 @@ def _start_logging() -> Path | None:
 def _run(action: Callable[[Any, Any], Any]) -> None:
     import xlwings as xw
 
-    from . import ribbon_actions
+    from . import actions as ribbon_actions
 
     path = _start_logging()
     book = LiveBook(xw.Book.caller())

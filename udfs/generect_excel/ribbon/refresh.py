@@ -15,11 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .budget import format_money
-from .errors import GenerectError, WorkbookError
-from .ribbon_book import Area, Book, Sheet, _where, _write_formula
-from .ribbon_context import Context, _confirm, _listing, _plural, _status
-from .ribbon_scan import (
+from ..budget import format_money
+from ..errors import GenerectError, WorkbookError
+from .book import Area, Book, Sheet, _where, _write_formula
+from .context import Context, _confirm, _listing, _plural, _status
+from .scan import (
     REFRESHABLE,
     FormulaCell,
     _drop_implicit_at,
@@ -32,7 +32,7 @@ from .ribbon_scan import (
 )
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
-    from .workbook.formulas import Arg, Call
+    from ..workbook.formulas import Arg, Call
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,14 @@ def _targets(book: Book, scope: Scope) -> tuple[list[FormulaCell], list[str], st
 
 def _takes_token(call: Call) -> bool:
     """A COUNT/SEARCH call whose refresh argument is left out or a typed value."""
-    from .workbook.formulas import Literal, Omitted
+    from ..workbook.formulas import Literal, Omitted
 
     return call.function in REFRESHABLE and isinstance(call.arg("refresh"), Omitted | Literal)
 
 
 def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], list[str]]:
     """The new text of each refreshable formula, and the formulas whose refresh is held."""
-    from .workbook.formulas import FormulaSyntaxError, replace_arguments
+    from ..workbook.formulas import FormulaSyntaxError, replace_arguments
 
     edit = {"refresh": _excel_text(token)}
     rewrites: list[_Rewrite] = []
@@ -205,7 +205,7 @@ def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], lis
 
 
 def _taken_tokens(cells: Sequence[FormulaCell]) -> list[Any]:
-    from .workbook.formulas import Literal
+    from ..workbook.formulas import Literal
 
     values = []
     for cell in cells:
@@ -221,7 +221,7 @@ def _price(book: Book, rewrites: Sequence[_Rewrite], engine: Any) -> tuple[Decim
     """Worst case of fetching every rewritten call afresh (identical requests once), and how
     many calls could not be priced (their arguments cannot be read, or are invalid: such a
     formula shows its error instead of buying anything)."""
-    from .models import canonical_json
+    from ..models import canonical_json
 
     seen: dict[tuple[str, str, str], Decimal] = {}
     unpriced = 0
@@ -353,7 +353,7 @@ def _forget(book: Book, record: _Record) -> None:
 
 def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: Any) -> list[str]:
     """Mac: save, close, evaluate ``cells`` ((sheet lower-cased, A1)) into the file, reopen."""
-    from .workbook.refresher import plan_refresh, quote_plan, run_plan, write_results
+    from ..workbook.refresher import plan_refresh, quote_plan, run_plan, write_results
 
     book.save()
     book.close()

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .ribbon_book import App
+from .book import App
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,14 @@ class Context:
             if self.engine is not None:
                 self.settings = self.engine.settings
             else:
-                from .settings import load_settings
+                from ..settings import load_settings
 
                 self.settings = load_settings()
         return self.settings
 
     def get_engine(self) -> Any:
         if self.engine is None:
-            from .engine import Engine
+            from ..engine import Engine
 
             self.engine = Engine(self.get_settings())
         return self.engine
