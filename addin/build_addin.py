@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generect_excel.addin_build import ADDIN_FILENAME, template_path, write_xlam, xlwings_version
+from generect_excel.addin.build import ADDIN_FILENAME, template_path, write_xlam, xlwings_version
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / ADDIN_FILENAME
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .addin_build import ADDIN_FILENAME, build_xlam, xlwings_version
-from .errors import GenerectError, SettingsError, WorkbookError
-from .settings import config_file_path, load_settings
+from ..errors import GenerectError, SettingsError, WorkbookError
+from ..settings import config_file_path, load_settings
+from .build import ADDIN_FILENAME, build_xlam, xlwings_version
 
 __all__ = [
     "UDF_MODULE",

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
-from .errors import WorkbookError
+from ..errors import WorkbookError
 from .vba_project import VBAProject, VBAProjectError
 
 __all__ = [
