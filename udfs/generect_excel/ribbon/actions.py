@@ -266,7 +266,7 @@ def freeze_selection(book: Book, context: Context | None = None) -> FreezeReport
 
 def _last_refresh(book: Book) -> datetime | None:
     """The newest ribbon refresh token in the workbook's formulas, as a time."""
-    from ..workbook.formulas import Literal
+    from ..formulas.parse import Literal
 
     newest: datetime | None = None
     for sheet in book.sheets:

@@ -32,7 +32,7 @@ from .scan import (
 )
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
-    from ..workbook.formulas import Arg, Call
+    from ..formulas.parse import Arg, Call
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,14 @@ def _targets(book: Book, scope: Scope) -> tuple[list[FormulaCell], list[str], st
 
 def _takes_token(call: Call) -> bool:
     """A COUNT/SEARCH call whose refresh argument is left out or a typed value."""
-    from ..workbook.formulas import Literal, Omitted
+    from ..formulas.parse import Literal, Omitted
 
     return call.function in REFRESHABLE and isinstance(call.arg("refresh"), Omitted | Literal)
 
 
 def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], list[str]]:
     """The new text of each refreshable formula, and the formulas whose refresh is held."""
-    from ..workbook.formulas import FormulaSyntaxError, replace_arguments
+    from ..formulas.parse import FormulaSyntaxError, replace_arguments
 
     edit = {"refresh": _excel_text(token)}
     rewrites: list[_Rewrite] = []
@@ -205,7 +205,7 @@ def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], lis
 
 
 def _taken_tokens(cells: Sequence[FormulaCell]) -> list[Any]:
-    from ..workbook.formulas import Literal
+    from ..formulas.parse import Literal
 
     values = []
     for cell in cells:
@@ -353,7 +353,8 @@ def _forget(book: Book, record: _Record) -> None:
 
 def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: Any) -> list[str]:
     """Mac: save, close, evaluate ``cells`` ((sheet lower-cased, A1)) into the file, reopen."""
-    from ..workbook.refresher import plan_refresh, quote_plan, run_plan, write_results
+    from ..formulas.plan import plan_refresh, quote_plan, run_plan
+    from ..formulas.write import write_results
 
     book.save()
     book.close()

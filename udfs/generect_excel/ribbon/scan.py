@@ -18,7 +18,7 @@ from ..errors import WorkbookError
 from .book import Area, Book, Sheet, _grid, _read_formulas, _where
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
-    from ..workbook.formulas import Arg, Call
+    from ..formulas.parse import Arg, Call
 
 #: The functions whose ``refresh`` argument the ribbon rewrites.
 REFRESHABLE = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
@@ -119,7 +119,7 @@ def recorded_extents(book: Book) -> dict[tuple[str, int, int], Area]:
 
 def _static_tables(book: Book) -> dict[tuple[str, int, int], _Record]:
     """:func:`recorded_extents` with the names recording them."""
-    from ..workbook.formulas import Reference, parse_expression
+    from ..formulas.parse import Reference, parse_expression
 
     extents: dict[tuple[str, int, int], _Record] = {}
     for item in book.names:
@@ -162,7 +162,7 @@ def scan_sheet(
     read. With ``results``, each formula's result area is found (one question to Excel per
     formula, see :func:`_result_area`; ``recorded`` as :func:`recorded_extents` gives it), and
     a cell inside another formula's result is not taken for a formula of its own."""
-    from ..workbook.formulas import FormulaSyntaxError, mentions_generect, parse_formula
+    from ..formulas.parse import FormulaSyntaxError, mentions_generect, parse_formula
 
     if results and recorded is None:
         recorded = recorded_extents(book)
@@ -217,8 +217,8 @@ def _block(book: Book, sheet_name: str, bounds: tuple[int, int, int, int]) -> li
 def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
     """The value a worksheet function would get for ``arg`` in the live workbook (the same
     rules as the file refresher's, :func:`~generect_excel.workbook.references.resolve_argument`)."""
-    from ..workbook.formulas import Name, parse_expression
-    from ..workbook.references import resolve_argument
+    from ..formulas.parse import Name, parse_expression
+    from ..formulas.references import resolve_argument
 
     def name_target(name: Name, scope: str) -> Arg:
         # The sheet's own name first; Excel also accepts Sheet!Name for a workbook name.

@@ -10,7 +10,7 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   part); a plain name is resolved against the loaded add-in when Excel calculates. Readers of
   workbooks (the refresher) should accept all three spellings.
 - A table function (GENERECT_SEARCH, GENERECT_VALUES) can be stored two ways, the refresher's
-  two ``--spill`` forms (:mod:`generect_excel.workbook.xlsxpatch`), and a template uses the
+  two ``--spill`` forms (:mod:`generect_excel.formulas.xlsxpatch`), and a template uses the
   static one by default (``spill="static"``): a plain formula with a one-cell static-table
   record, the hidden name ``_GENERECT_SPILL_<n>`` over the formula's own cell. LibreOffice
   (measured with 7.4, ``soffice --convert-to``) shows a plain formula's cached value, here
@@ -64,8 +64,8 @@ from openpyxl import Workbook
 from openpyxl.utils.cell import coordinate_to_tuple
 
 from .._constants import SPILLING_FUNCTIONS as SPILLING
-from ..workbook.xlsxpatch import SpillMode
-from ..workbook.xlsxpatch.workbook_parts import _rewrite_spill_records
+from ..formulas.xlsxpatch import SpillMode
+from ..formulas.xlsxpatch.workbook_parts import _rewrite_spill_records
 from .builder import _CACHED, _GENERECT_CALL, _ZIP_DATE, BUILD_DATE, NOT_FETCHED, Cached
 
 

@@ -12,7 +12,7 @@ from lxml import etree
 from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
-from ..formulas import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
+from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
 from .package import (
     _XML_DUMP,
     REL_TYPE_CALC_CHAIN,

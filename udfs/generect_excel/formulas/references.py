@@ -27,7 +27,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..errors import WorkbookError
-from .formulas import (
+from .parse import (
     Arg,
     ArrayConstant,
     Literal,

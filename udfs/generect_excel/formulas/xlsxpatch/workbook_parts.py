@@ -11,7 +11,7 @@ from lxml import etree
 from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
-from ..formulas import Reference, parse_reference
+from ..parse import Reference, parse_reference
 from .package import (
     _XML_DUMP,
     CT_METADATA,
