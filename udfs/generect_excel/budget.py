@@ -197,7 +197,7 @@ def _breach(
     what: str,
     reserved: Decimal,
 ) -> BudgetError:
-    error = BudgetError(
+    return BudgetError(
         message,
         details=(
             f"{what} was refused: {message} Nothing was sent. Worst case {format_money(estimate)}; "
@@ -207,13 +207,12 @@ def _breach(
             f"the environment variable {ENV_VARS[setting]} or `{setting} = ...` in the config "
             "file (generect-excel's config.toml)."
         ),
+        estimate=estimate,
+        cap=cap,
+        spent_today=spent_today,
+        reserved=reserved,
+        setting=setting,
     )
-    error.estimate = estimate  # type: ignore[attr-defined]
-    error.cap = cap  # type: ignore[attr-defined]
-    error.spent_today = spent_today  # type: ignore[attr-defined]
-    error.reserved = reserved  # type: ignore[attr-defined]
-    error.setting = setting  # type: ignore[attr-defined]
-    return error
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ class LeadSearchRequest(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _lists_and_text(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields[info.field_name]
+        field = cls.model_fields[str(info.field_name)]  # "*": always a field's validator
         if info.field_name != "personas" and _is_list_field(field.annotation):
             return _as_list(value)
         if isinstance(value, str):

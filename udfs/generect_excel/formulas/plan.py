@@ -38,6 +38,7 @@ from ..functions import (
 )
 from ..ledger import Origin
 from ..models import canonical_json
+from ..ports import EngineAPI
 from .parse import Call, FormulaSyntaxError, parse_formula
 from .references import FormulaCell, WorkbookReader
 
@@ -205,7 +206,7 @@ def _request_key(query: Query) -> tuple[str, str, str, str | None]:
     return (query.kind or "", query.mode, canonical_json(query.request.body()), token)
 
 
-def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
+def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
     """Price each runnable call (nothing billable is sent; the store is only read).
 
     ``sharpen``: for database searches that would be fetched, ask the free database count
@@ -238,7 +239,7 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
                 origin=query.origin,
             )
         except (OutcomeUnknownError, ProtocolError) as exc:
-            if getattr(exc, "unknown_outcome", None) is None:
+            if exc.unknown_outcome is None:
                 raise
             # Sent before, answer lost: the run sends nothing and shows that error (free).
             seen.setdefault(key, query)
@@ -291,7 +292,7 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
     )
 
 
-def _likely_cost(engine: Any, query: Query, worst: Decimal) -> Decimal:
+def _likely_cost(engine: EngineAPI, query: Query, worst: Decimal) -> Decimal:
     """The cost if the search returns ``min(limit, count - offset)`` rows (free count)."""
     try:
         count_request = request_for_count(query.args["criteria"], "database")
@@ -308,7 +309,7 @@ def _likely_cost(engine: Any, query: Query, worst: Decimal) -> Decimal:
 # --------------------------------------------------------------------------- 3. run
 
 
-def _evaluate(engine: Any, query: Query) -> Outcome:
+def _evaluate(engine: EngineAPI, query: Query) -> Outcome:
     args = query.args
     if query.function == "GENERECT_COUNT":
         return run_count(engine, args["criteria"], args["mode"], args["refresh"], query.origin)
@@ -337,7 +338,7 @@ def _evaluate(engine: Any, query: Query) -> Outcome:
 
 def run_plan(
     plan: Plan,
-    engine: Any,
+    engine: EngineAPI,
     *,
     progress: Progress | None = None,
     workers: int | None = None,

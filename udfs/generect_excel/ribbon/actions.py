@@ -72,9 +72,9 @@ most. Every expected failure is a :class:`~generect_excel.errors.GenerectError` 
 :func:`run` shows in a message box.
 
 Where the code is: this module has Freeze to values, Spend and :func:`run`, and re-exports the
-rest; :mod:`~generect_excel.ribbon_refresh` has Refresh, :mod:`~generect_excel.ribbon_scan`
-finds the GENERECT formulas and reads their arguments, :mod:`~generect_excel.ribbon_context`
-has :class:`Context` and the message helpers, :mod:`~generect_excel.ribbon_book` the xlwings
+rest; :mod:`~generect_excel.ribbon.refresh` has Refresh, :mod:`~generect_excel.ribbon.scan`
+finds the GENERECT formulas and reads their arguments, :mod:`~generect_excel.ribbon.context`
+has :class:`Context` and the message helpers, :mod:`~generect_excel.ribbon.book` the xlwings
 subset and :class:`Area`.
 """
 

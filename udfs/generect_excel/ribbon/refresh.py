@@ -1,7 +1,7 @@
 """The ribbon's Refresh: a new refresh token written into the targeted GENERECT_COUNT/SEARCH
 formulas, static tables made spilling (Windows), or the saved file refreshed (Mac).
 
-What a click does is described in :mod:`generect_excel.ribbon_actions`.
+What a click does is described in :mod:`generect_excel.ribbon.actions`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..budget import format_money
 from ..errors import GenerectError, WorkbookError
+from ..ports import EngineAPI
 from .book import Area, Book, Sheet, _where, _write_formula
 from .context import Context, _confirm, _listing, _plural, _status
 from .scan import (
@@ -217,7 +218,7 @@ def _taken_tokens(cells: Sequence[FormulaCell]) -> list[Any]:
     return values
 
 
-def _price(book: Book, rewrites: Sequence[_Rewrite], engine: Any) -> tuple[Decimal, int]:
+def _price(book: Book, rewrites: Sequence[_Rewrite], engine: EngineAPI) -> tuple[Decimal, int]:
     """Worst case of fetching every rewritten call afresh (identical requests once), and how
     many calls could not be priced (their arguments cannot be read, or are invalid: such a
     formula shows its error instead of buying anything)."""
@@ -262,7 +263,7 @@ def _saved_file(book: Book) -> Path:
 
 def refresh(book: Book, scope: Scope, context: Context | None = None) -> RefreshReport:
     """Make the GENERECT_COUNT/SEARCH formulas of ``scope`` fetch afresh once (see
-    :mod:`generect_excel.ribbon_actions`). Returns the report; ``report.message()`` is what
+    :mod:`generect_excel.ribbon.actions`). Returns the report; ``report.message()`` is what
     the analyst reads."""
     ctx = context or Context()
     path = _saved_file(book) if ctx.on_mac else None  # refuse before changing anything
@@ -351,7 +352,9 @@ def _forget(book: Book, record: _Record) -> None:
         log.warning("could not delete the name %s", record.name, exc_info=True)
 
 
-def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: Any) -> list[str]:
+def _refresh_file(
+    book: Book, path: Path, cells: set[tuple[str, str]], engine: EngineAPI
+) -> list[str]:
     """Mac: save, close, evaluate ``cells`` ((sheet lower-cased, A1)) into the file, reopen."""
     from ..formulas.plan import plan_refresh, quote_plan, run_plan
     from ..formulas.write import write_results

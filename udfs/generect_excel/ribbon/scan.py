@@ -3,7 +3,7 @@ are (spill ranges, and the static tables recorded by the workbook refresher), an
 arguments as a worksheet function would get them.
 
 Formulas are read as Excel 365 shows them (``Formula2``), past the implicit-intersection ``@``
-(see :mod:`generect_excel.ribbon_actions`).
+(see :mod:`generect_excel.ribbon.actions`).
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def _block(book: Book, sheet_name: str, bounds: tuple[int, int, int, int]) -> li
 
 def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
     """The value a worksheet function would get for ``arg`` in the live workbook (the same
-    rules as the file refresher's, :func:`~generect_excel.workbook.references.resolve_argument`)."""
+    rules as the file refresher's, :func:`~generect_excel.formulas.references.resolve_argument`)."""
     from ..formulas.parse import Name, parse_expression
     from ..formulas.references import resolve_argument
 

@@ -20,7 +20,7 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   a plain ``<f>`` keeps its cached value). Excel 365 shows such a formula as a legacy one,
   ``=@GENERECT_SEARCH(...)``, and keeps only its top-left value until the ribbon's Refresh,
   which finds the record and rewrites the formula through ``Formula2`` as a spilling one
-  (:mod:`generect_excel.ribbon_actions`): the same path a file refreshed by
+  (:mod:`generect_excel.ribbon.actions`): the same path a file refreshed by
   ``generect-excel refresh`` takes. The cost of this form: in Excel 365, a criteria cell
   changed before the first ribbon Refresh recalculates the legacy formula, which fetches
   (and pays for) the search but shows only its status line; the Read me says to refresh from

@@ -49,7 +49,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from ..budget import format_money
 from ..errors import BudgetError
@@ -57,6 +56,7 @@ from ..formulas.plan import Plan, Progress, Query, Quote, plan_refresh, quote_pl
 from ..formulas.write import write_results
 from ..formulas.xlsxpatch import PatchReport, SpillMode
 from ..functions import cell_error
+from ..ports import EngineAPI
 from .destination import check_destination
 
 __all__ = [
@@ -134,7 +134,7 @@ class RefreshSummary:
 
 def refresh_workbook(
     path: str | os.PathLike[str],
-    engine: Any,
+    engine: EngineAPI,
     *,
     output: str | os.PathLike[str] | None = None,
     dry_run: bool = False,

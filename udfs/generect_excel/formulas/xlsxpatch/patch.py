@@ -1,6 +1,6 @@
 """Placing results: each table placed or blocked (``#SPILL!``), leftovers cleared, formula cells
 given their form (:func:`patch_sheet`), and the changed parts of a workbook computed
-(:func:`patch_workbook`). The rules are in :mod:`generect_excel.workbook.xlsxpatch`."""
+(:func:`patch_workbook`). The rules are in :mod:`generect_excel.formulas.xlsxpatch`."""
 
 from __future__ import annotations
 
