@@ -244,7 +244,7 @@ def search(args: argparse.Namespace) -> int:
 
     from ..criteria import with_paging
     from ..table import SearchInfo, checked_fields, lead_table, status_line
-    from ..ledger import csv_safe
+    from .ledger_view import csv_safe
 
     request = load_criteria(args)
     limit = args.limit

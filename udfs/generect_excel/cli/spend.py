@@ -41,9 +41,9 @@ def spend(args: argparse.Namespace) -> int:
     """
     from ..budget import format_money
     from ..engine import Engine
-    from ..ledger import estimated_note, format_table, write_csv
     from ..settings import load_settings
     from .core import open_output
+    from .ledger_view import estimated_note, format_table, write_csv
 
     engine = Engine(load_settings())
     entries = engine.charges(args.since, args.until)
