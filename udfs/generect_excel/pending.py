@@ -339,6 +339,8 @@ class BackgroundEngine:
     def _answer(
         self, kind: str, request: LeadSearchRequest, refresh: Any, origin: Origin | None
     ) -> Answer:
+        # At call time: generect_excel.udfs imports this module when Excel starts, and the
+        # engine and the models bring httpx and pydantic (figure 5: none at import).
         from .engine import refresh_token
         from .models import canonical_json
 
