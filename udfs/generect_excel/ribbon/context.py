@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .book import App
 
 if TYPE_CHECKING:
+    from ..ports import EngineAPI
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Context:
     """
 
     settings: Settings | None = None
-    engine: Any = None
+    engine: EngineAPI | None = None
     platform: str = field(default_factory=lambda: sys.platform)
     clock: Callable[[], datetime] = _local_now
 
@@ -52,7 +53,7 @@ class Context:
                 self.settings = load_settings()
         return self.settings
 
-    def get_engine(self) -> Any:
+    def get_engine(self) -> EngineAPI:
         if self.engine is None:
             from ..engine import Engine
 
