@@ -292,6 +292,9 @@ class BackgroundEngine:
     ) -> Answer | None:
         return self.engine.cached(request, kind, refresh=refresh, origin=origin)
 
+    def stored(self, request: LeadSearchRequest, kind: Any = "search") -> Answer | None:
+        return self.engine.stored(request, kind)
+
     def estimate(self, request: LeadSearchRequest, kind: Any = "search") -> Estimate:
         return self.engine.estimate(request, kind)
 
