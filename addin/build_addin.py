@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build ``addin/generect_excel.xlam`` from xlwings' ribbon add-in template, reproducibly.
 
-The work is done by :mod:`generect_excel.addin_build` (``generect-excel addin install`` uses the
+The work is done by :mod:`generect_excel.addin.build` (``generect-excel addin install`` uses the
 same code to build the add-in for the xlwings installed on the user's machine); this script
 writes the checked-in copy. Rebuilding from the same xlwings gives the same bytes.
 
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generect_excel.addin_build import ADDIN_FILENAME, template_path, write_xlam, xlwings_version
+from generect_excel.addin.build import ADDIN_FILENAME, template_path, write_xlam, xlwings_version
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / ADDIN_FILENAME
 

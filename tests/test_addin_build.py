@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 import olefile
 import pytest
 
-from generect_excel.addin_build import (
+from generect_excel.addin.build import (
     ADDIN_FILENAME,
     PYTHON_RIBBON_MODULE,
     RIBBON_BUTTONS,
@@ -24,7 +24,7 @@ from generect_excel.addin_build import (
     template_path,
     write_xlam,
 )
-from generect_excel.vba_project import VBAProject, read_compound_file
+from generect_excel.addin.vba_project import VBAProject, read_compound_file
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "addin" / ADDIN_FILENAME

@@ -9,8 +9,8 @@ import pytest
 import xlwings
 import xlwings.utils
 
-from generect_excel.addin_build import build_xlam, xlwings_version
-from generect_excel.addin_install import (
+from generect_excel.addin.build import build_xlam, xlwings_version
+from generect_excel.addin.install import (
     addin_paths,
     install,
     read_xlwings_conf,

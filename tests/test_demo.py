@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generect_excel.cli import main
-from generect_excel.demo import DEMO_HOME, DEMO_TEMPLATES, run_demo
+from generect_excel.cli.demo import DEMO_HOME, DEMO_TEMPLATES, run_demo
 from workbook_support import load
 
 

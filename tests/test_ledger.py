@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generect_excel.ledger import csv_safe
+from generect_excel.cli.ledger_view import csv_safe
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import coordinate_to_tuple
 
 from generect_excel._constants import CELL_ERROR_PREFIX
-from generect_excel.demo import run_demo
+from generect_excel.cli.demo import run_demo
 from generect_excel.engine import Engine
 from generect_excel.templates import (
     NOT_FETCHED,

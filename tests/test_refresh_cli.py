@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from generect_excel.cli import main
+from generect_excel.formulas.xlsxpatch import WRITE_PAUSE_ENV
 from generect_excel.templates import write_template
-from generect_excel.workbook.xlsxpatch import WRITE_PAUSE_ENV
 from workbook_support import load
 
 # The whole command as a user runs it, in a fresh interpreter.

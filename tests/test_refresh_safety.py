@@ -28,11 +28,11 @@ from generect_excel import _constants as C
 from generect_excel.cli import main
 from generect_excel.engine import Engine
 from generect_excel.errors import GenerectError
+from generect_excel.formulas.parse import parse_reference
+from generect_excel.formulas.xlsxpatch import SPILL_NAME_PREFIX
 from generect_excel.functions import run_search
 from generect_excel.templates import write_template
-from generect_excel.workbook.formulas import parse_reference
 from generect_excel.workbook.refresher import refresh_workbook
-from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 from workbook_support import load, sandbox_settings, save
 
 SHEET = "Lead list"

@@ -273,7 +273,7 @@ def test_generect_leads_spills_the_register_or_the_leads_of_a_criteria_range(eng
 
 
 def test_the_refresher_evaluates_generect_leads(engine) -> None:
-    from generect_excel.workbook.refresher import _evaluate
+    from generect_excel.formulas.plan import _evaluate
 
     search_page(engine, CEOS_US, 3, None)
 

@@ -23,15 +23,15 @@ from typing import Any
 import openpyxl
 import pytest
 
-from generect_excel import ribbon_actions as ra
 from generect_excel.cli import main
 from generect_excel.engine import Engine
 from generect_excel.errors import CriteriaError, WorkbookError
+from generect_excel.formulas.parse import Name, replace_arguments
 from generect_excel.ledger import Charge, Origin
 from generect_excel.ribbon import LiveBook
+from generect_excel.ribbon import actions as ra
 from generect_excel.settings import Settings, load_settings
 from generect_excel.store import CacheEntry, Store
-from generect_excel.workbook.formulas import Name, replace_arguments
 
 LOCAL = datetime.now().astimezone().tzinfo
 CLICK = datetime(2026, 11, 22, 10, 31, 5, tzinfo=LOCAL)

@@ -37,6 +37,7 @@ from generect_excel._constants import (
 from generect_excel.cli import main
 from generect_excel.criteria import FIELD_KINDS, criteria_from_block, field_for_label
 from generect_excel.errors import CriteriaError, WorkbookError
+from generect_excel.formulas.xlsxpatch import SPILL_NAME_PREFIX
 from generect_excel.table import DEFAULT_COLUMNS
 from generect_excel.templates import (
     CALC_ID,
@@ -52,7 +53,6 @@ from generect_excel.templates import (
     write_workbook,
 )
 from generect_excel.vocab import FIELD_VOCABULARY, allowed_values
-from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 from workbook_support import (
     CSV_ALL_SHEETS,
     LIBREOFFICE_TIMEOUT,

@@ -13,8 +13,8 @@ import zipfile
 import olefile
 import pytest
 
-from generect_excel.addin_build import template_path
-from generect_excel.vba_project import (
+from generect_excel.addin.build import template_path
+from generect_excel.addin.vba_project import (
     VBAProject,
     VBAProjectError,
     compress,

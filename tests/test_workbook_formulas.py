@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generect_excel.workbook.formulas import (
+from generect_excel.formulas.parse import (
     EXCEL_MAX_ROW,
     ArrayConstant,
     FormulaSyntaxError,

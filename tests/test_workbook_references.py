@@ -12,8 +12,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from generect_excel.errors import WorkbookError
-from generect_excel.workbook.formulas import parse_formula
-from generect_excel.workbook.references import WorkbookReader
+from generect_excel.formulas.parse import parse_formula
+from generect_excel.formulas.references import WorkbookReader
 from workbook_support import save
 
 

@@ -14,11 +14,11 @@ from openpyxl.workbook.defined_name import DefinedName
 from generect_excel import _constants as C
 from generect_excel.engine import Engine
 from generect_excel.errors import BudgetError, SettingsError, WorkbookError
+from generect_excel.formulas.parse import parse_reference
+from generect_excel.formulas.references import WorkbookReader
+from generect_excel.formulas.xlsxpatch import SPILL_NAME_PREFIX
 from generect_excel.templates import write_template
-from generect_excel.workbook.formulas import parse_reference
-from generect_excel.workbook.references import WorkbookReader
 from generect_excel.workbook.refresher import plan_refresh, quote_plan, refresh_workbook
-from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 from workbook_support import load, sandbox_settings, save, snapshot, zip_members
 
 CRITERIA = [("Job titles", "Sales Director"), ("Location", "United States")]

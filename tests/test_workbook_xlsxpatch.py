@@ -15,7 +15,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.table import Table
 
 from generect_excel.errors import WorkbookError
-from generect_excel.workbook.xlsxpatch import (
+from generect_excel.formulas.xlsxpatch import (
     MAIN_NS,
     SPILL_NAME_PREFIX,
     CellResult,

@@ -14,8 +14,8 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.formula import ArrayFormula
 
+from generect_excel.formulas.xlsxpatch import SPILL_NAME_PREFIX
 from generect_excel.settings import Settings, load_settings
-from generect_excel.workbook.xlsxpatch import SPILL_NAME_PREFIX
 
 LIBREOFFICE_TIMEOUT = 180  # seconds; the first start of a fresh profile is the slow part
 # CSV export of every sheet (the 12th token, -1: one file per sheet, "BOOK-Sheet name.csv"):

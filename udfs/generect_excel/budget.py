@@ -202,7 +202,7 @@ def _breach(
 ) -> BudgetError:
     # The CLI prints the whole: where the cap is set; a cell keeps the first sentence.
     where = f"`{setting} = ...` in {config_file}" if config_file else f"`{setting}` in the config"
-    error = BudgetError(
+    return BudgetError(
         f"{message} Nothing was sent. The cap is {ENV_VARS[setting]} or {where}.",
         short=message,
         details=(
@@ -213,13 +213,12 @@ def _breach(
             f"the environment variable {ENV_VARS[setting]} or `{setting} = ...` in the config "
             "file (generect-excel's config.toml)."
         ),
+        estimate=estimate,
+        cap=cap,
+        spent_today=spent_today,
+        reserved=reserved,
+        setting=setting,
     )
-    error.estimate = estimate  # type: ignore[attr-defined]
-    error.cap = cap  # type: ignore[attr-defined]
-    error.spent_today = spent_today  # type: ignore[attr-defined]
-    error.reserved = reserved  # type: ignore[attr-defined]
-    error.setting = setting  # type: ignore[attr-defined]
-    return error
 
 
 @dataclass(frozen=True)

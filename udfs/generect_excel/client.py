@@ -396,7 +396,7 @@ class _BaseClient:
             response.headers.get("Retry-After"),
             retry_after_ms=response.headers.get("Retry-After-Ms"),
         )
-        error = status_error(
+        refused = status_error(
             endpoint,
             status,
             detail,
@@ -405,8 +405,8 @@ class _BaseClient:
             key_source=self._settings.key_source,
             retry_after=retry_after,
         )
-        retry = is_retryable(error, self._policy)
-        return Attempt(error=error, retry=retry, retry_after=retry_after, reason=f"HTTP {status}")
+        retry = is_retryable(refused, self._policy)
+        return Attempt(error=refused, retry=retry, retry_after=retry_after, reason=f"HTTP {status}")
 
     def _delay_before_retry(
         self, endpoint: Endpoint, patience: _Patience, outcome: Attempt

@@ -93,7 +93,7 @@ from pydantic import ValidationError
 from . import _constants as C
 from . import budget
 from .client import ENDPOINTS, Endpoint, shared_client
-from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
+from .errors import APIError, GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json, wire_body
 from .register import OwnedLead, PageFacts, Purchase
@@ -135,7 +135,8 @@ UNREADABLE_MESSAGE = (
 
 
 class _Request(Protocol):
-    mode: Any
+    @property
+    def mode(self) -> Any: ...  # read only: the request models hold it as a ClassVar
 
     def body(self) -> dict[str, Any]: ...
 
@@ -467,7 +468,7 @@ class Engine:
         """The stored answer as a result model, validated once per stored answer."""
         kept = self._results.get(call.key)
         if kept is not None and kept[0] is entry.answer and kept[1] == call.kind:
-            return kept[2]  # type: ignore[no-any-return]
+            return kept[2]
         model = SearchResult if call.kind == "search" else CountResult
         try:
             result = model.model_validate(entry.answer)
@@ -504,8 +505,8 @@ class Engine:
     def _remember_doubt(self, call: _Call, exc: BaseException) -> None:
         """A call that waited on a fetch whose outcome is unknown keeps that doubt on its own
         refresh mark, so its next recalculation does not send the call again either."""
-        unknown = getattr(exc, "unknown_outcome", None)
-        if not isinstance(unknown, UnknownOutcome):
+        unknown = exc.unknown_outcome if isinstance(exc, APIError) else None
+        if unknown is None:
             return
         if call.token is None or call.token == unknown.token:
             return  # the doubt itself already answers this call
@@ -533,7 +534,9 @@ class Engine:
             and (entry is None or failed > entry.fetched_at)
         )
 
-    def _doubt_error(self, call: _Call, unknown: UnknownOutcome) -> GenerectError:
+    def _doubt_error(
+        self, call: _Call, unknown: UnknownOutcome
+    ) -> OutcomeUnknownError | ProtocolError:
         """The error a call answers with while its unknown outcome stands (nothing is sent)."""
         from .budget import format_money
 
@@ -545,14 +548,19 @@ class Engine:
             "`generect-excel spend`; change the formula's refresh value (the CLI: --refresh) "
             "to send it again."
         )
-        error: GenerectError
+        error: OutcomeUnknownError | ProtocolError
         if unknown.error == "ProtocolError":
             error = ProtocolError(
-                UNREADABLE_MESSAGE, details=details, path=call.endpoint.path, may_be_charged=True
+                UNREADABLE_MESSAGE,
+                details=details,
+                path=call.endpoint.path,
+                may_be_charged=True,
+                unknown_outcome=unknown,
             )
         else:
-            error = OutcomeUnknownError(LOST_MESSAGE, details=details, path=call.endpoint.path)
-        error.unknown_outcome = unknown  # type: ignore[attr-defined]
+            error = OutcomeUnknownError(
+                LOST_MESSAGE, details=details, path=call.endpoint.path, unknown_outcome=unknown
+            )
         return error
 
     def _settled(self, call: _Call, found: Found) -> Answer | None:
@@ -709,9 +717,10 @@ class Engine:
             released = True  # saving released the claim
             return answer
         except (OutcomeUnknownError, ProtocolError) as exc:
-            if self._maybe_charged(call, exc):
-                released = self._record_doubt(call, owner, exc)
-            raise
+            if not self._maybe_charged(call, exc):
+                raise
+            released, doubt = self._record_doubt(call, owner, exc)
+            raise doubt from exc
         except BaseException as exc:
             # Interrupted (Ctrl+C) or broken after the request left and before its answer was
             # saved: it may have been charged, so it is recorded like a lost answer, not
@@ -777,18 +786,31 @@ class Engine:
 
         return mark_sent
 
-    def _record_doubt(self, call: _Call, owner: str, exc: GenerectError) -> bool:
+    def _record_doubt(
+        self, call: _Call, owner: str, exc: OutcomeUnknownError | ProtocolError
+    ) -> tuple[bool, OutcomeUnknownError | ProtocolError]:
         """Record the unknown outcome of ``call`` (ledger row at the worst case, the doubt
-        under its key, the formula's mark, the claim's release: one transaction) and turn
-        ``exc`` into the message every later call will give. True when it was stored."""
+        under its key, the formula's mark, the claim's release: one transaction). Returns
+        whether it was stored, and the error to raise from ``exc``: the message every later
+        call will give, with ``exc``'s own words first in its details."""
         error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
         unknown, stored = self._keep_doubt(call, owner, error_kind)
         template = self._doubt_error(call, unknown)
-        exc.details = f"{exc.full_message} {exc.details}. {template.details}"
-        exc.message = template.full_message
-        exc.args = (template.message,)
-        exc.unknown_outcome = unknown  # type: ignore[attr-defined]
-        return stored
+        details = f"{exc.full_message} {exc.details}. {template.details}"
+        doubt: OutcomeUnknownError | ProtocolError
+        if isinstance(exc, ProtocolError):
+            doubt = ProtocolError(
+                template.full_message,
+                details=details,
+                path=exc.path,
+                may_be_charged=exc.may_be_charged,
+                unknown_outcome=unknown,
+            )
+        else:
+            doubt = OutcomeUnknownError(
+                template.full_message, details=details, path=exc.path, unknown_outcome=unknown
+            )
+        return stored, doubt
 
     def _keep_doubt(self, call: _Call, owner: str, error_kind: str) -> tuple[UnknownOutcome, bool]:
         """Write the unknown outcome of ``call`` and release ``owner``'s claim (one

@@ -30,9 +30,13 @@ worksheet function into a prefixed line in the cell.
 from __future__ import annotations
 
 import re
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from ._constants import CELL_MESSAGE_MAX
+
+if TYPE_CHECKING:  # the store imports this module: the type only
+    from .store import UnknownOutcome
 
 __all__ = [
     "CRITERIA_PROBLEMS_HINT",
@@ -206,7 +210,32 @@ def whole_text(error: GenerectError) -> str:
 
 
 class BudgetError(GenerectError):
-    """The worst-case cost would break a cap; the request was not sent."""
+    """The worst-case cost would break a cap; the request was not sent.
+
+    When a cap refused it, the figures that did (None when raised without them, e.g. by the
+    refresher's ``--max-spend``): ``estimate`` the worst case of the call, ``cap`` the limit,
+    ``spent_today`` and ``reserved`` what already counted against it, ``setting`` the name of
+    the setting that sets the cap.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: str | None = None,
+        short: str | None = None,
+        estimate: Decimal | None = None,
+        cap: Decimal | None = None,
+        spent_today: Decimal | None = None,
+        reserved: Decimal | None = None,
+        setting: str | None = None,
+    ) -> None:
+        self.estimate = estimate
+        self.cap = cap
+        self.spent_today = spent_today
+        self.reserved = reserved
+        self.setting = setting
+        super().__init__(message, details=details, short=short)
 
 
 class SettingsError(GenerectError):
@@ -222,7 +251,13 @@ class WorkbookError(GenerectError):
 
 
 class APIError(GenerectError):
-    """Something went wrong talking to the Generect API."""
+    """Something went wrong talking to the Generect API.
+
+    ``unknown_outcome`` is set on the errors of a call that may have been charged once its
+    doubt is recorded (the store's record: when, the worst case, the ledger row); else None.
+    """
+
+    unknown_outcome: UnknownOutcome | None = None
 
     def __init__(
         self,
@@ -251,6 +286,17 @@ class OutcomeUnknownError(APIError):
         "Answer lost after sending: it may have been charged. Check the balance before retrying."
     )
 
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: str | None = None,
+        path: str | None = None,
+        unknown_outcome: UnknownOutcome | None = None,
+    ) -> None:
+        self.unknown_outcome = unknown_outcome
+        super().__init__(message, details=details, path=path)
+
 
 class ProtocolError(APIError):
     """The answer could not be understood (HTML instead of JSON, broken JSON, wrong shape).
@@ -269,8 +315,10 @@ class ProtocolError(APIError):
         details: str | None = None,
         path: str | None = None,
         may_be_charged: bool = False,
+        unknown_outcome: UnknownOutcome | None = None,
     ) -> None:
         self.may_be_charged = may_be_charged
+        self.unknown_outcome = unknown_outcome
         super().__init__(message, details=details, path=path)
 
 

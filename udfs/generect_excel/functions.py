@@ -63,9 +63,17 @@ from ._constants import (
     TABLE_MEMO_CELLS,
 )
 from .criteria import criteria_from_block, with_paging
-from .errors import CriteriaError, GenerectError, OutcomeUnknownError, ProtocolError, one_line
+from .errors import (
+    APIError,
+    CriteriaError,
+    GenerectError,
+    OutcomeUnknownError,
+    ProtocolError,
+    one_line,
+)
 from .ledger import PERIODS, Origin
 from .models import LeadSearchRequest, parse_mode
+from .ports import EngineAPI
 from .store import BoundedMemo
 from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
@@ -194,7 +202,7 @@ def _memoized_request(key: Any, parse: Any) -> LeadSearchRequest:
     try:
         frozen = _frozen(key)
     except TypeError:  # an unhashable cell value: parse it every time
-        return parse()  # type: ignore[no-any-return]
+        return parse()
     request = _REQUESTS.get(frozen)
     if request is None:
         request = parse()
@@ -272,7 +280,7 @@ def _count_value(answer: Any) -> int | str:
 
 
 def run_count(
-    engine: Any,
+    engine: EngineAPI,
     criteria: Any,
     mode: Any = None,
     refresh: Any = None,
@@ -285,7 +293,7 @@ def run_count(
 
 
 def run_search(
-    engine: Any,
+    engine: EngineAPI,
     criteria: Any,
     limit: Any = None,
     offset: Any = None,
@@ -431,13 +439,13 @@ def may_be_charged(failure: BaseException) -> bool:
     """The call was sent and its answer lost or unreadable: it may have been charged."""
     return (
         isinstance(failure, OutcomeUnknownError)
-        or bool(getattr(failure, "may_be_charged", False))
-        or getattr(failure, "unknown_outcome", None) is not None
+        or (isinstance(failure, ProtocolError) and failure.may_be_charged)
+        or (isinstance(failure, APIError) and failure.unknown_outcome is not None)
     )
 
 
 def _kept_search(
-    engine: Any, request: LeadSearchRequest, columns: list[str] | None, failure: GenerectError
+    engine: EngineAPI, request: LeadSearchRequest, columns: list[str] | None, failure: GenerectError
 ) -> Outcome | None:
     """The table stored earlier for this question, with a status line saying the refresh
     failed and why; None when the store holds none (or the "failure" is a pending fetch)."""
@@ -480,7 +488,7 @@ def _table(result: Any, info: SearchInfo, columns: list[str] | None) -> list[lis
 
 
 def evaluate_count(
-    engine: Any,
+    engine: EngineAPI,
     criteria: Any,
     mode: Any = None,
     refresh: Any = None,
@@ -491,7 +499,7 @@ def evaluate_count(
 
 
 def evaluate_search(
-    engine: Any,
+    engine: EngineAPI,
     criteria: Any,
     limit: Any = None,
     offset: Any = None,
@@ -505,13 +513,13 @@ def evaluate_search(
     return run_search(engine, criteria, limit, offset, fields, mode, refresh, origin).value
 
 
-def evaluate_spend(engine: Any, period: Any = None) -> float:
+def evaluate_spend(engine: EngineAPI, period: Any = None) -> float:
     """``=GENERECT_SPEND([period])``: what the local ledger says was charged ("today",
     "month" or "all"; test-mode calls excluded), in USD."""
     return float(engine.spend(_period(period)))
 
 
-def evaluate_balance(engine: Any) -> float:
+def evaluate_balance(engine: EngineAPI) -> float:
     """``=GENERECT_BALANCE()``: the account's balance in USD (a free call, cached briefly)."""
     balance = engine.account().balance
     if balance is None:
@@ -525,7 +533,7 @@ def evaluate_values(field: Any) -> list[list[str]]:
     return _values(field)
 
 
-def evaluate_leads(engine: Any, criteria: Any = None) -> list[list[Any]]:
+def evaluate_leads(engine: EngineAPI, criteria: Any = None) -> list[list[Any]]:
     """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
     computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
     leads bought by searches with those criteria (any page, either mode). Free, no network."""

@@ -44,11 +44,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from ._constants import DEFAULT_MAX_PARALLEL
 from .errors import GenerectError
+from .ports import EngineAPI
+
+if TYPE_CHECKING:  # types only: this module is imported by generect_excel.udfs at Excel's start
+    from .budget import Estimate
+    from .engine import Answer
+    from .ledger import LedgerEntry, Origin
+    from .models import LeadSearchRequest
+    from .register import OwnedLead
+    from .responses import Account
+    from .settings import Settings
 
 __all__ = [
     "BackgroundEngine",
@@ -260,23 +271,79 @@ class BackgroundEngine:
     handed to the notifier when the fetch lands; the call's ``origin`` identifies it.
     """
 
-    def __init__(self, engine: Any, fetches: PendingFetches, *, waiter: Any = None) -> None:
+    def __init__(self, engine: EngineAPI, fetches: PendingFetches, *, waiter: Any = None) -> None:
         self.engine = engine
         self.fetches = fetches
         self.waiter = waiter
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.engine, name)
+    # -- straight to the engine (an :class:`EngineAPI` like the engine it wraps) -------------
 
-    def count(self, request: Any, *, refresh: Any = None, origin: Any = None) -> Any:
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    def cached(
+        self,
+        request: LeadSearchRequest,
+        kind: Any = "search",
+        *,
+        refresh: Any = None,
+        origin: Origin | None = None,
+    ) -> Answer | None:
+        return self.engine.cached(request, kind, refresh=refresh, origin=origin)
+
+    def stored(self, request: LeadSearchRequest, kind: Any = "search") -> Answer | None:
+        return self.engine.stored(request, kind)
+
+    def estimate(self, request: LeadSearchRequest, kind: Any = "search") -> Estimate:
+        return self.engine.estimate(request, kind)
+
+    def account(self) -> Account:
+        return self.engine.account()
+
+    def spend(
+        self, period: str = "today", *, account: str | None = None, include_test_mode: bool = False
+    ) -> Decimal:
+        return self.engine.spend(period, account=account, include_test_mode=include_test_mode)
+
+    def estimated(
+        self, period: str = "today", *, account: str | None = None, include_test_mode: bool = False
+    ) -> tuple[Decimal, int]:
+        return self.engine.estimated(period, account=account, include_test_mode=include_test_mode)
+
+    def charges(
+        self,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        *,
+        account: str | None = None,
+    ) -> list[LedgerEntry]:
+        return self.engine.charges(since, until, account=account)
+
+    def owned_leads(
+        self, request: LeadSearchRequest | None = None, *, since: date | datetime | None = None
+    ) -> list[OwnedLead]:
+        return self.engine.owned_leads(request, since=since)
+
+    # -- slow modes in the background --------------------------------------------------------
+
+    def count(
+        self, request: LeadSearchRequest, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer:
         """Like ``Engine.count``; raises FetchPendingError while a slow count runs."""
         return self._answer("count", request, refresh, origin)
 
-    def search(self, request: Any, *, refresh: Any = None, origin: Any = None) -> Any:
+    def search(
+        self, request: LeadSearchRequest, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer:
         """Like ``Engine.search``; raises FetchPendingError while a slow search runs."""
         return self._answer("search", request, refresh, origin)
 
-    def _answer(self, kind: str, request: Any, refresh: Any, origin: Any) -> Any:
+    def _answer(
+        self, kind: str, request: LeadSearchRequest, refresh: Any, origin: Origin | None
+    ) -> Answer:
+        # At call time: generect_excel.udfs imports this module when Excel starts, and the
+        # engine and the models bring httpx and pydantic (figure 5: none at import).
         from .engine import refresh_token
         from .models import canonical_json
 

@@ -210,10 +210,14 @@ _KEY_SOURCES = {
 class Call(Protocol):
     """What the translation needs to know about the endpoint called."""
 
-    method: str
-    path: str
-    timeout: float
-    billable: bool
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def billable(self) -> bool: ...
 
 
 @dataclass
@@ -252,8 +256,8 @@ def status_error(
     if status == 402 or (400 <= status < 500 and "insufficient funds" in lowered):
         return InsufficientFundsError(None, **kwargs)
     if "try again later" in lowered:
-        cls = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIStatusError)
-        return cls(f"Generect is busy (HTTP {status}): {text}.", **kwargs)
+        busy = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIStatusError)
+        return busy(f"Generect is busy (HTTP {status}): {text}.", **kwargs)
     if status == 400:
         message = f"Generect rejected the criteria (400): {text}" if text else None
         return BadRequestError(message or "Generect rejected the request (400).", **kwargs)

@@ -50,6 +50,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -680,7 +681,7 @@ def _row_keys(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     for key in sorted(k for k in keys if isinstance(k, str)):
         spellings.setdefault(_norm(key), []).append(key)
     for norm, found in spellings.items():
-        found.sort(key=lambda k, norm=norm: k != norm)  # the exact spelling first, if any
+        found.sort(key=functools.partial(operator.ne, norm))  # the exact spelling first, if any
     return spellings
 
 

@@ -57,7 +57,7 @@ def install(args: argparse.Namespace) -> int:
 
         generect-excel addin install
     """
-    from ..addin_install import addin_paths, install, status, unsupported_message
+    from ..addin.install import addin_paths, install, status, unsupported_message
 
     paths = addin_paths(home=args.home)
     if paths.kind == "other":
@@ -93,7 +93,7 @@ def uninstall(args: argparse.Namespace) -> int:
 
         generect-excel addin uninstall
     """
-    from ..addin_install import addin_paths, uninstall
+    from ..addin.install import addin_paths, uninstall
 
     if addin_paths(home=args.home).kind == "other":
         print("Nothing to uninstall: the Excel add-in is only installed on Windows or a Mac.")
@@ -114,7 +114,7 @@ def show_status(args: argparse.Namespace) -> int:
 
         generect-excel addin status
     """
-    from ..addin_install import status, unsupported_message
+    from ..addin.install import status, unsupported_message
 
     state = status(home=args.home)
     print(f"xlwings {state.xlwings_version}")

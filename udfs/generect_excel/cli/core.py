@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from ..ports import EngineAPI
+
 __all__ = [
     "add_criteria_arguments",
     "check_output_folder",
@@ -213,7 +215,7 @@ def _fetch(fetch: Any, request: Any, args: argparse.Namespace) -> Any:
     try:
         return fetch(request, refresh=_refresh_value(args), origin=_origin(args))
     except (OutcomeUnknownError, ProtocolError) as exc:
-        unknown = getattr(exc, "unknown_outcome", None)
+        unknown = exc.unknown_outcome
         if unknown is None:
             raise
         what = "unreadable" if isinstance(exc, ProtocolError) else "lost"
@@ -223,14 +225,21 @@ def _fetch(fetch: Any, request: Any, args: argparse.Namespace) -> Any:
         )
         error: OutcomeUnknownError | ProtocolError
         if isinstance(exc, ProtocolError):
-            error = ProtocolError(message, details=exc.details, path=exc.path, may_be_charged=True)
+            error = ProtocolError(
+                message,
+                details=exc.details,
+                path=exc.path,
+                may_be_charged=True,
+                unknown_outcome=unknown,
+            )
         else:
-            error = OutcomeUnknownError(message, details=exc.details, path=exc.path)
-        error.unknown_outcome = unknown  # type: ignore[attr-defined]
+            error = OutcomeUnknownError(
+                message, details=exc.details, path=exc.path, unknown_outcome=unknown
+            )
         raise error from exc
 
 
-def _print_estimate(engine: Any, request: Any, kind: str) -> int:
+def _print_estimate(engine: EngineAPI, request: Any, kind: str) -> int:
     from ..budget import format_money
 
     estimate = engine.estimate(request, kind)
@@ -291,8 +300,8 @@ def search(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..criteria import with_paging
-    from ..ledger import csv_safe
     from ..table import SearchInfo, checked_fields, lead_table, status_line
+    from .ledger_view import csv_safe
 
     request = load_criteria(args)
     limit = args.limit

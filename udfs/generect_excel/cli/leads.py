@@ -83,10 +83,10 @@ def leads(args: argparse.Namespace) -> int:
         generect-excel leads --since 2026-12-01 --csv owned.csv
     """
     from ..engine import Engine
-    from ..ledger import csv_safe
     from ..register import OWNED_COLUMNS, owned_row
     from ..settings import load_settings
     from .core import open_output
+    from .ledger_view import csv_safe
 
     engine = Engine(load_settings())
     owned = engine.owned_leads(since=args.since)

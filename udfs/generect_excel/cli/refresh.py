@@ -112,9 +112,9 @@ def demo(args: argparse.Namespace) -> int:
 
         generect-excel demo --dir generect-demo
     """
-    from ..demo import DEMO_TEMPLATES, run_demo
     from ..errors import WorkbookError
     from ..workbook.destination import check_destination
+    from .demo import DEMO_TEMPLATES, run_demo
 
     directory = Path(args.dir)
     advice = "choose another folder with --dir DIR"

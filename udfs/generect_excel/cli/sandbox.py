@@ -43,7 +43,7 @@ def _amount(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"not an amount in USD: {text!r}") from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sandbox`` command."""
     parser = subparsers.add_parser(
         "sandbox",

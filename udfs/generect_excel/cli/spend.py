@@ -42,9 +42,9 @@ def spend(args: argparse.Namespace) -> int:
     from ..budget import format_money
     from ..engine import Engine
     from ..errors import GenerectError
-    from ..ledger import estimated_note, format_table, write_csv
     from ..settings import load_settings
     from .core import open_output
+    from .ledger_view import estimated_note, format_table, write_csv
 
     if args.since and args.until and args.since > args.until:
         # Otherwise an empty table: it would read as "nothing was charged".

@@ -15,6 +15,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from .accounts import Transaction
@@ -79,8 +80,18 @@ def _conditions(query: Mapping[str, str]) -> list[Callable[[Transaction], bool]]
         if value is None:
             continue  # unreadable: dropped, the answer is still 200
         read, compare = _FIELDS[field], _COMPARISONS[comparison]
-        tests.append(lambda t, read=read, compare=compare, value=value: compare(read(t), value))
+        tests.append(partial(_holds, read, compare, value))
     return tests
+
+
+def _holds(
+    read: Callable[[Transaction], Any],
+    compare: Callable[[Any, Any], bool],
+    value: Any,
+    transaction: Transaction,
+) -> bool:
+    """One condition of a history query (``read`` field, ``compare``d to ``value``)."""
+    return compare(read(transaction), value)
 
 
 def select(history: Iterable[Transaction], query: Mapping[str, str]) -> list[Transaction]:

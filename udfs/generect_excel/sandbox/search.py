@@ -39,6 +39,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from . import bitmaps
@@ -278,6 +279,11 @@ def _past_title_rows(pop: Population, value: str) -> int:
     return _word_rows(pop, _words(value), lookup)
 
 
+def _place_rows_of(pop: Population, strict: bool, by_place: list[int], value: str) -> int:
+    """:func:`_place_rows` with the value last, for :func:`functools.partial`."""
+    return _place_rows(pop, value, strict, by_place)
+
+
 def _bucket_rows(pop: Population, name: str, column: list[int]) -> list[int]:
     """Bucket (1..5) -> rows; index 0 is unused so that buckets index directly."""
     return pop.lazy(name, lambda: [0, *bitmaps.group([years_bucket(m) - 1 for m in column], 5)])
@@ -302,10 +308,11 @@ def matching_rows(pop: Population, body: Mapping[str, Any], mode: str) -> int:
     if (v := get("seniorities")) is not None:
         bm &= _vocab_rows(pop, v, pop.seniorities, pop.by_seniority)
     for name, by_place in (("locations", pop.by_location), ("company_locations", pop.by_hq)):
+        places = partial(_place_rows_of, pop, name in strict, by_place)
         if (v := get(name)) is not None:
-            bm &= _any(v, lambda x, b=by_place, n=name: _place_rows(pop, x, n in strict, b))
+            bm &= _any(v, places)
         if (v := get("exclude_" + name)) is not None:
-            bm &= ~_any(v, lambda x, b=by_place, n=name: _place_rows(pop, x, n in strict, b))
+            bm &= ~_any(v, places)
     if (v := get("company_industries")) is not None:
         bm &= _vocab_rows(pop, v, pop.industries, pop.by_industry)
     if (v := get("exclude_company_industries")) is not None:
@@ -377,7 +384,7 @@ def _realtime_rows(pop: Population, body: Mapping[str, Any]) -> int:
     ):
         if (v := get(name)) is not None:
             buckets = _bucket_rows(pop, "by_" + name, column)
-            bm &= _any(v, lambda b, bs=buckets: bs[b])
+            bm &= _any(v, buckets.__getitem__)
     if body.get("changed_jobs") is True:
         bm &= pop.by_flag[CHANGED_JOBS]
     if body.get("posted_on_linkedin") is True:

@@ -162,7 +162,7 @@ def _check_field(value: Any, spec: _Field) -> list[str]:
         return problems
     if not isinstance(value, list):
         return [f'Expected a list of items but got type "{_type_name(value)}".']
-    problems: list[str] = []
+    problems = []
     if kind == "personas":
         for item in value:
             if not isinstance(item, list):

@@ -58,7 +58,7 @@ def _build_account_list() -> Workbook:
         HINT_STYLE,
     )
     # Before the sections: each lead table widens the columns its values need.
-    _widths(out, {"A": 26, "B": 26} | {c: 22 for c in "CDEFGHIJK"})
+    _widths(out, {"A": 26.0, "B": 26.0} | {c: 22.0 for c in "CDEFGHIJK"})
     worst_cells: list[str] = []
     first = 4
     for index, (name, url) in enumerate(_ACCOUNTS):

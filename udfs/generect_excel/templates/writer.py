@@ -10,7 +10,7 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   part); a plain name is resolved against the loaded add-in when Excel calculates. Readers of
   workbooks (the refresher) should accept all three spellings.
 - A table function (GENERECT_SEARCH, GENERECT_VALUES) can be stored two ways, the refresher's
-  two ``--spill`` forms (:mod:`generect_excel.workbook.xlsxpatch`), and a template uses the
+  two ``--spill`` forms (:mod:`generect_excel.formulas.xlsxpatch`), and a template uses the
   static one by default (``spill="static"``): a plain formula with a one-cell static-table
   record, the hidden name ``_GENERECT_SPILL_<n>`` over the formula's own cell. LibreOffice
   (measured with 7.4, ``soffice --convert-to``) shows a plain formula's cached value, here
@@ -20,7 +20,7 @@ How the formulas are stored (what Excel itself writes, and why it matters):
   a plain ``<f>`` keeps its cached value). Excel 365 shows such a formula as a legacy one,
   ``=@GENERECT_SEARCH(...)``, and keeps only its top-left value until the ribbon's Refresh,
   which finds the record and rewrites the formula through ``Formula2`` as a spilling one
-  (:mod:`generect_excel.ribbon_actions`): the same path a file refreshed by
+  (:mod:`generect_excel.ribbon.actions`): the same path a file refreshed by
   ``generect-excel refresh`` takes. The cost of this form: in Excel 365, a criteria cell
   changed before the first ribbon Refresh recalculates the legacy formula, which fetches
   (and pays for) the search but shows only its status line; the Read me says to refresh from
@@ -64,8 +64,8 @@ from openpyxl import Workbook
 from openpyxl.utils.cell import coordinate_to_tuple
 
 from .._constants import SPILLING_FUNCTIONS as SPILLING
-from ..workbook.xlsxpatch import SpillMode
-from ..workbook.xlsxpatch.workbook_parts import _rewrite_spill_records
+from ..formulas.xlsxpatch import SpillMode
+from ..formulas.xlsxpatch.workbook_parts import _rewrite_spill_records
 from .builder import _CACHED, _GENERECT_CALL, _ZIP_DATE, BUILD_DATE, NOT_FETCHED, Cached
 
 

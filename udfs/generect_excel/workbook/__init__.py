@@ -20,9 +20,10 @@ Example::
 
 from __future__ import annotations
 
+from ..formulas.parse import Call, FormulaSyntaxError, ParsedFormula, parse_formula
+from ..formulas.references import FormulaCell, WorkbookReader
+from ..formulas.xlsxpatch import SPILL_NAME_PREFIX, CellResult, Package, PatchReport, SpillBlocked
 from .destination import check_destination
-from .formulas import Call, FormulaSyntaxError, ParsedFormula, parse_formula
-from .references import FormulaCell, WorkbookReader
 from .refresher import (
     Plan,
     Query,
@@ -34,7 +35,6 @@ from .refresher import (
     run_plan,
     write_results,
 )
-from .xlsxpatch import SPILL_NAME_PREFIX, CellResult, Package, PatchReport, SpillBlocked
 
 __all__ = [
     "SPILL_NAME_PREFIX",

@@ -1,7 +1,7 @@
 """The ribbon's Refresh: a new refresh token written into the targeted GENERECT_COUNT/SEARCH
 formulas, static tables made spilling (Windows), or the saved file refreshed (Mac).
 
-What a click does is described in :mod:`generect_excel.ribbon_actions`.
+What a click does is described in :mod:`generect_excel.ribbon.actions`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .budget import format_money
-from .errors import GenerectError, WorkbookError
-from .ribbon_book import Area, Book, Sheet, _where, _write_formula
-from .ribbon_context import Context, _confirm, _listing, _plural, _status
-from .ribbon_scan import (
+from ..budget import format_money
+from ..errors import GenerectError, WorkbookError
+from ..ports import EngineAPI
+from .book import Area, Book, Sheet, _where, _write_formula
+from .context import Context, _confirm, _listing, _plural, _status
+from .scan import (
     REFRESHABLE,
     FormulaCell,
     _drop_implicit_at,
@@ -32,7 +33,7 @@ from .ribbon_scan import (
 )
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
-    from .workbook.formulas import Arg, Call
+    from ..formulas.parse import Arg, Call
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +173,14 @@ def _targets(book: Book, scope: Scope) -> tuple[list[FormulaCell], list[str], st
 
 def _takes_token(call: Call) -> bool:
     """A COUNT/SEARCH call whose refresh argument is left out or a typed value."""
-    from .workbook.formulas import Literal, Omitted
+    from ..formulas.parse import Literal, Omitted
 
     return call.function in REFRESHABLE and isinstance(call.arg("refresh"), Omitted | Literal)
 
 
 def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], list[str]]:
     """The new text of each refreshable formula, and the formulas whose refresh is held."""
-    from .workbook.formulas import FormulaSyntaxError, replace_arguments
+    from ..formulas.parse import FormulaSyntaxError, replace_arguments
 
     edit = {"refresh": _excel_text(token)}
     rewrites: list[_Rewrite] = []
@@ -205,7 +206,7 @@ def _plan(cells: Sequence[FormulaCell], token: str) -> tuple[list[_Rewrite], lis
 
 
 def _taken_tokens(cells: Sequence[FormulaCell]) -> list[Any]:
-    from .workbook.formulas import Literal
+    from ..formulas.parse import Literal
 
     values = []
     for cell in cells:
@@ -217,11 +218,11 @@ def _taken_tokens(cells: Sequence[FormulaCell]) -> list[Any]:
     return values
 
 
-def _price(book: Book, rewrites: Sequence[_Rewrite], engine: Any) -> tuple[Decimal, int]:
+def _price(book: Book, rewrites: Sequence[_Rewrite], engine: EngineAPI) -> tuple[Decimal, int]:
     """Worst case of fetching every rewritten call afresh (identical requests once), and how
     many calls could not be priced (their arguments cannot be read, or are invalid: such a
     formula shows its error instead of buying anything)."""
-    from .models import canonical_json
+    from ..models import canonical_json
 
     seen: dict[tuple[str, str, str], Decimal] = {}
     unpriced = 0
@@ -262,7 +263,7 @@ def _saved_file(book: Book) -> Path:
 
 def refresh(book: Book, scope: Scope, context: Context | None = None) -> RefreshReport:
     """Make the GENERECT_COUNT/SEARCH formulas of ``scope`` fetch afresh once (see
-    :mod:`generect_excel.ribbon_actions`). Returns the report; ``report.message()`` is what
+    :mod:`generect_excel.ribbon.actions`). Returns the report; ``report.message()`` is what
     the analyst reads."""
     ctx = context or Context()
     path = _saved_file(book) if ctx.on_mac else None  # refuse before changing anything
@@ -351,9 +352,12 @@ def _forget(book: Book, record: _Record) -> None:
         log.warning("could not delete the name %s", record.name, exc_info=True)
 
 
-def _refresh_file(book: Book, path: Path, cells: set[tuple[str, str]], engine: Any) -> list[str]:
+def _refresh_file(
+    book: Book, path: Path, cells: set[tuple[str, str]], engine: EngineAPI
+) -> list[str]:
     """Mac: save, close, evaluate ``cells`` ((sheet lower-cased, A1)) into the file, reopen."""
-    from .workbook.refresher import plan_refresh, quote_plan, run_plan, write_results
+    from ..formulas.plan import plan_refresh, quote_plan, run_plan
+    from ..formulas.write import write_results
 
     book.save()
     book.close()

@@ -3,7 +3,7 @@ are (spill ranges, and the static tables recorded by the workbook refresher), an
 arguments as a worksheet function would get them.
 
 Formulas are read as Excel 365 shows them (``Formula2``), past the implicit-intersection ``@``
-(see :mod:`generect_excel.ribbon_actions`).
+(see :mod:`generect_excel.ribbon.actions`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._constants import SPILLING_FUNCTIONS as SPILLING
-from .errors import WorkbookError
-from .ribbon_book import Area, Book, Sheet, _grid, _read_formulas, _where
+from .._constants import SPILLING_FUNCTIONS as SPILLING
+from ..errors import WorkbookError
+from .book import Area, Book, Sheet, _grid, _read_formulas, _where
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
-    from .workbook.formulas import Arg, Call
+    from ..formulas.parse import Arg, Call
 
 #: The functions whose ``refresh`` argument the ribbon rewrites.
 REFRESHABLE = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
@@ -119,7 +119,7 @@ def recorded_extents(book: Book) -> dict[tuple[str, int, int], Area]:
 
 def _static_tables(book: Book) -> dict[tuple[str, int, int], _Record]:
     """:func:`recorded_extents` with the names recording them."""
-    from .workbook.formulas import Reference, parse_expression
+    from ..formulas.parse import Reference, parse_expression
 
     extents: dict[tuple[str, int, int], _Record] = {}
     for item in book.names:
@@ -162,7 +162,7 @@ def scan_sheet(
     read. With ``results``, each formula's result area is found (one question to Excel per
     formula, see :func:`_result_area`; ``recorded`` as :func:`recorded_extents` gives it), and
     a cell inside another formula's result is not taken for a formula of its own."""
-    from .workbook.formulas import FormulaSyntaxError, mentions_generect, parse_formula
+    from ..formulas.parse import FormulaSyntaxError, mentions_generect, parse_formula
 
     if results and recorded is None:
         recorded = recorded_extents(book)
@@ -216,9 +216,9 @@ def _block(book: Book, sheet_name: str, bounds: tuple[int, int, int, int]) -> li
 
 def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
     """The value a worksheet function would get for ``arg`` in the live workbook (the same
-    rules as the file refresher's, :func:`~generect_excel.workbook.references.resolve_argument`)."""
-    from .workbook.formulas import Name, parse_expression
-    from .workbook.references import resolve_argument
+    rules as the file refresher's, :func:`~generect_excel.formulas.references.resolve_argument`)."""
+    from ..formulas.parse import Name, parse_expression
+    from ..formulas.references import resolve_argument
 
     def name_target(name: Name, scope: str) -> Arg:
         # The sheet's own name first; Excel also accepts Sheet!Name for a workbook name.
@@ -238,7 +238,7 @@ def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
 
 def _request(book: Book, cell: FormulaCell, call: Call) -> tuple[str, Any]:
     """(kind, validated request) of a COUNT or SEARCH call, read from the live workbook."""
-    from .functions import request_for_count, request_for_search
+    from ..functions import request_for_count, request_for_search
 
     def value(name: str) -> Any:
         return _resolve(book, cell.sheet, call.arg(name))

@@ -23,7 +23,7 @@ version of its template (the VBA names ``xlwings64-<version>.dll``), which is wh
 
 Example::
 
-    from generect_excel.addin_build import write_xlam
+    from generect_excel.addin.build import write_xlam
     write_xlam(Path("addin/generect_excel.xlam"))
 """
 
@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
-from .errors import WorkbookError
+from ..errors import WorkbookError
 from .vba_project import VBAProject, VBAProjectError
 
 __all__ = [

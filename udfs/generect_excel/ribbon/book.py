@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import WorkbookError
+from ..errors import WorkbookError
 
 
 class Range(Protocol):
@@ -140,7 +140,7 @@ class Area:
     @classmethod
     def parse(cls, address: str) -> list[Area]:
         """``"$A$1:$B$5,$D$4"`` (what xlwings' ``Range.address`` gives) -> its areas."""
-        from .workbook.formulas import parse_area
+        from ..formulas.parse import parse_area
 
         areas = []
         for part in address.split(","):

@@ -11,7 +11,7 @@ from lxml import etree
 from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
-from ..formulas import Reference, parse_reference
+from ..parse import Reference, parse_reference
 from .package import (
     _XML_DUMP,
     CT_METADATA,
@@ -70,8 +70,8 @@ def _rewrite_spill_records(
     for sheet, cells in written.items():
         for cell in cells:
             kept.get(sheet.lower(), {}).pop(cell, None)
-    for sheet, cells in extents.items():
-        kept.setdefault(sheet.lower(), {}).update(cells)
+    for sheet, extent in extents.items():
+        kept.setdefault(sheet.lower(), {}).update(extent)
     names = workbook_root.find(_q("definedNames"))
     if names is not None:
         for item in names.findall(_q("definedName")):

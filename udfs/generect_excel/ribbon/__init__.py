@@ -4,7 +4,7 @@ The add-in's VBA (see ``addin/README.md``) runs
 ``import generect_excel.ribbon; generect_excel.ribbon.<action>()``: each function below takes
 no argument, works on the workbook Excel is showing (``xw.Book.caller()``) and shows its
 outcome in a message box. On Windows Excel waits until it returns; on a Mac it runs in the
-background. The work is done by :mod:`generect_excel.ribbon_actions` on a :class:`LiveBook`,
+background. The work is done by :mod:`generect_excel.ribbon.actions` on a :class:`LiveBook`,
 the live ``xlwings.Book`` plus the three things xlwings does not offer (where a formula's
 result is; deleting a defined name by its full name; opening the book again). Importing this
 module is cheap: no xlwings, openpyxl or HTTP until a button is clicked.
@@ -24,7 +24,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from . import _constants as C
+from .. import _constants as C
 
 __all__ = [
     "LiveBook",
@@ -79,7 +79,7 @@ def log_file() -> Path:
     home = os.environ.get(C.ENV_HOME)
     if home:
         return Path(home).expanduser() / LOG_NAME
-    from .settings import default_home
+    from ..settings import default_home
 
     return default_home() / LOG_NAME
 
@@ -104,7 +104,7 @@ def _start_logging() -> Path | None:
 def _run(action: Callable[[Any, Any], Any]) -> None:
     import xlwings as xw
 
-    from . import ribbon_actions
+    from . import actions as ribbon_actions
 
     path = _start_logging()
     book = LiveBook(xw.Book.caller())
@@ -116,7 +116,7 @@ def _run(action: Callable[[Any, Any], Any]) -> None:
 
 
 class LiveBook:
-    """A live ``xlwings.Book`` as :class:`generect_excel.ribbon_actions.Book`.
+    """A live ``xlwings.Book`` as :class:`generect_excel.ribbon.actions.Book`.
 
     Delegates to xlwings, and adds :meth:`spill_range` (Excel's ``Range.SpillingToRange`` /
     ``CurrentArray`` through COM on Windows; on a Mac, where AppleScript has no spill

@@ -15,7 +15,7 @@ from openpyxl.utils.cell import column_index_from_string as column_index
 from openpyxl.utils.cell import coordinate_from_string, get_column_letter
 
 from ...errors import WorkbookError
-from ..formulas import parse_area
+from ..parse import parse_area
 from .package import (
     _XML_DUMP,
     MAIN_NS,

@@ -4,7 +4,7 @@ What ``install`` does, on Windows and on a Mac (what ``xlwings addin install`` d
 needing Excel running to ask it where its startup folder is):
 
 - copies xlwings' add-in (``xlwings/addin/xlwings.xlam``) and ours, built from the installed
-  xlwings' template (:mod:`generect_excel.addin_build`), into Excel's startup folder, which Excel
+  xlwings' template (:mod:`generect_excel.addin.build`), into Excel's startup folder, which Excel
   opens on every start: ``%APPDATA%\\Microsoft\\Excel\\XLSTART`` on Windows,
   ``~/Library/Group Containers/UBF8T346G9.Office/User Content.localized/Startup.localized/Excel``
   on a Mac;
@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .addin_build import ADDIN_FILENAME, build_xlam, xlwings_version
-from .errors import GenerectError, SettingsError, WorkbookError
-from .settings import config_file_path, load_settings
+from ..errors import GenerectError, SettingsError, WorkbookError
+from ..settings import config_file_path, load_settings
+from .build import ADDIN_FILENAME, build_xlam, xlwings_version
 
 __all__ = [
     "UDF_MODULE",
@@ -185,13 +185,13 @@ def write_xlwings_conf(path: Path, set_values: Mapping[str, str], remove: set[st
     out: list[str] = []
     written: set[str] = set()
     for line in lines:
-        key = _line_key(line)
-        if key in dropped or (key in wanted and key in written):
+        found = _line_key(line)
+        if found in dropped or (found in wanted and found in written):
             continue  # removed, or a duplicate that would shadow our value
-        if key in wanted:
-            name, value = wanted[key]
+        if found is not None and found in wanted:
+            name, value = wanted[found]
             out.append(f'"{name}","{value}"')
-            written.add(key)
+            written.add(found)
         else:
             out.append(line)
     out += [f'"{name}","{value}"' for key, (name, value) in wanted.items() if key not in written]

@@ -1,36 +1,10 @@
-"""Lead search requests: what may be sent to Generect, checked before anything is sent.
-
-Two pydantic models follow Generect's spec: :class:`LeadSearchRequest` (database mode) and
-:class:`RealtimeLeadSearchRequest` (realtime mode, a superset), plus the fields the seed pages
-list (``without_company``). The same models serve search and count: count simply ignores
-paging.
-
-Everything the API would reject and that can be known in advance fails here, for free, as one
-:class:`~generect_excel.errors.CriteriaError` listing every problem in words an analyst can act
-on. :func:`build_request` is the entry point; it never lets a pydantic ``ValidationError`` out.
-
-Rules enforced:
-
-- unknown fields are refused, naming the closest field; a realtime-only field in database mode
-  says so ("keywords works only in realtime mode: use mode realtime");
-- vocabulary fields (seniorities, company sizes, company types, industries, filter_empty_vars)
-  are normalized to the API's spelling (:func:`generect_excel.vocab.normalize_value`);
-- list fields are stripped, emptied values dropped, duplicates removed (first one kept);
-- strict types: booleans are booleans, ``schools``/``groups`` and the ``years_*`` fields are
-  lists of whole numbers (``years_*`` in 1..5), ``company_id`` a whole number;
-- at most one company anchor (``company_name``, ``company_link``, ``company_id``, or realtime's
-  ``find_by_emails``, whose shared domain anchors the search);
-- at least one filter (see :data:`FILTER_FIELDS`: options, paging and exclusions alone are not
-  a search);
-- ``limit_by`` 1..2400, ``offset_by`` 0..2399 and their sum at most 2400 for searches without a
-  company anchor (Generect's limits for filter-only searches).
-"""
+"""The two request models (:class:`LeadSearchRequest`, :class:`RealtimeLeadSearchRequest`),
+their field validators and the field sets derived from them. The rules they enforce are listed
+in :mod:`generect_excel.models`."""
 
 from __future__ import annotations
 
 import difflib
-import json
-import math
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -42,16 +16,14 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from . import vocab
-from ._constants import MAX_LIMIT, MAX_LIMIT_PLUS_OFFSET, MAX_OFFSET
-from .errors import CriteriaError
+from .. import vocab
+from .._constants import MAX_LIMIT, MAX_LIMIT_PLUS_OFFSET, MAX_OFFSET
 
 __all__ = [
     "ANCHOR_FIELDS",
@@ -65,13 +37,7 @@ __all__ = [
     "LeadSearchRequest",
     "Mode",
     "RealtimeLeadSearchRequest",
-    "build_request",
-    "canonical_json",
-    "field_problems",
-    "parse_mode",
-    "request_class",
     "wire_body",
-    "with_paging",
 ]
 
 Mode = Literal["database", "realtime"]
@@ -185,7 +151,7 @@ class LeadSearchRequest(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _lists_and_text(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields[info.field_name]
+        field = cls.model_fields[str(info.field_name)]  # "*": always a field's validator
         if info.field_name != "personas" and _is_list_field(field.annotation):
             return _as_list(value)
         if isinstance(value, str):
@@ -472,228 +438,3 @@ def _strict_field(cls: type[LeadSearchRequest], item: Any) -> str:
 
 
 # -- building requests ------------------------------------------------------------------------
-
-
-def parse_mode(value: Any) -> Mode:
-    """``None``/empty -> "database"; "Realtime", " DB " and the like -> the API's mode name."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return "database"
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in ("database", "db"):
-            return "database"
-        if key in ("realtime", "real-time", "real time", "live"):
-            return "realtime"
-    raise CriteriaError(f'Mode {value!r} is not valid: use "database" or "realtime".')
-
-
-def request_class(mode: Mode) -> type[LeadSearchRequest]:
-    """The request model for ``mode``."""
-    return RealtimeLeadSearchRequest if mode == "realtime" else LeadSearchRequest
-
-
-def build_request(
-    mode: Mode | str,
-    fields: Mapping[str, Any],
-    *,
-    labels: Mapping[str, str] | None = None,
-) -> LeadSearchRequest:
-    """Validate ``fields`` (API field names) into the request model of ``mode``.
-
-    ``labels`` maps a field to the name the analyst used for it (e.g. ``"Industry (row 4)"``);
-    problems name that label, else the API field. Raises :class:`CriteriaError` listing every
-    problem (never a pydantic ``ValidationError``).
-
-    >>> build_request("database", {"seniorities": ["CXO"]}).body()
-    {'seniorities': ['c_suite']}
-    """
-    resolved = parse_mode(mode)
-    cls = request_class(resolved)
-    try:
-        return cls.model_validate(dict(fields))
-    except ValidationError as exc:
-        problems = _problems(exc, cls, labels or {})
-        if not any(error.get("type") == "criteria" for error in exc.errors()):
-            # A bad value stops pydantic before the cross-field rules: report the paging
-            # limits now too, rather than after the other problems are fixed.
-            problems = _unique(problems + _paging_problems(fields, labels or {}))
-        raise CriteriaError(problems) from None
-
-
-def field_problems(
-    mode: Mode,
-    fields: Mapping[str, Any],
-    *,
-    labels: Mapping[str, str] | None = None,
-    given: Iterable[str] = (),
-) -> list[str]:
-    """The per-field problems of ``fields`` (unknown fields, bad values) and the paging limits,
-    without the other cross-field rules: used to report everything at once when some criteria
-    were already dropped as unreadable (a "no filter" verdict would then be misleading).
-    ``given`` names fields that were given but unreadable (a company among them means the
-    search may be anchored, so the paging limits are not applied)."""
-    cls = request_class(mode)
-    problems: list[str] = []
-    try:
-        cls.model_validate(dict(fields))
-    except ValidationError as exc:
-        problems = _problems(exc, cls, labels or {}, cross_field=False)
-    if not any(name in ANCHOR_FIELDS for name in given):
-        problems = _unique(problems + _paging_problems(fields, labels or {}))
-    return problems
-
-
-def _paging_problems(fields: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
-    """The paging limits of :func:`_paging_rules` as sentences, for raw ``fields``."""
-    if any(fields.get(name) is not None for name in ANCHOR_FIELDS):
-        return []
-    return [
-        f"{', '.join(_label(labels, f) for f in names)}: {message}"
-        for names, message in _paging_rules(fields.get("limit_by"), fields.get("offset_by"))
-    ]
-
-
-def with_paging(
-    request: LeadSearchRequest,
-    *,
-    limit: int | float | None,
-    offset: int | float | None,
-) -> LeadSearchRequest:
-    """A validated copy of ``request`` with ``limit_by``/``offset_by`` replaced.
-
-    ``None`` keeps the request's own value. Whole floats (Excel's numbers) are accepted;
-    anything else, or a value out of range, raises :class:`CriteriaError`.
-    """
-    body = request.body()
-    labels = {}
-    for name, value, label in (("limit_by", limit, "Limit"), ("offset_by", offset, "Offset")):
-        if value is None:
-            continue
-        body[name] = _whole_number(value, label)
-        labels[name] = label
-    return build_request(request.mode, body, labels=labels)
-
-
-def _whole_number(value: Any, label: str) -> int:
-    if isinstance(value, bool):
-        raise CriteriaError(f"{label}: {value} is not a number.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise CriteriaError(f"{label}: {value!r} is not a whole number.")
-
-
-def canonical_json(body: Mapping[str, Any]) -> str:
-    """Stable JSON for cache keys: sorted keys, any-of lists sorted, compact separators.
-
-    Two bodies that ask the same question give the same text, whatever the order the analyst
-    typed the values in. ``offset_by`` 0 is left out: skipping no leads is the API's default,
-    so ``=GENERECT_SEARCH(A1, 25, 0)`` and ``=GENERECT_SEARCH(A1, 25)`` share one stored answer.
-    """
-
-    def sort_key(item: Any) -> tuple[str, str]:
-        return (type(item).__name__, json.dumps(item, sort_keys=True, ensure_ascii=False))
-
-    def canon(value: Any, top_field: str | None) -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): canon(v, None) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            items = [canon(v, None) for v in value]
-            scalars = all(not isinstance(v, dict | list) for v in items)
-            if top_field is not None and top_field not in _ORDERED_FIELDS and scalars:
-                items = sorted(items, key=sort_key)
-            return items
-        return value
-
-    data = {str(k): canon(v, str(k)) for k, v in body.items()}
-    if data.get("offset_by") == 0 and not isinstance(data["offset_by"], bool):
-        del data["offset_by"]
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-# -- turning pydantic's errors into sentences -------------------------------------------------
-
-_RANGE_HINTS = {
-    "years_in_position": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
-    "years_in_company": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
-    "years_of_experience": "1 to 5 (1 = under 1 year, 5 = over 10 years)",
-    "limit_by": f"1 to {MAX_LIMIT}",
-    "offset_by": f"0 to {MAX_OFFSET}",
-    "company_id": "a LinkedIn company ID (a positive whole number)",
-    "max_profiles_scanned": "1 or more",
-}
-
-
-def _label(labels: Mapping[str, str], field: str) -> str:
-    return labels.get(field, field)
-
-
-def _problems(
-    exc: ValidationError,
-    cls: type[LeadSearchRequest],
-    labels: Mapping[str, str],
-    *,
-    cross_field: bool = True,
-) -> list[str]:
-    problems: list[str] = []
-    for error in exc.errors(include_url=False):
-        loc = error.get("loc", ())
-        kind = error.get("type", "")
-        ctx = error.get("ctx") or {}
-        field = str(loc[0]) if loc else ""
-        value = error.get("input")
-        if kind == "criteria":
-            if not cross_field:
-                continue
-            for fields, message in ctx.get("problems", []):
-                names = ", ".join(_label(labels, f) for f in fields)
-                problems.append(f"{names}: {message}" if names else message)
-            continue
-        label = _label(labels, field)
-        if kind == "extra_forbidden":
-            problems.append(_unknown_field(field, label, cls))
-        elif kind == "unknown_value":
-            problems.extend(f"{label}: {p}" for p in ctx.get("problems", [ctx.get("message")]))
-        elif kind in ("int_type", "int_from_float", "int_parsing"):
-            problems.append(f"{label}: {_show(value)} is not a whole number")
-        elif kind == "bool_type":
-            problems.append(f"{label}: {_show(value)} is not TRUE or FALSE")
-        elif kind == "string_type":
-            problems.append(f"{label}: {_show(value)} is not text")
-        elif kind == "list_type":
-            problems.append(f"{label}: expected a list of values, got {_show(value)}")
-        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            hint = _RANGE_HINTS.get(field)
-            if field == "num_of_connections" or hint is None:
-                hint = "0 or more" if kind.startswith("greater") else "a smaller number"
-            problems.append(f"{label}: {_show(value)} is out of range; use {hint}")
-        elif kind in ("model_type", "dict_type"):
-            problems.append(f"{label}: expected min and max, got {_show(value)}")
-        else:
-            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-            problems.append(f"{label}: {message}")
-    return _unique(problems) or (["Invalid criteria."] if cross_field else [])
-
-
-def _unknown_field(field: str, label: str, cls: type[LeadSearchRequest]) -> str:
-    if field in REALTIME_ONLY_FIELDS and cls.mode == "database":
-        return f"{label} works only in realtime mode: use mode realtime"
-    choices = list(cls.model_fields)
-    close = difflib.get_close_matches(field, choices, n=1, cutoff=0.6)
-    if not close:
-        close = difflib.get_close_matches(field, sorted(REALTIME_FIELDS), n=1, cutoff=0.6)
-    hint = f'; did you mean "{close[0]}"?' if close else ""
-    return f'Unknown field "{label}"{hint}'
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return repr(value) if not isinstance(value, list | dict) else json.dumps(value, default=str)

@@ -27,7 +27,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..errors import WorkbookError
-from .formulas import (
+from .parse import (
     Arg,
     ArrayConstant,
     Literal,
@@ -184,10 +184,12 @@ class WorkbookReader:
                 return (r1, c1)
             if not isinstance(arg, Name):
                 return None
+            name = arg
             try:
-                arg, sheet = self._name_target(arg, sheet), arg.sheet or sheet
+                arg = self._name_target(name, sheet)
             except WorkbookError:
                 return None
+            sheet = name.sheet or sheet
         return None
 
     def _name_target(self, name: Name, sheet: str) -> Arg:

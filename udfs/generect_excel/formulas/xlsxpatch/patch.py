@@ -1,6 +1,6 @@
 """Placing results: each table placed or blocked (``#SPILL!``), leftovers cleared, formula cells
 given their form (:func:`patch_sheet`), and the changed parts of a workbook computed
-(:func:`patch_workbook`). The rules are in :mod:`generect_excel.workbook.xlsxpatch`."""
+(:func:`patch_workbook`). The rules are in :mod:`generect_excel.formulas.xlsxpatch`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lxml import etree
 from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
-from ..formulas import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
+from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
 from .package import (
     _XML_DUMP,
     REL_TYPE_CALC_CHAIN,

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .ribbon_book import App
+from .book import App
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..ports import EngineAPI
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Context:
     """
 
     settings: Settings | None = None
-    engine: Any = None
+    engine: EngineAPI | None = None
     platform: str = field(default_factory=lambda: sys.platform)
     clock: Callable[[], datetime] = _local_now
 
@@ -47,14 +48,14 @@ class Context:
             if self.engine is not None:
                 self.settings = self.engine.settings
             else:
-                from .settings import load_settings
+                from ..settings import load_settings
 
                 self.settings = load_settings()
         return self.settings
 
-    def get_engine(self) -> Any:
+    def get_engine(self) -> EngineAPI:
         if self.engine is None:
-            from .engine import Engine
+            from ..engine import Engine
 
             self.engine = Engine(self.get_settings())
         return self.engine

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from lxml import etree
 
 from ...errors import WorkbookError
-from ..formulas import parse_area
+from ..parse import parse_area
 
 Bounds = tuple[int, int, int, int]  # min_col, min_row, max_col, max_row
 

@@ -72,9 +72,9 @@ most. Every expected failure is a :class:`~generect_excel.errors.GenerectError` 
 :func:`run` shows in a message box.
 
 Where the code is: this module has Freeze to values, Spend and :func:`run`, and re-exports the
-rest; :mod:`~generect_excel.ribbon_refresh` has Refresh, :mod:`~generect_excel.ribbon_scan`
-finds the GENERECT formulas and reads their arguments, :mod:`~generect_excel.ribbon_context`
-has :class:`Context` and the message helpers, :mod:`~generect_excel.ribbon_book` the xlwings
+rest; :mod:`~generect_excel.ribbon.refresh` has Refresh, :mod:`~generect_excel.ribbon.scan`
+finds the GENERECT formulas and reads their arguments, :mod:`~generect_excel.ribbon.context`
+has :class:`Context` and the message helpers, :mod:`~generect_excel.ribbon.book` the xlwings
 subset and :class:`Area`.
 """
 
@@ -87,13 +87,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ._constants import CELL_ERROR_PREFIX
-from .budget import format_money
-from .errors import GenerectError, whole_text
+from .._constants import CELL_ERROR_PREFIX
+from ..budget import format_money
+from ..errors import GenerectError, whole_text
 
 # __all__ is the API. The other names imported here were public names of this module before
 # it was split (and _resolve, which the tests read arguments through): they stay importable.
-from .ribbon_book import (
+from .book import (
     App,
     Area,
     Book,
@@ -103,7 +103,7 @@ from .ribbon_book import (
     _grid,
     _where,
 )
-from .ribbon_context import (
+from .context import (
     MAX_LISTED,  # noqa: F401
     TITLE,
     Context,
@@ -111,7 +111,7 @@ from .ribbon_context import (
     _listing,
     _plural,
 )
-from .ribbon_refresh import (  # noqa: F401
+from .refresh import (  # noqa: F401
     FILE_SUFFIXES,
     TOKEN_PREFIX,
     RefreshReport,
@@ -121,7 +121,7 @@ from .ribbon_refresh import (  # noqa: F401
     refresh,
     token_time,
 )
-from .ribbon_scan import (  # noqa: F401
+from .scan import (  # noqa: F401
     REFRESHABLE,
     SPILL_RECORD_PREFIX,
     SPILLING,
@@ -266,7 +266,7 @@ def freeze_selection(book: Book, context: Context | None = None) -> FreezeReport
 
 def _last_refresh(book: Book) -> datetime | None:
     """The newest ribbon refresh token in the workbook's formulas, as a time."""
-    from .workbook.formulas import Literal
+    from ..formulas.parse import Literal
 
     newest: datetime | None = None
     for sheet in book.sheets:

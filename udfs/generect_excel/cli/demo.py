@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import Engine
-from .settings import load_settings
-from .workbook.refresher import RefreshSummary, refresh_workbook
+from ..engine import Engine
+from ..settings import load_settings
+from ..workbook.refresher import RefreshSummary, refresh_workbook
 
 __all__ = ["DEMO_KEY", "DEMO_TEMPLATES", "DemoResult", "run_demo"]
 
@@ -50,8 +50,8 @@ def run_demo(
 
     ``progress`` receives one line per step. Existing demo workbooks there are replaced.
     """
-    from .sandbox import Sandbox, SandboxConfig  # the sandbox's web stack only for the demo
-    from .templates import write_template
+    from ..sandbox import Sandbox, SandboxConfig  # the sandbox's web stack only for the demo
+    from ..templates import write_template
 
     say = progress or (lambda line: None)
     directory = Path(directory)

@@ -1,0 +1,392 @@
+"""Plan, quote and run a workbook file's GENERECT calls through the engine (steps 1 to 3 of
+:mod:`generect_excel.workbook.refresher`; the ribbon's Mac Refresh runs the same steps)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .. import budget
+from ..budget import format_money
+from ..engine import refresh_token
+from ..errors import (
+    CriteriaError,
+    GenerectError,
+    OutcomeUnknownError,
+    ProtocolError,
+    WorkbookError,
+)
+from ..functions import (
+    FUNCTION_NAMES,
+    Outcome,
+    check_arguments,
+    evaluate_balance,
+    evaluate_leads,
+    evaluate_spend,
+    evaluate_values,
+    request_for_count,
+    run_count,
+    run_search,
+    scalar,
+)
+from ..ledger import Origin
+from ..models import canonical_json
+from ..ports import EngineAPI
+from .parse import Call, FormulaSyntaxError, parse_formula
+from .references import FormulaCell, WorkbookReader
+
+KINDS = {"GENERECT_COUNT": "count", "GENERECT_SEARCH": "search"}
+# Read what the ledger and the account say once the refresh's own purchases are made.
+AFTER_PURCHASES = frozenset({"GENERECT_SPEND", "GENERECT_BALANCE", "GENERECT_LEADS"})
+
+Progress = Callable[[int, int], None]
+
+
+def _where(sheet: str, cell: str) -> str:
+    quoted = sheet if sheet.replace("_", "").isalnum() else "'" + sheet.replace("'", "''") + "'"
+    return f"{quoted}!{cell}"
+
+
+@dataclass
+class Query:
+    """One GENERECT call found in the workbook, and what became of it."""
+
+    cell: FormulaCell
+    function: str
+    written: bool  # the call is the whole formula: its value goes into the cell
+    single: bool = False  # the formula is @GENERECT_...: the cell shows the first value only
+    args: dict[str, Any] = field(default_factory=dict)
+    request: Any = None  # the validated request of a count or search
+    skipped: str | None = None  # why it cannot be evaluated from the file (cell untouched)
+    invalid: GenerectError | None = None  # fails before any call (written as the cell's error)
+    # quote
+    fetches: bool = False  # would call the API now
+    worst_case: Decimal = Decimal(0)
+    likely: Decimal | None = None
+    # run
+    outcome: Outcome | None = None
+    error: BaseException | None = None
+    cell_workbook: str = ""  # the workbook's file name, recorded in the ledger
+    kept: str | None = None  # the refresh failed and the cell keeps what it showed: why
+
+    @property
+    def where(self) -> str:
+        """``Sheet!B14``."""
+        return _where(self.cell.sheet, self.cell.coordinate)
+
+    @property
+    def kind(self) -> str | None:
+        """ "count" or "search" for API calls, else None."""
+        return KINDS.get(self.function)
+
+    @property
+    def mode(self) -> str:
+        return str(self.request.mode) if self.request is not None else "-"
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.cell_workbook, self.cell.sheet, self.cell.coordinate)
+
+    @property
+    def runnable(self) -> bool:
+        return self.skipped is None and self.invalid is None
+
+
+@dataclass
+class Plan:
+    """Every GENERECT call of one workbook file, read and validated."""
+
+    path: Path
+    queries: list[Query]
+    stat: tuple[int, int]  # (size, mtime_ns) when read: the file must not change meanwhile
+
+    @property
+    def runnable(self) -> list[Query]:
+        return [q for q in self.queries if q.runnable]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What running a plan would cost: each line, the worst case and whether to ask."""
+
+    queries: int
+    distinct: int  # distinct API requests (identical ones are paid once)
+    cached: int
+    new: int
+    worst_case: Decimal
+    likely: Decimal | None
+    test_mode: bool
+    lines: tuple[str, ...]
+
+    def summary(self) -> str:
+        """One line: "12 queries: 4 from the store, 8 new; worst case $3.20"."""
+        text = (
+            f"{self.queries} quer{'y' if self.queries == 1 else 'ies'}: {self.cached} from the "
+            f"store, {self.new} new; worst case {format_money(self.worst_case)}"
+        )
+        if self.likely is not None and self.likely < self.worst_case:
+            text += f" (likely {format_money(self.likely)}, from free counts)"
+        if self.test_mode:
+            text += " (test key: nothing is debited)"
+        return text
+
+
+# --------------------------------------------------------------------------- 1. plan
+
+
+def plan_refresh(path: str | os.PathLike[str]) -> Plan:
+    """Read a workbook file and prepare every GENERECT call in it (no network, free)."""
+    source = Path(path)
+    try:
+        stat = source.stat()
+    except FileNotFoundError:
+        raise WorkbookError(f"No such workbook: {source}") from None
+    reader = WorkbookReader(source)
+    queries: list[Query] = []
+    for cell in reader.formula_cells():
+        queries.extend(_queries_of(reader, cell, source.name))
+    return Plan(source, queries, (stat.st_size, stat.st_mtime_ns))
+
+
+def _queries_of(reader: WorkbookReader, cell: FormulaCell, workbook: str) -> list[Query]:
+    try:
+        parsed = parse_formula(cell.text)
+    except FormulaSyntaxError as exc:
+        query = Query(cell, "GENERECT", written=False, skipped=f"cannot read {cell.text}: {exc}")
+        query.cell_workbook = workbook
+        return [query]
+    queries = []
+    for call in parsed.calls:
+        whole = call is parsed.whole
+        query = Query(cell, call.function, written=whole, single=whole and parsed.single)
+        query.cell_workbook = workbook
+        _prepare(reader, query, call)
+        queries.append(query)
+    return queries
+
+
+def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
+    params = FUNCTION_NAMES[call.function]
+    if call.extra:
+        query.invalid = CriteriaError(
+            f"{call.function} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}."
+        )
+        return
+    try:
+        query.args = {
+            name: reader.resolve(arg, query.cell.sheet)
+            for name, arg in zip(params, call.args, strict=True)
+        }
+    except WorkbookError as exc:
+        query.skipped = str(exc)
+        return
+    # Where the criteria range starts on its sheet: problems then say "row 7", the sheet's row.
+    origin = reader.origin(call.args[0], query.cell.sheet) if call.args else None
+    try:
+        # Every check the function makes before sending, so that what would be refused is
+        # refused here: free, and listed by the dry run.
+        query.request = check_arguments(call.function, query.args, origin=origin)
+    except GenerectError as exc:
+        query.invalid = exc
+
+
+# --------------------------------------------------------------------------- 2. quote
+
+
+def _request_key(query: Query) -> tuple[str, str, str, str | None]:
+    # The refresh value belongs to the key: the engine fetches a request afresh for each new
+    # refresh value, so the same request with two new values is paid twice (at worst; once
+    # only if the second call happens to join the first in flight).
+    token = refresh_token(scalar(query.args.get("refresh"), "refresh"))
+    return (query.kind or "", query.mode, canonical_json(query.request.body()), token)
+
+
+def _not_run_lines(query: Query) -> list[str]:
+    """Why a call will not run, in full: the cell shows one problem and "(+N more: refresh
+    --dry-run lists all)", so here every criteria problem gets its own line."""
+    head = f"{query.where:<24} {query.function:<17} not run:"
+    problems = getattr(query.invalid, "problems", None)
+    if isinstance(query.invalid, CriteriaError) and problems and len(problems) > 1:
+        return [f"{head} {len(problems)} problems in the criteria"] + [
+            f"{'':<24}   {problem}" for problem in problems
+        ]
+    invalid = query.invalid.full_message if query.invalid else ""
+    return [f"{head} {query.skipped or invalid}"]
+
+
+def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
+    """Price each runnable call (nothing billable is sent; the store is only read).
+
+    ``sharpen``: for database searches that would be fetched, ask the free database count
+    (needs a key; skipped without one) and price ``min(limit, count - offset)`` rows too.
+    A call with an unknown outcome standing (its answer was lost; the run would only show
+    that error) is listed as such, counted neither stored nor new, and priced $0.
+    """
+    test_mode = engine.settings.test_mode_key
+    seen: dict[tuple[str, str, str, str | None], Query] = {}
+    lines = []
+    cached = new = 0
+    worst = Decimal(0)
+    likely = Decimal(0)
+    sharpened = False
+    for query in plan.queries:
+        if not query.runnable:
+            lines.extend(_not_run_lines(query))
+            continue
+        if query.kind is None:
+            status = "free (local)" if query.function != "GENERECT_BALANCE" else "free (account)"
+            lines.append(f"{query.where:<24} {query.function:<17} {status}")
+            continue
+        key = _request_key(query)
+        try:
+            answer = engine.cached(
+                query.request,
+                query.kind,
+                refresh=scalar(query.args.get("refresh"), "refresh"),
+                origin=query.origin,
+            )
+        except (OutcomeUnknownError, ProtocolError) as exc:
+            if exc.unknown_outcome is None:
+                raise
+            # Sent before, answer lost: the run sends nothing and shows that error (free).
+            seen.setdefault(key, query)
+            status = "unknown outcome: change refresh to retry"
+            lines.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
+            continue
+        query.fetches = answer is None
+        estimate = engine.estimate(query.request, query.kind)
+        duplicate = key in seen and seen[key].fetches
+        price = Decimal(0)
+        if query.fetches and not duplicate:
+            price = estimate.amount  # shown even for a test key, which is never debited
+            query.worst_case = estimate.refresh_cost
+            query.likely = query.worst_case
+            if (
+                sharpen
+                and query.kind == "search"
+                and query.mode == "database"
+                and engine.settings.key
+            ):
+                query.likely = _likely_cost(engine, query, query.worst_case)
+                sharpened = sharpened or query.likely != query.worst_case
+        seen.setdefault(key, query)
+        if query.fetches:
+            new += 1
+        else:
+            cached += 1
+        worst += query.worst_case
+        likely += query.likely if query.likely is not None else query.worst_case
+        if not query.fetches:
+            status = "from the store"
+        elif duplicate:
+            status = "new (same request as above: paid once)"
+        else:
+            status = f"new, up to {format_money(price)}"
+            if query.likely is not None and query.likely < query.worst_case:
+                status += f" (likely {format_money(query.likely)})"
+            if test_mode and price:
+                status += " (test key: not debited)"
+        lines.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
+    return Quote(
+        queries=len(plan.queries),
+        distinct=len(seen),
+        cached=cached,
+        new=new,
+        worst_case=worst,
+        likely=likely if sharpened else None,
+        test_mode=test_mode,
+        lines=tuple(lines),
+    )
+
+
+def _likely_cost(engine: EngineAPI, query: Query, worst: Decimal) -> Decimal:
+    """The cost if the search returns ``min(limit, count - offset)`` rows (free count)."""
+    try:
+        count_request = request_for_count(query.args["criteria"], "database")
+        count = engine.count(count_request, origin=query.origin).result.results_count
+    except GenerectError:
+        return worst
+    if not isinstance(count, int):
+        return worst
+    body = query.request.body()
+    rows = min(budget.worst_case_rows(body), max(0, count - int(body.get("offset_by") or 0)))
+    return budget.estimate_cost({**body, "limit_by": rows}, "search", "database")
+
+
+# --------------------------------------------------------------------------- 3. run
+
+
+def _evaluate(engine: EngineAPI, query: Query) -> Outcome:
+    args = query.args
+    if query.function == "GENERECT_COUNT":
+        return run_count(engine, args["criteria"], args["mode"], args["refresh"], query.origin)
+    if query.function == "GENERECT_SEARCH":
+        return run_search(
+            engine,
+            args["criteria"],
+            args["limit"],
+            args["offset"],
+            args["fields"],
+            args["mode"],
+            args["refresh"],
+            query.origin,
+        )
+    if query.function == "GENERECT_SPEND":
+        return Outcome(evaluate_spend(engine, args["period"]))
+    if query.function == "GENERECT_BALANCE":
+        return Outcome(evaluate_balance(engine))
+    if query.function == "GENERECT_LEADS":
+        return Outcome(evaluate_leads(engine, args["criteria"]))
+    return Outcome(evaluate_values(args["field"]))
+
+
+# Worksheet functions that read the local store's ledger or register (see run_plan).
+
+
+def run_plan(
+    plan: Plan,
+    engine: EngineAPI,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> None:
+    """Evaluate every runnable call concurrently; each query gets its outcome or error.
+
+    GENERECT_SPEND, GENERECT_BALANCE and GENERECT_LEADS (local reads of the ledger, the account
+    and the register) run last, after every count and search has ended, so that they include
+    this refresh's own purchases, as Excel's volatile recalculation shows them.
+
+    A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
+    the background threads and land in the store: nothing bought is lost).
+    """
+    todo = plan.runnable
+    total = len(todo)
+    done = 0
+    lock = threading.Lock()
+    size = max(1, min(workers or engine.settings.max_parallel, total or 1))
+    last = [q for q in todo if q.function in AFTER_PURCHASES]
+    first = [q for q in todo if q.function not in AFTER_PURCHASES]
+    pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-refresh")
+    try:
+        for batch in (first, last):
+            futures = {pool.submit(_evaluate, engine, query): query for query in batch}
+            for future in as_completed(futures):
+                query = futures[future]
+                try:
+                    query.outcome = future.result()
+                except Exception as exc:  # shown in its cell, like the worksheet function
+                    query.error = exc
+                else:  # failed, showing what the store held: a failure all the same
+                    query.error = query.outcome.failure
+                with lock:
+                    done += 1
+                if progress is not None:
+                    progress(done, total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
