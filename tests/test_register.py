@@ -20,8 +20,8 @@ from generect_excel.criteria import criteria_from_block
 from generect_excel.engine import Engine
 from generect_excel.functions import evaluate_leads, run_search
 from generect_excel.ledger import Origin
-from generect_excel.register import OWNED_COLUMNS, lead_key
 from generect_excel.store import MIGRATIONS, Store
+from generect_excel.store.register import OWNED_COLUMNS, lead_key
 from workbook_support import sandbox_settings
 
 CEOS_US = [["Seniority", "C-Suite"], ["Location", "United States"]]

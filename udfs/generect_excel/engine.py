@@ -96,7 +96,6 @@ from .client import ENDPOINTS, Endpoint, shared_client
 from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json, wire_body
-from .register import OwnedLead, PageFacts, Purchase
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
 from .store import (
@@ -108,6 +107,7 @@ from .store import (
     UnknownOutcome,
     new_owner,
 )
+from .store.register import OwnedLead, PageFacts, Purchase
 
 __all__ = [
     "Answer",

@@ -487,7 +487,7 @@ def evaluate_leads(engine: Any, criteria: Any = None) -> list[list[Any]]:
     """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
     computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
     leads bought by searches with those criteria (any page, either mode). Free, no network."""
-    from .register import OWNED_COLUMNS, owned_row
+    from .store.register import OWNED_COLUMNS, owned_row
     from .table import to_cell
 
     request = _leads_criteria(criteria)

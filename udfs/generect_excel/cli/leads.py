@@ -78,8 +78,8 @@ def leads(args: argparse.Namespace) -> int:
     """
     from ..engine import Engine
     from ..ledger import csv_safe
-    from ..register import OWNED_COLUMNS, owned_row
     from ..settings import load_settings
+    from ..store.register import OWNED_COLUMNS, owned_row
     from .core import open_output
 
     engine = Engine(load_settings())

@@ -85,10 +85,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from . import _constants as C
+from .. import _constants as C
+from ..errors import StoreError
+from ..ledger import Charge, LedgerEntry, Origin, Settlement
 from . import register
-from .errors import StoreError
-from .ledger import Charge, LedgerEntry, Origin, Settlement
 
 __all__ = [
     "MIGRATIONS",
@@ -1172,7 +1172,7 @@ class Store:
     # -- fallback journal ------------------------------------------------------------------
 
     def _journal(self, entry: CacheEntry, charge: Charge | None, cause: StoreError) -> StoreError:
-        from .budget import format_money
+        from ..budget import format_money
 
         amount = charge.amount_charged if charge is not None else entry.amount_charged
         line = json.dumps({"entry": entry.to_json(), "charge": charge and charge.to_json()})

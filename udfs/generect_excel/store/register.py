@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .ledger import Origin
+from ..ledger import Origin
 
 __all__ = [
     "ID_FIELDS",
