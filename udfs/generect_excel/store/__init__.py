@@ -83,12 +83,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import _constants as C
 from ..errors import StoreError
 from ..ledger import Charge, LedgerEntry, Origin, Settlement
 from . import register
+from .interface import StoreBackend
 from .records import (
     CacheEntry,
     Claim,
@@ -99,6 +100,9 @@ from .records import (
     _ts,
     _utcnow,
 )
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = [
     "MIGRATIONS",
@@ -111,7 +115,9 @@ __all__ = [
     "Reservation",
     "Store",
     "UnknownOutcome",
+    "StoreBackend",
     "new_owner",
+    "open_store",
 ]
 
 log = logging.getLogger(__name__)
@@ -556,6 +562,11 @@ class Store:
         """Close the idle connections to the file. The store stays usable: the next call
         opens a new connection."""
         self._connections.close()
+
+    @property
+    def location(self) -> str:
+        """The store file's resolved path (see :attr:`StoreBackend.location`)."""
+        return str(self.path.resolve())
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction means what
@@ -1512,3 +1523,19 @@ class Store:
             params,
         ).fetchall()
         return [r[0] for r in rows]
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the SQLite store implements the whole interface.
+    _IMPLEMENTS: type[StoreBackend] = Store
+
+
+def open_store(settings: Settings) -> StoreBackend:
+    """The store ``settings`` name, opened: the one place that picks a backend.
+
+    Today that is always the SQLite file at ``settings.store_path``. Another backend (issue 15:
+    PostgreSQL, chosen by a ``postgresql://`` store URL in the settings) is a sibling module
+    implementing :class:`StoreBackend`, picked here from the settings; nothing else in the
+    package names a backend class.
+    """
+    return Store(settings.store_path)
