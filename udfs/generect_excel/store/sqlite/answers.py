@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from ...errors import StoreError
 from ...ledger import Charge
-from .. import register
 from ..owners import _LIVE_OWNERS
 from ..records import CacheEntry, Found, UnknownOutcome, _parse_ts
+from ..register import Purchase
+from . import register
 from .journal import SQLiteJournal
 from .rows import SQLiteRows
 
@@ -34,7 +35,7 @@ class SQLiteAnswers(SQLiteJournal):
         owner: str | None = None,
         mark: tuple[str, str] | None = None,
         retry_for: float = 0.0,
-        purchase: register.Purchase | None = None,
+        purchase: Purchase | None = None,
     ) -> int | None:
         """Store ``entry``, its ``charge`` (if billable), the refresh ``mark`` ``(origin,
         token)``, the leads of ``purchase`` in the register of owned leads, and release

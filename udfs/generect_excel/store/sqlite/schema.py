@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from .. import register
 from ..records import _ts, _utcnow
+from . import register
 from .connection import SQLiteConnections
 
 
