@@ -22,7 +22,7 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    cells then waits on one future instead of queueing for the store.
 5. **Save.** The answer, its ledger row (billable endpoints, searches and realtime counts, even
    at $0; any other answer whose ``meta.amount_charged`` is above 0), a search's leads in the
-   register of owned leads (:mod:`generect_excel.register`) and the refresh mark are written in
+   register of owned leads (:mod:`generect_excel.store.register`) and the refresh mark are written in
    one transaction. If the write fails after the API answered, it is retried
    briefly, then the charge goes to the store's fallback journal and a
    :class:`~generect_excel.errors.StoreError` says it was charged.

@@ -28,7 +28,9 @@ match live), else the Sales Navigator id inside the row's Sales Navigator lead U
 realtime rows without ``lead_id`` still carry. A row with none of them cannot be registered or
 excluded; it is counted as new.
 
-Pure SQL on a connection the store hands over; the store owns transactions and errors.
+What every backend shares lives here (which identifier keys a lead, what a purchase and an
+owned lead are, how the register reads as rows); each backend keeps its own tables and queries
+(SQLite's: :mod:`generect_excel.store.sqlite.register`).
 """
 
 from __future__ import annotations

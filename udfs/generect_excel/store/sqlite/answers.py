@@ -79,24 +79,24 @@ class SQLiteAnswers(SQLiteJournal):
     # -- the register of owned leads ---------------------------------------------------------
 
     def page_exclusions(self, criteria_key: str, page_offset: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.register.page_exclusions`."""
+        """See :func:`generect_excel.store.sqlite.register.page_exclusions`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.page_exclusions(conn, criteria_key, page_offset)
 
     def recent_lead_ids(self, base_url: str, test_mode: bool, limit: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.register.recent_ids`."""
+        """See :func:`generect_excel.store.sqlite.register.recent_ids`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.recent_ids(conn, base_url, test_mode, limit)
 
     def owned_leads(
         self, since: datetime | None = None, *, criteria_keys: list[str] | None = None
     ) -> list[register.OwnedLead]:
-        """The register of owned leads (see :func:`generect_excel.register.owned_leads`)."""
+        """The register of owned leads (see :func:`generect_excel.store.sqlite.register.owned_leads`)."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.owned_leads(conn, since, criteria_keys=criteria_keys)
 
     def register_counts(self) -> dict[str, int]:
-        """See :func:`generect_excel.register.counts`."""
+        """See :func:`generect_excel.store.sqlite.register.counts`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.counts(conn)
 

@@ -161,7 +161,7 @@ MIGRATIONS += (
 )
 
 MIGRATIONS += (
-    # The register of owned leads and which page bought each (see generect_excel.register).
+    # The register of owned leads and which page bought each (see generect_excel.store.register).
     Migration("0009_owned_leads", register.SCHEMA),
 )
 
