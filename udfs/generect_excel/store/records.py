@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["CacheEntry", "Claim", "Found", "Reservation", "UnknownOutcome"]
+__all__ = ["CacheEntry", "Claim", "Found", "Migration", "Reservation", "UnknownOutcome"]
 
 
 def _ts(moment: datetime) -> str:
@@ -168,3 +168,11 @@ class Claim:
     holder: str | None = None
     unknown: UnknownOutcome | None = None
     abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named schema step. Its statements run in one transaction, once per file."""
+
+    name: str
+    statements: tuple[str, ...]
