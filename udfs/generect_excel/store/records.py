@@ -172,7 +172,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class Migration:
-    """One named schema step. Its statements run in one transaction, once per file."""
+    """One named schema step of a backend's ordered list. Its statements run in one
+    transaction, once per store; a store records the names it has applied."""
 
     name: str
     statements: tuple[str, ...]
