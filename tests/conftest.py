@@ -47,6 +47,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from generect_excel.sandbox import Population, Sandbox, SandboxConfig, build_population
+from store_backends import BACKENDS, Harness
 
 SANDBOX_SEED = 7
 SANDBOX_LEADS = 20_000
@@ -291,3 +292,13 @@ def conforming_client(
         event_hooks={"response": [_check_answer]},
         **kwargs,
     )
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """Each store backend in turn (tests/store_backends.py): a test taking it runs per backend."""
+    harness = BACKENDS[request.param](tmp_path)
+    try:
+        yield harness
+    finally:
+        harness.close()

@@ -20,8 +20,9 @@ from generect_excel.criteria import criteria_from_block
 from generect_excel.engine import Engine
 from generect_excel.functions import evaluate_leads, run_search
 from generect_excel.ledger import Origin
-from generect_excel.register import OWNED_COLUMNS, lead_key
 from generect_excel.store import MIGRATIONS, Store
+from generect_excel.store.register import OWNED_COLUMNS, lead_key
+from store_backends import Harness
 from workbook_support import sandbox_settings
 
 CEOS_US = [["Seniority", "C-Suite"], ["Location", "United States"]]
@@ -30,8 +31,9 @@ NEW_ONLY = [["New leads only", "yes"]]
 
 
 @pytest.fixture
-def engine(sandbox, tmp_path: Path) -> Engine:
-    return Engine(sandbox_settings(sandbox, tmp_path / "home"))
+def engine(sandbox, tmp_path: Path, store_backend: Harness) -> Engine:
+    # Once per store backend (tests/store_backends.py): the register is the store's.
+    return Engine(sandbox_settings(sandbox, tmp_path / "home"), store=store_backend.open())
 
 
 def ids(answer: Any) -> list[str]:
@@ -135,6 +137,14 @@ def test_a_net_new_search_buys_no_lead_already_owned(sandbox, engine) -> None:
     assert owned == set(first) | set(second)
     status = second_outcome.value[0][0]
     assert "50 new" in status and "50 owned excluded" in status
+
+
+def test_the_store_says_which_ids_are_owned(sandbox, engine) -> None:
+    bought = ids(search_page(engine, CEOS_US, 5, None).answer)
+    asked = [*bought[:3], "never-bought-1", "never-bought-2"]
+    assert engine.store.owned_among(engine.settings.base_url, asked) == set(bought[:3])
+    assert engine.store.owned_among("http://another.example", bought) == set()
+    assert engine.store.owned_among(engine.settings.base_url, []) == set()
 
 
 def test_without_net_new_overlapping_criteria_buy_leads_twice(sandbox, engine) -> None:

@@ -72,9 +72,9 @@ from .errors import (
     one_line,
 )
 from .ledger import PERIODS, Origin
+from .memo import BoundedMemo
 from .models import LeadSearchRequest, parse_mode
 from .ports import EngineAPI
-from .store import BoundedMemo
 from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
 
@@ -537,7 +537,7 @@ def evaluate_leads(engine: EngineAPI, criteria: Any = None) -> list[list[Any]]:
     """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
     computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
     leads bought by searches with those criteria (any page, either mode). Free, no network."""
-    from .register import OWNED_COLUMNS, owned_row
+    from .store.register import OWNED_COLUMNS, owned_row
     from .table import to_cell
 
     request = _leads_criteria(criteria)

@@ -57,9 +57,9 @@ if TYPE_CHECKING:  # types only: this module is imported by generect_excel.udfs 
     from .engine import Answer
     from .ledger import LedgerEntry, Origin
     from .models import LeadSearchRequest
-    from .register import OwnedLead
     from .responses import Account
     from .settings import Settings
+    from .store.register import OwnedLead
 
 __all__ = [
     "BackgroundEngine",

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from .engine import Answer
     from .ledger import LedgerEntry, Origin
     from .models import LeadSearchRequest as Request  # database or realtime
-    from .register import OwnedLead
     from .responses import Account
     from .settings import Settings
+    from .store.register import OwnedLead
 
 __all__ = ["EngineAPI", "Kind"]
 

@@ -83,8 +83,8 @@ def leads(args: argparse.Namespace) -> int:
         generect-excel leads --since 2026-12-01 --csv owned.csv
     """
     from ..engine import Engine
-    from ..register import OWNED_COLUMNS, owned_row
     from ..settings import load_settings
+    from ..store.register import OWNED_COLUMNS, owned_row
     from .core import open_output
     from .ledger_view import csv_safe
 
