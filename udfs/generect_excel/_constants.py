@@ -133,5 +133,6 @@ TABLE_MEMO_CELLS = 400_000
 # The account endpoint is free; a short cache keeps a sheet of GENERECT_BALANCE() cells cheap.
 ACCOUNT_CACHE_SECONDS = 60.0
 
-# The worksheet functions whose result spills over several cells (the others give one value).
-SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES", "GENERECT_LEADS"})
+# The worksheet functions whose result spills over several cells (the others give one value):
+# described in the registry of worksheet functions, named here too for older importers.
+from .worksheet import SPILLING as SPILLING_FUNCTIONS  # noqa: E402, F401

@@ -85,7 +85,8 @@ class Operation:
     worksheet answers it in the background); ``register`` says the rows it buys are leads kept
     in the register of owned leads (stable pages, net-new); ``rows_field`` names the answer's
     list of rows ("" when it has none); ``transaction_type`` is the ``type`` Generect's billing
-    history gives its charges.
+    history gives its charges. ``label`` names it for a person ("count", "search"; the mode
+    goes before it) and ``row_noun`` what one of its rows is, as prices say ("per row").
     """
 
     name: str
@@ -103,6 +104,8 @@ class Operation:
     register: bool = False
     rows_field: str = ""
     transaction_type: str = ""
+    label: str = ""
+    row_noun: str = "row"
 
     @property
     def returns_rows(self) -> bool:
@@ -115,15 +118,17 @@ def _lead_search(mode: str, path: str, timeout: float, price: Decimal) -> Operat
         f"{mode} lead search", "POST", path, timeout, True, SearchResult.from_api,
         kind="search", mode=mode, answer=SearchResult, estimate=per_row(price),
         rows=worst_case_rows, slow=mode == "realtime", register=True, rows_field="leads",
-        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""), label="search",
     )  # fmt: skip
 
 
-def _count(kind: str, name: str, mode: str, path: str, timeout: float, price: Decimal) -> Operation:
+def _count(
+    kind: str, name: str, label: str, mode: str, path: str, timeout: float, price: Decimal
+) -> Operation:
     return Operation(
         name, "POST", path, timeout, price > 0, CountResult.from_api, kind=kind, mode=mode,
         answer=CountResult, estimate=flat(price), slow=mode == "realtime",
-        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""), label=label,
     )  # fmt: skip
 
 
@@ -133,7 +138,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # Database counts are free: a lost answer may simply be asked for again.
     ("count", "database"): _count(
-        "count", "database lead count", "database", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT,
+        "count", "database lead count", "count", "database", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT,
         C.PRICE_DATABASE_COUNT,
     ),
     ("search", "realtime"): _lead_search(
@@ -141,7 +146,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # Realtime counts are billed per request, even when the count is 0.
     ("count", "realtime"): _count(
-        "count", "realtime lead count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
+        "count", "realtime lead count", "count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
         C.PRICE_REALTIME_COUNT,
     ),
     # The account is free, so it too may be retried after a lost answer.
