@@ -142,3 +142,36 @@ def test_a_realtime_company_search_runs_in_the_background(sandbox: Any, engine: 
     table = evaluate_companies(background, SOFTWARE, 2.0, None, None, "realtime", None, CELL)
     assert len(table[2:]) == 2 and "Generect realtime" in table[0][0]
     assert len(sandbox.billable_calls()) == 1
+
+
+def test_company_search_fills_the_account_list_template_with_rows(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    from generect_excel.templates import build_template, write_workbook
+    from generect_excel.workbook.refresher import refresh_workbook
+
+    book = write_workbook(build_template("account-list"), tmp_path / "accounts.xlsx")
+    engine = Engine(sandbox_settings(sandbox, tmp_path / "home"))
+    quote = refresh_workbook(book, engine, dry_run=True).quote
+    assert quote is not None
+    assert any("GENERECT_COMPANIES" in line and "$0.20" in line for line in quote.lines)
+    summary = refresh_workbook(book, engine, confirm=lambda quote: True)
+    assert not summary.errors, summary.errors
+    accounts = load_workbook(book, data_only=True)["Accounts"]
+    count = accounts["E25"].value
+    assert isinstance(count, int) and count > 0
+    assert accounts["A28"].value == "name" and accounts["C28"].value == "industry"
+    listed = [accounts.cell(row, 1).value for row in range(29, 29 + 10)]
+    assert all(listed[: min(10, count)]), listed
+    assert {accounts.cell(row, 3).value for row in range(29, 29 + min(10, count))} == {
+        "Software Development"
+    }
+    companies = [c for c in sandbox.billable_calls() if c["path"] == PATH_DATABASE_COMPANIES]
+    assert len(companies) == 1 and companies[0]["body"]["limit_by"] == 10
+    # A second refresh asks nothing again.
+    before = len(sandbox.log_entries())
+    refresh_workbook(book, engine, confirm=lambda quote: True)
+    again = sandbox.log_entries()[before:]
+    assert [e for e in again if e["path"] == PATH_DATABASE_COMPANIES] == []
