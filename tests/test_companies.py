@@ -175,3 +175,36 @@ def test_company_search_fills_the_account_list_template_with_rows(
     refresh_workbook(book, engine, confirm=lambda quote: True)
     again = sandbox.log_entries()[before:]
     assert [e for e in again if e["path"] == PATH_DATABASE_COMPANIES] == []
+
+
+def test_the_cli_lists_companies_once_counts_them_free_and_writes_csv(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import csv
+
+    from generect_excel.cli import main
+    from generect_excel.client import close_shared_clients
+
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("GENERECT_BASE_URL", sandbox.url)
+    monkeypatch.setenv("GENERECT_API_KEY", LIVE_KEY)
+    criteria = tmp_path / "accounts.toml"
+    criteria.write_text('Industry = "Software Development"\n"Company size" = "51-200"\n')
+    try:
+        assert main(["companies", str(criteria), "--dry-run", "--limit", "4"]) == 0
+        assert "up to $0.08" in capsys.readouterr().out
+        assert sandbox.log_entries() == []
+        assert main(["companies", str(criteria), "--count"]) == 0
+        count = int(capsys.readouterr().out.strip().replace(",", ""))
+        out = tmp_path / "accounts.csv"
+        for _ in range(2):
+            assert main(["companies", str(criteria), "--limit", "4", "--csv", str(out)]) == 0
+        with out.open(encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0][:3] == ["name", "domain", "industry"] and len(rows) == 1 + min(4, count)
+        assert [c["path"] for c in sandbox.billable_calls()] == [PATH_DATABASE_COMPANIES]
+        assert main(["companies", str(criteria), "--fields", "name, revenue"]) == 1
+        assert "Unknown company field: revenue" in capsys.readouterr().err
+    finally:
+        close_shared_clients()

@@ -37,7 +37,9 @@ __all__ = [
     "DEFAULT_COMPANY_COLUMNS",
     "CompanySearchRequest",
     "check_company_fields",
+    "company_info",
     "company_request",
+    "company_request_from",
     "company_table",
 ]
 
@@ -96,6 +98,12 @@ class CompanySearchRequest:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.mode!r}, {self.body()!r})"
+
+
+def company_request_from(request: LeadSearchRequest) -> CompanySearchRequest:
+    """The company request asking what a (validated) lead criteria request says of companies:
+    CriteriaError for anything else, or a page a company search cannot return."""
+    return _from_lead_request(request)
 
 
 def _from_lead_request(request: LeadSearchRequest) -> CompanySearchRequest:
