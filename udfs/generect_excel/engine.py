@@ -345,7 +345,7 @@ class Engine:
 
     # -- public calls ----------------------------------------------------------------------
 
-    def ask(
+    def run(
         self, kind: Kind, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """The answer of the operation ``kind`` (see :mod:`generect_excel.operations`) in
@@ -357,13 +357,13 @@ class Engine:
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """How many leads match ``request`` (free in database mode, billed in realtime)."""
-        return self.ask("count", request, refresh=refresh, origin=origin)
+        return self.run("count", request, refresh=refresh, origin=origin)
 
     def search(
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """One page of leads for ``request`` (``limit_by``/``offset_by`` inside it)."""
-        return self.ask("search", request, refresh=refresh, origin=origin)
+        return self.run("search", request, refresh=refresh, origin=origin)
 
     def flight_key(self, request: _Request, kind: Kind = "search", refresh: Any = None) -> Any:
         """What identifies a fetch of ``request`` for coalescing: the store, the cache key

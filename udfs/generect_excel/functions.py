@@ -459,7 +459,7 @@ def run_companies(
 
     request = _check_companies(criteria, limit, offset, fields, mode, refresh)
     columns = check_company_fields(fields)
-    answer = engine.ask("companies", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    answer = engine.run("companies", request, refresh=scalar(refresh, "refresh"), origin=origin)
     info = company_info(answer, mode=str(request.mode))
     return Outcome(company_table(answer.result.companies, info, columns), answer)
 
@@ -473,7 +473,7 @@ def run_company_count(
 ) -> Outcome:
     """``GENERECT_COMPANY_COUNT`` with its answer: the number of matching companies."""
     request = _check_company_count(criteria, mode, refresh)
-    answer = engine.ask("company_count", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    answer = engine.run("company_count", request, refresh=scalar(refresh, "refresh"), origin=origin)
     return Outcome(_count_value(answer), answer)
 
 

@@ -65,13 +65,13 @@ def companies(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _print_estimate(engine, request, kind)
     if args.count:
-        answer = _fetch(lambda r, **kw: engine.ask("company_count", r, **kw), request, args)
+        answer = _fetch(lambda r, **kw: engine.run("company_count", r, **kw), request, args)
         count = answer.result.results_count
         print(f"{count:,}" if isinstance(count, int) else ("unknown" if count is None else count))
         return EXIT_OK
     if args.csv:
         check_output_folder(args.csv)
-    answer = _fetch(lambda r, **kw: engine.ask("companies", r, **kw), request, args)
+    answer = _fetch(lambda r, **kw: engine.run("companies", r, **kw), request, args)
     info = company_info(answer, mode=answer.mode)
     table = company_table(answer.result.companies, info, fields)[1:]  # the status goes to stderr
     if args.csv:
