@@ -14,6 +14,10 @@ the engine's, as for every operation):
   dropped silently and the list bought would not be the one asked for.
 - **The table.** Company rows -> a status row, a header row and one row per company, with
   :data:`DEFAULT_COMPANY_COLUMNS` unless other fields are named.
+- **The worksheet functions.** ``GENERECT_COMPANIES`` (:func:`run_companies`) and
+  ``GENERECT_COMPANY_COUNT`` (:func:`run_company_count`): the same argument rules as
+  GENERECT_SEARCH and GENERECT_COUNT (:mod:`generect_excel.functions`), checked before any
+  call; the registry of worksheet functions names their check and evaluation here.
 
 Core: no xlwings or openpyxl.
 
