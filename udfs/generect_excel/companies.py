@@ -164,14 +164,20 @@ def _from_lead_request(request: LeadSearchRequest) -> CompanySearchRequest:
 
 
 def company_request(
-    criteria: Any, *, mode: str = "database", limit: Any = None, offset: Any = None
+    criteria: Any,
+    *,
+    mode: str = "database",
+    limit: Any = None,
+    offset: Any = None,
+    origin: tuple[int, int] | None = None,
 ) -> CompanySearchRequest:
     """The validated company request for a criteria range (raises CriteriaError; free).
 
-    ``limit``/``offset`` replace the criteria's own (``None`` keeps them)."""
+    ``limit``/``offset`` replace the criteria's own (``None`` keeps them); ``origin`` is the
+    range's top left cell (row, column) when known, for messages naming the sheet's rows."""
     from .criteria import criteria_from_block, with_paging
 
-    request = criteria_from_block(criteria, mode=mode)
+    request = criteria_from_block(criteria, mode=mode, origin=origin)
     if limit is not None or offset is not None:
         request = with_paging(request, limit=limit, offset=offset)
     return _from_lead_request(request)
@@ -243,33 +249,43 @@ def company_info(answer: Any, *, mode: str) -> SearchInfo:
 
 
 def request_for_companies(
-    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> Any:
     """The validated company search request (raises CriteriaError; free). An omitted limit
-    keeps the criteria's own, else :data:`DEFAULT_SEARCH_LIMIT`."""
+    keeps the criteria's own, else :data:`DEFAULT_SEARCH_LIMIT`; ``origin`` as for
+    :func:`company_request`."""
 
     def parse() -> Any:
         resolved = parse_mode(scalar(mode, "mode"))
         page_limit = _page_number(limit, "limit", "Limit")
         page_offset = _page_number(offset, "offset", "Offset")
+        block = _block(criteria)
         request = company_request(
-            _block(criteria), mode=resolved, limit=page_limit, offset=page_offset
+            block, mode=resolved, limit=page_limit, offset=page_offset, origin=origin
         )
         if page_limit is None and request.body().get("limit_by") is None:
             request = company_request(
-                _block(criteria), mode=resolved, limit=DEFAULT_SEARCH_LIMIT, offset=page_offset
+                block, mode=resolved, limit=DEFAULT_SEARCH_LIMIT, offset=page_offset, origin=origin
             )
         return request
 
-    return _memoized_request(("companies", criteria, limit, offset, mode), parse)
+    return _memoized_request(("companies", criteria, limit, offset, mode, origin), parse)
 
 
-def request_for_company_count(criteria: Any, mode: Any = None) -> Any:
+def request_for_company_count(
+    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
+) -> Any:
     """The validated company count request (raises CriteriaError; free)."""
-
     return _memoized_request(
-        ("company_count", criteria, mode),
-        lambda: company_request(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+        ("company_count", criteria, mode, origin),
+        lambda: company_request(
+            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+        ),
     )
 
 
@@ -280,16 +296,23 @@ def _check_companies(
     fields: Any = None,
     mode: Any = None,
     refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> Any:
-
-    request = request_for_companies(criteria, limit, offset, mode)
+    request = request_for_companies(criteria, limit, offset, mode, origin=origin)
     check_company_fields(fields)
     scalar(refresh, "refresh")
     return request
 
 
-def _check_company_count(criteria: Any, mode: Any = None, refresh: Any = None) -> Any:
-    request = request_for_company_count(criteria, mode)
+def _check_company_count(
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    request = request_for_company_count(criteria, mode, origin=origin)
     scalar(refresh, "refresh")
     return request
 

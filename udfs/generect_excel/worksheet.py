@@ -64,10 +64,17 @@ class WorksheetFunction:
         """Whether it calls a Generect operation that may cost money (and so is priced)."""
         return bool(self.kind)
 
-    def check_arguments(self, args: Mapping[str, Any]) -> Any:
+    def check_arguments(
+        self, args: Mapping[str, Any], *, origin: tuple[int, int] | None = None
+    ) -> Any:
         """Every check it makes before sending anything, and nothing else (free, no network):
-        the validated request of a call that buys, else None."""
-        return getattr(self._module(), self.check)(**args)
+        the validated request of a call that buys, else None. ``origin``: the sheet row and
+        column of the criteria range's top left cell, when known (a buying function's
+        problems then name the sheet's rows)."""
+        check = getattr(self._module(), self.check)
+        if origin is not None and self.buys:
+            return check(**args, origin=origin)
+        return check(**args)
 
     def run(self, engine: Any, args: Mapping[str, Any], origin: Any = None) -> Any:
         """Its ``Outcome`` for ``args`` (argument names to values as xlwings hands them; an
