@@ -192,6 +192,11 @@ def test_paths_are_the_six_documented_endpoints() -> None:
         "/api/v1/search/realtime/leads/count/",
         "/api/v1/accounts/me/",
         "/api/v1/accounts/transactions/",
+        # Issue 14: company search and its count, in both modes.
+        "/api/v1/search/database/companies/",
+        "/api/v1/search/database/companies/count/",
+        "/api/v1/search/realtime/companies/",
+        "/api/v1/search/realtime/companies/count/",
     }
 
 

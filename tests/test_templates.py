@@ -74,7 +74,11 @@ SIGNATURES = {
     "GENERECT_SPEND": (0, 1),
     "GENERECT_BALANCE": (0, 0),
     "GENERECT_VALUES": (1, 1),
+    "GENERECT_COMPANIES": (1, 6),
+    "GENERECT_COMPANY_COUNT": (1, 3),
 }
+# The functions whose result is a table (stored in the templates as one-cell static tables).
+TABLES = ("GENERECT_SEARCH", "GENERECT_COMPANIES")
 REFERENCE = re.compile(
     r"^(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
     r"(?P<area>\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)$"
@@ -303,7 +307,7 @@ def search_cells(path: Path) -> dict[str, list[etree._Element]]:
         if name.startswith("xl/worksheets/sheet"):
             for cell in etree.fromstring(data).iter(f"{MAIN_NS}c"):
                 formula = cell.find(f"{MAIN_NS}f")
-                if formula is not None and formula.text.startswith("GENERECT_SEARCH"):
+                if formula is not None and formula.text.startswith(TABLES):
                     found.setdefault(name, []).append(cell)
     return found
 
@@ -335,7 +339,7 @@ def test_searches_are_plain_formulas_recorded_as_one_cell_static_tables(
                 assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
         wb = load_workbook(saved[name])
         for ws, coord, text, _ in generect_cells(wb):
-            if text.startswith("=GENERECT_SEARCH"):
+            if text.startswith(tuple("=" + t for t in TABLES)):
                 absolute = re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", coord)
                 expected.append(
                     (ws.title, f"{templates.quote_sheetname(ws.title)}!{absolute}:{absolute}")
@@ -368,7 +372,7 @@ def test_spill_dynamic_stores_searches_as_excel_365_spilling_arrays(tmp_path: Pa
         assert spill_records(path) == []
         # openpyxl reads a dynamic array back as an ArrayFormula anchored at its cell.
         for _, _, text, raw in generect_cells(load_workbook(path)):
-            assert isinstance(raw, ArrayFormula) == text.startswith("=GENERECT_SEARCH")
+            assert isinstance(raw, ArrayFormula) == text.startswith(tuple("=" + t for t in TABLES))
     with pytest.raises(ValueError, match="spill"):
         write_workbook(build_template("lead-list"), tmp_path / "x.xlsx", spill="spilled")  # type: ignore[arg-type]
 

@@ -47,7 +47,7 @@ HANG_GUARD = 30  # seconds: only reached if something hangs
 TESTS = Path(__file__).parent
 
 DIRECTORS = [["Seniority", "Director"]]  # a criteria block, as the cells hold it
-BILLABLE = {"GENERECT_COUNT", "GENERECT_SEARCH"}
+BILLABLE = {"GENERECT_COUNT", "GENERECT_SEARCH", "GENERECT_COMPANIES", "GENERECT_COMPANY_COUNT"}
 XL_CALCULATION_MANUAL = -4135
 
 

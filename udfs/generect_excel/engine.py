@@ -85,17 +85,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from . import _constants as C
 from . import budget
-from .client import ENDPOINTS, Endpoint, shared_client
+from .client import Endpoint, shared_client
 from .errors import APIError, GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .memo import BoundedMemo
 from .models import canonical_json, wire_body
+from .operations import operation
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
 from .store import (
@@ -120,7 +121,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["search", "count"]
+# The kinds of operations the engine asks (operations.py describes each, per mode).
+Kind = budget.Kind  # the registry's kinds of operation (operations.py)
 ZERO = Decimal("0")
 
 # What a call whose outcome is unknown says, every time (one line for the cell).
@@ -324,7 +326,7 @@ class Engine:
         if kept is not None and kept[0] is request:
             _, endpoint, body, canonical, key = kept
         else:
-            endpoint = ENDPOINTS[(kind, mode)]
+            endpoint = operation(kind, mode)
             body = request.body()
             canonical = canonical_json(body)
             key = make_cache_key(
@@ -345,17 +347,33 @@ class Engine:
 
     # -- public calls ----------------------------------------------------------------------
 
+    def run(
+        self, kind: Kind, request: _Request, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer:
+        """The answer of the operation ``kind`` (see :mod:`generect_excel.operations`) in
+        ``request``'s mode: stored, coalesced, priced before and ledgered after, as
+        :meth:`count` and :meth:`search` (which are this with their kind)."""
+        return self._answer(self._call(kind, request, refresh, origin))
+
     def count(
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """How many leads match ``request`` (free in database mode, billed in realtime)."""
-        return self._answer(self._call("count", request, refresh, origin))
+        return self.run("count", request, refresh=refresh, origin=origin)
 
     def search(
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """One page of leads for ``request`` (``limit_by``/``offset_by`` inside it)."""
-        return self._answer(self._call("search", request, refresh, origin))
+        return self.run("search", request, refresh=refresh, origin=origin)
+
+    def flight_key(self, request: _Request, kind: Kind = "search", refresh: Any = None) -> Any:
+        """What identifies a fetch of ``request`` for coalescing: the store, the cache key
+        (operation, question, base URL, account) and the refresh value. In-process flights
+        and the background fetches (:mod:`generect_excel.pending`) share it; across processes
+        the store's claims coalesce the same cache key."""
+        call = self._call(kind, request, refresh, None)
+        return (self._store_id, call.key, call.token)
 
     def cached(
         self,
@@ -392,8 +410,8 @@ class Engine:
         return budget.Estimate(
             kind=kind,
             mode=call.mode,
-            amount=budget.estimate_cost(call.body, kind, call.mode),
-            rows=budget.worst_case_rows(call.body) if kind == "search" else 0,
+            amount=call.endpoint.estimate(call.body),
+            rows=call.endpoint.rows(call.body),
             cached=entry is not None and self._usable(call, entry, None),
             test_mode=self.settings.test_mode_key,
         )
@@ -465,12 +483,13 @@ class Engine:
                 return False
         return True
 
-    def _result(self, call: _Call, entry: CacheEntry) -> SearchResult | CountResult:
+    def _result(self, call: _Call, entry: CacheEntry) -> Any:
         """The stored answer as a result model, validated once per stored answer."""
         kept = self._results.get(call.key)
         if kept is not None and kept[0] is entry.answer and kept[1] == call.kind:
             return kept[2]
-        model = SearchResult if call.kind == "search" else CountResult
+        model = call.endpoint.answer
+        assert model is not None, call.endpoint.name  # every stored operation has one
         try:
             result = model.model_validate(entry.answer)
         except ValidationError as exc:
@@ -479,7 +498,7 @@ class Engine:
                 "Change the formula's refresh value to fetch it again.",
                 details=f"{self.store.location}: entry {call.key[:12]}: {exc}",
             ) from exc
-        rows = len(result.leads) if isinstance(result, SearchResult) else 0
+        rows = len(getattr(result, call.endpoint.rows_field, ())) if call.endpoint.rows_field else 0
         self._results.put(call.key, (entry.answer, call.kind, result), weight=rows + 1)
         return result
 
@@ -643,7 +662,7 @@ class Engine:
         live claim's reservation, so processes sharing the store cannot both pass the cap."""
         if self.settings.test_mode_key:
             return None
-        estimate = budget.estimate_cost(call.body, call.kind, call.mode)
+        estimate = call.endpoint.estimate(call.body)
         if estimate <= 0:
             return None
         since, until = period_bounds("today", self._clock())
@@ -752,7 +771,7 @@ class Engine:
         """What an unknown outcome of ``call`` is recorded as, now: the doubt under its key and
         its ledger row at the worst-case estimate, flagged ``unknown_outcome``."""
         now = self._clock()
-        estimate = budget.estimate_cost(call.body, call.kind, call.mode)
+        estimate = call.endpoint.estimate(call.body)
         charge_id = uuid.uuid4().hex
         unknown = UnknownOutcome(call.key, call.token, now, error_kind, estimate, charge_id)
         charge = Charge(
@@ -866,7 +885,7 @@ class Engine:
         if request is not None:
             body = request.body()
             keys = [
-                self._family_key(ENDPOINTS[("search", mode)].path, body)
+                self._family_key(operation("search", mode).path, body)
                 for mode in ("database", "realtime")
             ]
         return self.store.owned_leads(_local_bound(since, end=False), criteria_keys=keys)
@@ -882,7 +901,7 @@ class Engine:
         register's most recent ``C.NET_NEW_MAX_EXCLUDE_IDS`` leads (test-mode leads apart).
         """
         body = wire_body(call.body)
-        if call.kind != "search" or family is None:
+        if not call.endpoint.register or family is None:
             return body, None
         offset = int(call.body.get("offset_by") or 0)
         page_ids, earlier = self.store.page_exclusions(family, offset)
@@ -924,7 +943,7 @@ class Engine:
             return _families.setdefault((self._store_id, family), threading.Lock())
 
     def _fetch_and_save(self, call: _Call, owner: str, marked: list[bool]) -> Answer:
-        if call.kind != "search":
+        if not call.endpoint.register:  # only searches that buy leads page through the register
             return self._fetch_and_save_locked(call, owner, None, marked)
         family = self._criteria_key(call)
         with self._family_lock(family):
@@ -938,10 +957,11 @@ class Engine:
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
         on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
-        if call.kind == "search":
-            result: SearchResult | CountResult = client.search(call.mode, wire, on_send=on_send)
-        else:
-            result = client.count(call.mode, wire, on_send=on_send)
+        result: Any
+        if hasattr(client, "send"):  # any described operation
+            result = client.send(call.endpoint, wire, on_send=on_send)
+        else:  # a client offering only its lead methods (``search``, ``count``)
+            result = getattr(client, call.kind)(call.mode, wire, on_send=on_send)
         if facts is not None and isinstance(result, SearchResult):
             facts = replace(facts, rows=len(result.leads))
             result = result.model_copy(update={"register_facts": facts.to_json()})
@@ -972,7 +992,7 @@ class Engine:
                 endpoint=call.endpoint.path,
                 mode=call.mode,
                 request=call.body,
-                rows=len(result.leads) if isinstance(result, SearchResult) else 0,
+                rows=len(getattr(result, call.endpoint.rows_field, ())),
                 results_count=result.results_count,
                 amount_charged=result.amount_charged,
                 test_mode=test_mode,

@@ -35,8 +35,9 @@ class EngineAPI(Protocol):
     """What the callers of the engine use: the lookups, the price, the account and the ledger.
 
     Every method is :class:`generect_excel.engine.Engine`'s, with the same meaning. ``kind``
-    is "count" or "search" (:data:`Kind`; callers pass it on as read from a formula, so it is
-    typed loosely here and checked by the engine).
+    is an operation's kind in the registry (:mod:`generect_excel.operations`: "count",
+    "search", "companies", ...; callers pass it on as read from a formula, so it is typed
+    loosely here and checked by the engine).
     """
 
     @property
@@ -49,6 +50,12 @@ class EngineAPI(Protocol):
     def search(
         self, request: Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer: ...
+
+    def run(
+        self, kind: Any, request: Request, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer: ...
+
+    def flight_key(self, request: Request, kind: Any = "search", refresh: Any = None) -> Any: ...
 
     def cached(
         self,

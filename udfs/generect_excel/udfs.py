@@ -75,6 +75,8 @@ import xlwings as xw
 
 __all__ = [
     "GENERECT_BALANCE",
+    "GENERECT_COMPANIES",
+    "GENERECT_COMPANY_COUNT",
     "GENERECT_COUNT",
     "GENERECT_LEADS",
     "GENERECT_SEARCH",
@@ -263,7 +265,18 @@ def _recalculate(cells: Sequence[Any]) -> None:
 # ----------------------------------------------------------------------------- the functions
 
 
-@xw.func(category=CATEGORY, call_in_wizard=False)
+def _worksheet_function(name: str) -> Callable[[Any], Any]:
+    """xlwings' ``func`` decorator with the options the registry gives ``name``: volatile, and
+    whether it may run while the function wizard is open (worksheet.py)."""
+    from .worksheet import WORKSHEET_FUNCTIONS
+
+    described = WORKSHEET_FUNCTIONS[name]
+    return xw.func(
+        category=CATEGORY, volatile=described.volatile, call_in_wizard=described.in_wizard
+    )
+
+
+@_worksheet_function("GENERECT_COUNT")
 @xw.arg(
     "criteria",
     ndim=2,
@@ -289,7 +302,7 @@ def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, call_in_wizard=False)
+@_worksheet_function("GENERECT_SEARCH")
 @xw.arg(
     "criteria",
     ndim=2,
@@ -334,7 +347,80 @@ def GENERECT_SEARCH(
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, volatile=True)
+@_worksheet_function("GENERECT_COMPANIES")
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your company filters: Industry, Company size, HQ location, Company type (and their exclusions), down or across.",
+)
+@xw.arg(
+    "limit",
+    err_to_str=True,
+    doc="How many companies to buy (default: the criteria's Limit row, else 25; at most 1600). Each returned company is billed.",
+)
+@xw.arg(
+    "offset",
+    err_to_str=True,
+    doc="How many companies to skip first (default: the criteria's Offset row, else 0), for the next page.",
+)
+@xw.arg(
+    "fields",
+    ndim=2,
+    err_to_str=True,
+    doc='Optional columns, as a range or a comma list, e.g. "name, domain, headcount". Default: name, domain, industry, headcount, location, type, LinkedIn URL and id. raw:NAME asks for another field.',
+)
+@xw.arg(
+    "mode", err_to_str=True, doc='"database" (default) or "realtime" (fresher, dearer, 5-60 s).'
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes (e.g. a date or a counter cell), the companies are fetched afresh once.",
+)
+def GENERECT_COMPANIES(
+    criteria, limit=None, offset=None, fields=None, mode=None, refresh=None, caller=None
+):
+    """Spills matching companies (an account list): a status row, a header row, one row per company. Billed per company once; recalculating reuses the stored answer."""
+    try:
+        from .companies import evaluate_companies
+
+        engine = _background_engine(caller)
+        return evaluate_companies(
+            engine, criteria, limit, offset, fields, mode, refresh, _origin(caller)
+        )
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_COMPANY_COUNT")
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your company filters: Industry, Company size, HQ location, Company type.",
+)
+@xw.arg(
+    "mode",
+    err_to_str=True,
+    doc='"database" (default; free) or "realtime" (billed per request, takes 5-60 s).',
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes, the count is fetched afresh once.",
+)
+def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
+    """How many companies match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused."""
+    try:
+        from .companies import evaluate_company_count
+
+        return evaluate_company_count(
+            _background_engine(caller), criteria, mode, refresh, _origin(caller)
+        )
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_SPEND")
 @xw.arg("period", err_to_str=True, doc='"today" (default), "month" or "all".')
 def GENERECT_SPEND(period=None):
     """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
@@ -346,7 +432,7 @@ def GENERECT_SPEND(period=None):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY)
+@_worksheet_function("GENERECT_BALANCE")
 def GENERECT_BALANCE():
     """The Generect account's balance in USD (a free call, kept for a minute). Recalculate with Ctrl+Alt+F9."""
     try:
@@ -357,7 +443,7 @@ def GENERECT_BALANCE():
         return _error(exc)
 
 
-@xw.func(category=CATEGORY)
+@_worksheet_function("GENERECT_VALUES")
 @xw.arg(
     "field",
     err_to_str=True,
@@ -373,7 +459,7 @@ def GENERECT_VALUES(field):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, volatile=True)
+@_worksheet_function("GENERECT_LEADS")
 @xw.arg(
     "criteria",
     ndim=2,

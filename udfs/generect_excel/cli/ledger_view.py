@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from ..ledger import OUTCOME_UNKNOWN, LedgerEntry, outcome
+from ..operations import by_path
 
 __all__ = ["CSV_COLUMNS", "csv_safe", "estimated_note", "format_table", "write_csv"]
 
@@ -133,7 +134,11 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
         where = "!".join(p for p in (entry.origin.sheet, entry.origin.cell) if p)
         if entry.origin.workbook:
             where = f"[{entry.origin.workbook}]{where}"
-        base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
+        described = by_path(entry.endpoint)
+        if described is not None:
+            base["kind"] = described.kind
+        else:  # a path no longer described: tell counts from searches by its end
+            base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
         base["where"] = where
         # Money as a person reads it ($0.50, $0.00), unlike the CSV's plain numbers.
         base["amount_charged"] = format_money(entry.counted_amount)

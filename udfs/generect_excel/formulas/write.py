@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from .._constants import CELL_ERROR_PREFIX
-from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..functions import cell_error, may_be_charged
 from ..table import HeldTable, held_table, kept_status_line
+from ..worksheet import SPILLING
 from .plan import Plan, Query
 from .xlsxpatch import CellResult, Package, PatchReport, SpillMode, patch_workbook, write_atomically
 
