@@ -18,6 +18,8 @@ from typing import Any
 
 from .._constants import (
     PATH_DATABASE_SEARCH,
+    PATH_ENRICH_DATABASE_LEAD,
+    PATH_PREVIEW_LEADS,
     PATH_REALTIME_COUNT,
     PATH_REALTIME_SEARCH,
 )
@@ -25,8 +27,17 @@ from .faults import CHARGING_FAULTS
 
 __all__ = ["BILLED_PATHS", "RequestLog", "is_billable"]
 
-# The paths whose successful answers Generect bills (the database count is free).
-BILLED_PATHS = frozenset({PATH_DATABASE_SEARCH, PATH_REALTIME_SEARCH, PATH_REALTIME_COUNT})
+# The paths whose successful answers Generect bills (the database count is free; the email
+# finder bills only a found email, so its calls are counted by path, not here).
+BILLED_PATHS = frozenset(
+    {
+        PATH_DATABASE_SEARCH,
+        PATH_REALTIME_SEARCH,
+        PATH_REALTIME_COUNT,
+        PATH_PREVIEW_LEADS,
+        PATH_ENRICH_DATABASE_LEAD,
+    }
+)
 _RAW_BODY_LIMIT = 2000
 
 
