@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from . import _constants as C
+from . import operations
 from .errors import BudgetError
 from .settings import ENV_VARS
 
@@ -67,8 +68,7 @@ def _body(request: _Request | Mapping[str, Any]) -> Mapping[str, Any]:
 
 def worst_case_rows(request: _Request | Mapping[str, Any]) -> int:
     """The most rows a search can return (and bill): its ``limit_by``, else the maximum."""
-    limit = _body(request).get("limit_by")
-    return int(limit) if limit is not None else C.MAX_LIMIT
+    return operations.worst_case_rows(_body(request))
 
 
 def estimate_cost(
@@ -86,14 +86,11 @@ def estimate_cost(
         if isinstance(request, Mapping):
             raise TypeError("mode is required when request is a plain mapping")
         mode = str(request.mode)
-    if kind == "count":
-        return C.PRICE_REALTIME_COUNT if mode == "realtime" else C.PRICE_DATABASE_COUNT
-    if kind != "search":
-        raise ValueError(f"kind must be 'search' or 'count', got {kind!r}")
-    amount = worst_case_rows(request) * price_per_row(mode)
-    if _body(request).get("include_full_profile"):
-        amount *= 2
-    return amount
+    try:
+        described = operations.operation(kind, mode)
+    except KeyError:
+        raise ValueError(f"no {kind!r} operation in mode {mode!r}") from None
+    return described.estimate(_body(request))
 
 
 @dataclass(frozen=True)

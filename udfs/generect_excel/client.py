@@ -48,6 +48,7 @@ from .errors import (
     format_detail,
     one_line,
 )
+from .operations import OPERATIONS, Operation
 from .responses import (
     Account,
     BillingHistory,
@@ -88,47 +89,10 @@ logger = logging.getLogger("generect_excel.client")
 Mode = Literal["database", "realtime"]
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One Generect endpoint: where it is, how long to wait, and whether it costs money."""
-
-    name: str
-    method: str
-    path: str
-    timeout: float
-    billable: bool
-    parse: Callable[..., Any]
-
-
-ENDPOINTS: dict[tuple[str, str], Endpoint] = {
-    ("search", "database"): Endpoint(
-        "database lead search", "POST", C.PATH_DATABASE_SEARCH, C.DATABASE_TIMEOUT, True,
-        SearchResult.from_api,
-    ),
-    # Database counts are free: a lost answer may simply be asked for again.
-    ("count", "database"): Endpoint(
-        "database lead count", "POST", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT, False,
-        CountResult.from_api,
-    ),
-    ("search", "realtime"): Endpoint(
-        "realtime lead search", "POST", C.PATH_REALTIME_SEARCH, C.REALTIME_TIMEOUT, True,
-        SearchResult.from_api,
-    ),
-    # Realtime counts are billed per request, even when the count is 0.
-    ("count", "realtime"): Endpoint(
-        "realtime lead count", "POST", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT, True,
-        CountResult.from_api,
-    ),
-    # The account is free, so it too may be retried after a lost answer.
-    ("account", ""): Endpoint(
-        "account", "GET", C.PATH_ACCOUNT, C.ACCOUNT_TIMEOUT, False, Account.from_api
-    ),
-    # The billing history is free too; its filters and page travel in the query string.
-    ("transactions", ""): Endpoint(
-        "billing history", "GET", C.PATH_TRANSACTIONS, C.ACCOUNT_TIMEOUT, False,
-        TransactionPage.from_api,
-    ),
-}  # fmt: skip
+# What the client sends is an operation of the registry (operations.py): its method, path,
+# timeout, whether it is billable and how its answer is read.
+Endpoint = Operation
+ENDPOINTS = OPERATIONS
 
 
 def _user_agent() -> str:

@@ -92,10 +92,11 @@ from pydantic import ValidationError
 
 from . import _constants as C
 from . import budget
-from .client import ENDPOINTS, Endpoint, shared_client
+from .client import Endpoint, shared_client
 from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
 from .models import canonical_json, wire_body
+from .operations import operation
 from .register import OwnedLead, PageFacts, Purchase
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
@@ -322,7 +323,7 @@ class Engine:
         if kept is not None and kept[0] is request:
             _, endpoint, body, canonical, key = kept
         else:
-            endpoint = ENDPOINTS[(kind, mode)]
+            endpoint = operation(kind, mode)
             body = request.body()
             canonical = canonical_json(body)
             key = make_cache_key(
@@ -390,8 +391,8 @@ class Engine:
         return budget.Estimate(
             kind=kind,
             mode=call.mode,
-            amount=budget.estimate_cost(call.body, kind, call.mode),
-            rows=budget.worst_case_rows(call.body) if kind == "search" else 0,
+            amount=call.endpoint.estimate(call.body),
+            rows=call.endpoint.rows(call.body),
             cached=entry is not None and self._usable(call, entry, None),
             test_mode=self.settings.test_mode_key,
         )
@@ -468,7 +469,8 @@ class Engine:
         kept = self._results.get(call.key)
         if kept is not None and kept[0] is entry.answer and kept[1] == call.kind:
             return kept[2]  # type: ignore[no-any-return]
-        model = SearchResult if call.kind == "search" else CountResult
+        model = call.endpoint.answer
+        assert model is not None, call.endpoint.name  # every stored operation has one
         try:
             result = model.model_validate(entry.answer)
         except ValidationError as exc:
@@ -477,7 +479,7 @@ class Engine:
                 "Change the formula's refresh value to fetch it again.",
                 details=f"{self.store.path}: entry {call.key[:12]}: {exc}",
             ) from exc
-        rows = len(result.leads) if isinstance(result, SearchResult) else 0
+        rows = len(getattr(result, call.endpoint.rows_field, ())) if call.endpoint.rows_field else 0
         self._results.put(call.key, (entry.answer, call.kind, result), weight=rows + 1)
         return result
 
@@ -634,7 +636,7 @@ class Engine:
         live claim's reservation, so processes sharing the store cannot both pass the cap."""
         if self.settings.test_mode_key:
             return None
-        estimate = budget.estimate_cost(call.body, call.kind, call.mode)
+        estimate = call.endpoint.estimate(call.body)
         if estimate <= 0:
             return None
         since, until = period_bounds("today", self._clock())
@@ -742,7 +744,7 @@ class Engine:
         """What an unknown outcome of ``call`` is recorded as, now: the doubt under its key and
         its ledger row at the worst-case estimate, flagged ``unknown_outcome``."""
         now = self._clock()
-        estimate = budget.estimate_cost(call.body, call.kind, call.mode)
+        estimate = call.endpoint.estimate(call.body)
         charge_id = uuid.uuid4().hex
         unknown = UnknownOutcome(call.key, call.token, now, error_kind, estimate, charge_id)
         charge = Charge(
@@ -843,7 +845,7 @@ class Engine:
         if request is not None:
             body = request.body()
             keys = [
-                self._family_key(ENDPOINTS[("search", mode)].path, body)
+                self._family_key(operation("search", mode).path, body)
                 for mode in ("database", "realtime")
             ]
         return self.store.owned_leads(_local_bound(since, end=False), criteria_keys=keys)
@@ -859,7 +861,7 @@ class Engine:
         register's most recent ``C.NET_NEW_MAX_EXCLUDE_IDS`` leads (test-mode leads apart).
         """
         body = wire_body(call.body)
-        if call.kind != "search" or family is None:
+        if not call.endpoint.register or family is None:
             return body, None
         offset = int(call.body.get("offset_by") or 0)
         page_ids, earlier = self.store.page_exclusions(family, offset)
@@ -901,7 +903,7 @@ class Engine:
             return _families.setdefault((self._store_id, family), threading.Lock())
 
     def _fetch_and_save(self, call: _Call, owner: str, marked: list[bool]) -> Answer:
-        if call.kind != "search":
+        if not call.endpoint.register:  # only searches that buy leads page through the register
             return self._fetch_and_save_locked(call, owner, None, marked)
         family = self._criteria_key(call)
         with self._family_lock(family):
@@ -915,10 +917,9 @@ class Engine:
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
         on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
-        if call.kind == "search":
-            result: SearchResult | CountResult = client.search(call.mode, wire, on_send=on_send)
-        else:
-            result = client.count(call.mode, wire, on_send=on_send)
+        # The client has one method per kind of operation (``search``, ``count``, ...).
+        send = getattr(client, call.kind)
+        result: SearchResult | CountResult = send(call.mode, wire, on_send=on_send)
         if facts is not None and isinstance(result, SearchResult):
             facts = replace(facts, rows=len(result.leads))
             result = result.model_copy(update={"register_facts": facts.to_json()})
@@ -949,7 +950,7 @@ class Engine:
                 endpoint=call.endpoint.path,
                 mode=call.mode,
                 request=call.body,
-                rows=len(result.leads) if isinstance(result, SearchResult) else 0,
+                rows=len(getattr(result, call.endpoint.rows_field, ())),
                 results_count=result.results_count,
                 amount_charged=result.amount_charged,
                 test_mode=test_mode,

@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any, Literal
 
+from .operations import by_path
+
 __all__ = [
     "CSV_COLUMNS",
     "Charge",
@@ -321,7 +323,11 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
         where = "!".join(p for p in (entry.origin.sheet, entry.origin.cell) if p)
         if entry.origin.workbook:
             where = f"[{entry.origin.workbook}]{where}"
-        base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
+        described = by_path(entry.endpoint)
+        if described is not None:
+            base["kind"] = described.kind
+        else:  # a path no longer described: tell counts from searches by its end
+            base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
         base["where"] = where
         if entry.unknown_outcome:
             # A settled row keeps its estimate in view: the ledger row itself never changes.

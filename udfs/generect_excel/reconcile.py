@@ -8,7 +8,7 @@ two as far as the records allow. A transaction carries a time, an amount and an 
 ``type``, never our request, so a pair is made by:
 
 - **operation**: the transaction's ``type`` is the one of the row's endpoint
-  (``C.TRANSACTION_TYPES``), when the transaction has a type at all;
+  (its operation's ``transaction_type``), when the transaction has a type at all;
 - **time**: a call is charged after it is sent and before its ledger row is written, so the
   transaction lies from the endpoint's timeout before the row's time to the row's time, each
   end widened by ``C.RECONCILE_CLOCK_SKEW`` (two clocks); for a lost call the server may still
@@ -53,8 +53,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from . import _constants as C
-from .client import ENDPOINTS
 from .ledger import LedgerEntry, Settlement
+from .operations import OPERATIONS, by_path
 from .responses import BillingHistory, Transaction
 from .settings import Settings
 from .store import Store
@@ -71,7 +71,7 @@ ZERO = Decimal(0)
 
 # The longest a billable endpoint may take to answer, by path (the realtime timeout for a path
 # the client does not know: the wider window).
-_TIMEOUTS = {endpoint.path: endpoint.timeout for endpoint in ENDPOINTS.values()}
+_TIMEOUTS = {operation.path: operation.timeout for operation in OPERATIONS.values()}
 
 
 class _BillingClient(Protocol):
@@ -134,7 +134,8 @@ class Reconciliation:
 
 
 def _operation_fits(entry: LedgerEntry, transaction: Transaction) -> bool:
-    expected = C.TRANSACTION_TYPES.get(entry.endpoint)
+    described = by_path(entry.endpoint)
+    expected = described.transaction_type or None if described is not None else None
     return transaction.operation is None or expected is None or transaction.operation == expected
 
 

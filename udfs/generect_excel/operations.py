@@ -1,0 +1,172 @@
+"""One description per Generect operation, in one registry.
+
+Every call the product makes is an :class:`Operation`: where it is (method, path), how long to
+wait, whether it costs money, how its answer is read (``parse``, ``answer``), how its worst
+case is priced from a request before it is sent (``estimate``, ``rows``), whether it is slow
+(realtime), and whether the rows it buys are leads kept in the register of owned leads. The
+client, the engine, the budget, the ledger and the reconciler all read these descriptions
+instead of branching on strings, so adding an operation is one entry in :data:`OPERATIONS`
+(plus its answer model and its sandbox behaviour)::
+
+    from generect_excel.operations import operation
+
+    op = operation("search", "database")
+    op.path, op.billable, op.estimate({"job_titles": ["CEO"], "limit_by": 25})
+    # ('/api/v1/search/database/leads/', True, Decimal('0.50'))
+
+Core: no xlwings, openpyxl or HTTP here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from . import _constants as C
+from .responses import Account, CountResult, SearchResult, TransactionPage
+
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "by_path",
+    "operation",
+    "worst_case_rows",
+]
+
+ZERO = Decimal("0")
+
+
+def worst_case_rows(body: Mapping[str, Any]) -> int:
+    """The most rows a search can return (and bill): its ``limit_by``, else the maximum."""
+    limit = body.get("limit_by")
+    return int(limit) if limit is not None else C.MAX_LIMIT
+
+
+def _no_rows(body: Mapping[str, Any]) -> int:
+    return 0
+
+
+def _free(body: Mapping[str, Any]) -> Decimal:
+    return ZERO
+
+
+def per_row(price: Decimal) -> Callable[[Mapping[str, Any]], Decimal]:
+    """A worst-case price of ``price`` for each row the request may return (full profiles,
+    which Generect bills as a second row, count twice)."""
+
+    def estimate(body: Mapping[str, Any]) -> Decimal:
+        amount = worst_case_rows(body) * price
+        if body.get("include_full_profile"):
+            amount *= 2
+        return amount
+
+    return estimate
+
+
+def flat(price: Decimal) -> Callable[[Mapping[str, Any]], Decimal]:
+    """A worst-case price of ``price`` a request, whatever it asks."""
+
+    def estimate(body: Mapping[str, Any]) -> Decimal:
+        return price
+
+    return estimate
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One Generect operation, described once.
+
+    The first six fields are what the client needs to send it (``parse`` reads an answer
+    body into ``answer``). ``kind`` and ``mode`` name it (``("search", "database")``; mode is
+    "" for account calls); ``estimate(body)`` is its worst-case price in USD before sending
+    and ``rows(body)`` the most rows it can bill; ``slow`` says it may take a minute (the
+    worksheet answers it in the background); ``register`` says the rows it buys are leads kept
+    in the register of owned leads (stable pages, net-new); ``rows_field`` names the answer's
+    list of rows ("" when it has none); ``transaction_type`` is the ``type`` Generect's billing
+    history gives its charges.
+    """
+
+    name: str
+    method: str
+    path: str
+    timeout: float
+    billable: bool
+    parse: Callable[..., Any]
+    kind: str = ""
+    mode: str = ""
+    answer: type | None = None
+    estimate: Callable[[Mapping[str, Any]], Decimal] = field(default=_free, repr=False)
+    rows: Callable[[Mapping[str, Any]], int] = field(default=_no_rows, repr=False)
+    slow: bool = False
+    register: bool = False
+    rows_field: str = ""
+    transaction_type: str = ""
+
+    @property
+    def returns_rows(self) -> bool:
+        """Whether its answer is a list of rows (a search) rather than a number."""
+        return bool(self.rows_field)
+
+
+def _lead_search(mode: str, path: str, timeout: float, price: Decimal) -> Operation:
+    return Operation(
+        f"{mode} lead search", "POST", path, timeout, True, SearchResult.from_api,
+        kind="search", mode=mode, answer=SearchResult, estimate=per_row(price),
+        rows=worst_case_rows, slow=mode == "realtime", register=True, rows_field="leads",
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+    )  # fmt: skip
+
+
+def _count(kind: str, name: str, mode: str, path: str, timeout: float, price: Decimal) -> Operation:
+    return Operation(
+        name, "POST", path, timeout, price > 0, CountResult.from_api, kind=kind, mode=mode,
+        answer=CountResult, estimate=flat(price), slow=mode == "realtime",
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+    )  # fmt: skip
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("search", "database"): _lead_search(
+        "database", C.PATH_DATABASE_SEARCH, C.DATABASE_TIMEOUT, C.PRICE_DATABASE_ROW
+    ),
+    # Database counts are free: a lost answer may simply be asked for again.
+    ("count", "database"): _count(
+        "count", "database lead count", "database", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT,
+        C.PRICE_DATABASE_COUNT,
+    ),
+    ("search", "realtime"): _lead_search(
+        "realtime", C.PATH_REALTIME_SEARCH, C.REALTIME_TIMEOUT, C.PRICE_REALTIME_ROW
+    ),
+    # Realtime counts are billed per request, even when the count is 0.
+    ("count", "realtime"): _count(
+        "count", "realtime lead count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
+        C.PRICE_REALTIME_COUNT,
+    ),
+    # The account is free, so it too may be retried after a lost answer.
+    ("account", ""): Operation(
+        "account", "GET", C.PATH_ACCOUNT, C.ACCOUNT_TIMEOUT, False, Account.from_api,
+        kind="account", answer=Account,
+    ),
+    # The billing history is free too; its filters and page travel in the query string.
+    ("transactions", ""): Operation(
+        "billing history", "GET", C.PATH_TRANSACTIONS, C.ACCOUNT_TIMEOUT, False,
+        TransactionPage.from_api, kind="transactions", answer=TransactionPage,
+    ),
+}  # fmt: skip
+
+
+_BY_PATH = {op.path: op for op in OPERATIONS.values()}
+
+
+def operation(kind: str, mode: str = "") -> Operation:
+    """The operation ``kind`` in ``mode`` ("database"/"realtime"; "" for account calls).
+
+    Raises KeyError for an operation the registry does not describe."""
+    return OPERATIONS[(kind, mode)]
+
+
+def by_path(path: str) -> Operation | None:
+    """The operation at ``path`` (as stored in the ledger), or None for one not described."""
+    return _BY_PATH.get(path)
