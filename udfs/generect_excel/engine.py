@@ -356,6 +356,14 @@ class Engine:
         """One page of leads for ``request`` (``limit_by``/``offset_by`` inside it)."""
         return self._answer(self._call("search", request, refresh, origin))
 
+    def run(
+        self, kind: str, request: _Request, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer:
+        """Any operation of the registry (``preview``, ``enrich``, ``email``, ...) for
+        ``request``, with the same guarantees as :meth:`search`: asked once, stored,
+        coalesced, priced before, ledgered after."""
+        return self._answer(self._call(kind, request, refresh, origin))  # type: ignore[arg-type]
+
     def cached(
         self,
         request: _Request,
@@ -960,6 +968,8 @@ class Engine:
                 origin=call.origin or Origin(),
             )
         purchase = None
+        if call.endpoint.owns_leads and isinstance(result, SearchResult):
+            family = family or call.key  # a lead bought by id: its own "criteria family"
         if charge is not None and family is not None and isinstance(result, SearchResult):
             purchase = Purchase(
                 charge_id=charge.charge_id,

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import _constants as C
+from .lead_answers import EmailResult, EnrichResult, PreviewResult
 from .responses import Account, CountResult, SearchResult, TransactionPage
 
 __all__ = [
@@ -103,6 +104,9 @@ class Operation:
     register: bool = False
     rows_field: str = ""
     transaction_type: str = ""
+    # The rows it buys are owned leads, recorded in the register one by one (enrich by id),
+    # without a search's paging through the register (``register``).
+    owns_leads: bool = False
 
     @property
     def returns_rows(self) -> bool:
@@ -156,6 +160,44 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
 }  # fmt: skip
 
+
+def preview_rows(body: Mapping[str, Any]) -> int:
+    """The most masked rows a preview can return: its nested ``limit_by``, else the maximum."""
+    lead = body.get("lead_search_criteria") or {}
+    limit = lead.get("limit_by") if isinstance(lead, Mapping) else None
+    return int(limit) if limit is not None else C.PREVIEW_MAX_LIMIT
+
+
+def _preview_estimate(body: Mapping[str, Any]) -> Decimal:
+    # The full price: a month past the preview tier's threshold answers $0, and the ledger
+    # records that truth; the estimate stays the worst case.
+    return preview_rows(body) * C.PRICE_PREVIEW_ROW
+
+
+def _one(body: Mapping[str, Any]) -> int:
+    return 1
+
+
+# Issue 14: preview, then buy only the picked leads by id; work emails by lead.
+OPERATIONS[("preview", "database")] = Operation(
+    "lead preview", "POST", C.PATH_PREVIEW_LEADS, C.DATABASE_TIMEOUT, True,
+    PreviewResult.from_api, kind="preview", mode="database", answer=PreviewResult,
+    estimate=_preview_estimate, rows=preview_rows, rows_field="leads",
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_PREVIEW_LEADS, ""),
+)  # fmt: skip
+OPERATIONS[("enrich", "database")] = Operation(
+    "database lead enrich", "POST", C.PATH_ENRICH_DATABASE_LEAD, C.DATABASE_TIMEOUT, True,
+    EnrichResult.from_api, kind="enrich", mode="database", answer=EnrichResult,
+    estimate=flat(C.PRICE_ENRICH_DATABASE_LEAD), rows=_one, rows_field="leads",
+    owns_leads=True,
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_ENRICH_DATABASE_LEAD, ""),
+)  # fmt: skip
+# Billed only when an email is found; the worst case is one found email.
+OPERATIONS[("email", "database")] = Operation(
+    "email find", "POST", C.PATH_EMAIL_FIND, C.DATABASE_TIMEOUT, True, EmailResult.from_api,
+    kind="email", mode="database", answer=EmailResult, estimate=flat(C.PRICE_EMAIL_FOUND),
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_EMAIL_FIND, ""),
+)  # fmt: skip
 
 _BY_PATH = {op.path: op for op in OPERATIONS.values()}
 

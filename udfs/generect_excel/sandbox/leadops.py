@@ -94,8 +94,6 @@ def preview_search_body(body: Any) -> dict[str, Any]:
         flat[LEAD_FILTERS.get(name, name)] = value
     for name, value in company.items():
         target = COMPANY_FILTERS[name]
-        if target == "company_locations":
-            continue  # the sandbox has no company-location index: headquarters are not searched
         merged = list(flat.get(target) or [])
         merged += [v for v in value if v not in merged] if isinstance(value, list) else [value]
         flat[target] = merged
