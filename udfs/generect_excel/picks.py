@@ -60,6 +60,7 @@ __all__ = [
     "picked_ids",
     "preview_body",
     "preview_request",
+    "preview_request_for",
     "run_email",
     "run_preview",
 ]
@@ -143,7 +144,13 @@ def preview_request(criteria: Any, limit: Any = None, offset: Any = None) -> Ope
         raise CriteriaError(
             "No criteria: give the range holding your filters as the first argument."
         )
-    request = criteria_from_block(criteria)
+    return preview_request_for(criteria_from_block(criteria), limit, offset)
+
+
+def preview_request_for(
+    request: LeadSearchRequest, limit: Any = None, offset: Any = None
+) -> OperationRequest:
+    """:func:`preview_request` for criteria already parsed (a file, for the CLI)."""
     lim, off = _whole(limit, "limit"), _whole(offset, "offset")
     if lim is None and request.body().get("limit_by") is None:
         lim = C.PREVIEW_DEFAULT_LIMIT
@@ -173,8 +180,12 @@ def run_preview(
     refresh: Any = None,
     origin: Origin | None = None,
 ) -> tuple[list[list[Any]], Any]:
-    """``=GENERECT_PREVIEW``: status row, header, one masked row per lead (its ``id`` first)."""
-    request = preview_request(criteria, limit, offset)
+    """``=GENERECT_PREVIEW``: status row, header, one masked row per lead (its ``id`` first).
+    ``criteria`` is a block, or an :class:`OperationRequest` already made."""
+    if isinstance(criteria, OperationRequest):
+        request = criteria
+    else:
+        request = preview_request(criteria, limit, offset)
     answer = engine.run("preview", request, refresh=refresh, origin=origin)
     result: PreviewResult = answer.result
     status = _status(
