@@ -133,8 +133,9 @@ TABLE_MEMO_CELLS = 400_000
 # The account endpoint is free; a short cache keeps a sheet of GENERECT_BALANCE() cells cheap.
 ACCOUNT_CACHE_SECONDS = 60.0
 
-# The worksheet functions whose result spills over several cells (the others give one value).
-SPILLING_FUNCTIONS = frozenset({"GENERECT_SEARCH", "GENERECT_VALUES", "GENERECT_LEADS"})
+# The worksheet functions whose result spills over several cells (the others give one value):
+# described in the registry of worksheet functions, named here too for older importers.
+from .worksheet import SPILLING as SPILLING_FUNCTIONS  # noqa: E402, F401
 
 # Issue 14: preview, enrich by id, work emails (paths with Generect's trailing slash).
 PATH_PREVIEW_LEADS = "/api/v1/preview/leads/"
@@ -154,13 +155,9 @@ PREVIEW_TIER_SPEND = Decimal("2000")
 # (Generect's database search caps limit_by at 1000 without a company; preview shares it).
 PREVIEW_DEFAULT_LIMIT = 100
 PREVIEW_MAX_LIMIT = 1000
-# Bulk email jobs take at most 50 leads and keep their results 24 hours (limits.mdx).
+# Bulk email jobs take at most 50 leads and keep their results 24 hours (limits.mdx); the
+# sandbox serves them, the product finds emails one call per lead (README, "Work emails").
 EMAIL_BULK_MAX = 50
-EMAIL_BULK_RESULTS_SECONDS = 24 * 3600
-# How often and for how long a bulk email job's status is polled before the run gives up on
-# it (the job id stays stored: the next run reads its results instead of starting another).
-EMAIL_BULK_POLL_SECONDS = 0.5
-EMAIL_BULK_WAIT_SECONDS = 120.0
 # Their billing-history ``type``s (following the pattern of the spec's ``search_database_leads``).
 TRANSACTION_TYPES.update(
     {

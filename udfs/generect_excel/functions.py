@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -69,6 +69,7 @@ from .models import LeadSearchRequest, parse_mode
 from .store import BoundedMemo
 from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
+from .worksheet import WORKSHEET_FUNCTIONS
 
 __all__ = [
     "DEFAULT_SEARCH_LIMIT",
@@ -76,6 +77,7 @@ __all__ = [
     "Outcome",
     "cell_error",
     "check_arguments",
+    "evaluate",
     "evaluate_balance",
     "evaluate_count",
     "evaluate_leads",
@@ -96,14 +98,10 @@ log = logging.getLogger(__name__)
 # half-built sheet never buys thousands of rows by accident.
 DEFAULT_SEARCH_LIMIT = 25
 
-# Every worksheet function, with its arguments in order (the public Excel signatures).
+# Every worksheet function, with its arguments in order (the public Excel signatures), as
+# the registry (worksheet.py) describes them.
 FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
-    "GENERECT_COUNT": ("criteria", "mode", "refresh"),
-    "GENERECT_SEARCH": ("criteria", "limit", "offset", "fields", "mode", "refresh"),
-    "GENERECT_SPEND": ("period",),
-    "GENERECT_BALANCE": (),
-    "GENERECT_VALUES": ("field",),
-    "GENERECT_LEADS": ("criteria",),
+    name: function.arguments for name, function in WORKSHEET_FUNCTIONS.items()
 }
 
 UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
@@ -363,17 +361,6 @@ def _leads_criteria(criteria: Any = None) -> LeadSearchRequest | None:
         return criteria_from_block(criteria, mode="realtime")
 
 
-# What each function checks before it calls anything (FUNCTION_NAMES' arguments, by name).
-_ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
-    "GENERECT_COUNT": _check_count,
-    "GENERECT_SEARCH": _check_search,
-    "GENERECT_SPEND": _check_spend,
-    "GENERECT_BALANCE": _check_balance,
-    "GENERECT_VALUES": _check_values,
-    "GENERECT_LEADS": _leads_criteria,
-}
-
-
 def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest | None:
     """Run every check ``function`` makes on ``args`` before it sends anything, and nothing
     else (free, no network): raises :class:`CriteriaError` for anything the call would refuse.
@@ -382,7 +369,44 @@ def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest
     (omitted ones may be left out). Returns the validated request of a count or search, else
     ``None``.
     """
-    return _ARGUMENT_CHECKS[function](**args)
+    return WORKSHEET_FUNCTIONS[function].check_arguments(args)
+
+
+def evaluate(
+    function: str, engine: Any, args: Mapping[str, Any], origin: Origin | None = None
+) -> Outcome:
+    """``function``'s :class:`Outcome` for ``args`` (as for :func:`check_arguments`), the way
+    the worksheet would compute it."""
+    return WORKSHEET_FUNCTIONS[function].run(engine, args, origin)  # type: ignore[no-any-return]
+
+
+# Each worksheet function's evaluation with one signature, as the registry names them:
+# (engine, its arguments by name, the formula's origin) -> Outcome.
+
+
+def _outcome_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return run_count(engine, args.get("criteria"), args.get("mode"), args.get("refresh"), origin)
+
+
+def _outcome_search(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
+    return run_search(engine, *(args.get(name) for name in names), origin=origin)
+
+
+def _outcome_spend(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return Outcome(evaluate_spend(engine, args.get("period")))
+
+
+def _outcome_balance(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return Outcome(evaluate_balance(engine))
+
+
+def _outcome_values(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return Outcome(evaluate_values(args.get("field")))
+
+
+def _outcome_leads(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return Outcome(evaluate_leads(engine, args.get("criteria")))
 
 
 def may_be_charged(failure: BaseException) -> bool:

@@ -86,7 +86,8 @@ class Operation:
     worksheet answers it in the background); ``register`` says the rows it buys are leads kept
     in the register of owned leads (stable pages, net-new); ``rows_field`` names the answer's
     list of rows ("" when it has none); ``transaction_type`` is the ``type`` Generect's billing
-    history gives its charges.
+    history gives its charges. ``label`` names it for a person ("count", "search"; the mode
+    goes before it) and ``row_noun`` what one of its rows is, as prices say ("per row").
     """
 
     name: str
@@ -104,6 +105,8 @@ class Operation:
     register: bool = False
     rows_field: str = ""
     transaction_type: str = ""
+    label: str = ""
+    row_noun: str = "row"
     # The rows it buys are owned leads, recorded in the register one by one (enrich by id),
     # without a search's paging through the register (``register``).
     owns_leads: bool = False
@@ -119,15 +122,17 @@ def _lead_search(mode: str, path: str, timeout: float, price: Decimal) -> Operat
         f"{mode} lead search", "POST", path, timeout, True, SearchResult.from_api,
         kind="search", mode=mode, answer=SearchResult, estimate=per_row(price),
         rows=worst_case_rows, slow=mode == "realtime", register=True, rows_field="leads",
-        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""), label="search",
     )  # fmt: skip
 
 
-def _count(kind: str, name: str, mode: str, path: str, timeout: float, price: Decimal) -> Operation:
+def _count(
+    kind: str, name: str, label: str, mode: str, path: str, timeout: float, price: Decimal
+) -> Operation:
     return Operation(
         name, "POST", path, timeout, price > 0, CountResult.from_api, kind=kind, mode=mode,
         answer=CountResult, estimate=flat(price), slow=mode == "realtime",
-        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""), label=label,
     )  # fmt: skip
 
 
@@ -137,7 +142,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # Database counts are free: a lost answer may simply be asked for again.
     ("count", "database"): _count(
-        "count", "database lead count", "database", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT,
+        "count", "database lead count", "count", "database", C.PATH_DATABASE_COUNT, C.DATABASE_TIMEOUT,
         C.PRICE_DATABASE_COUNT,
     ),
     ("search", "realtime"): _lead_search(
@@ -145,7 +150,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     # Realtime counts are billed per request, even when the count is 0.
     ("count", "realtime"): _count(
-        "count", "realtime lead count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
+        "count", "realtime lead count", "count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
         C.PRICE_REALTIME_COUNT,
     ),
     # The account is free, so it too may be retried after a lost answer.
@@ -182,20 +187,22 @@ def _one(body: Mapping[str, Any]) -> int:
 OPERATIONS[("preview", "database")] = Operation(
     "lead preview", "POST", C.PATH_PREVIEW_LEADS, C.DATABASE_TIMEOUT, True,
     PreviewResult.from_api, kind="preview", mode="database", answer=PreviewResult,
-    estimate=_preview_estimate, rows=preview_rows, rows_field="leads",
+    estimate=_preview_estimate, rows=preview_rows, rows_field="leads", label="preview",
+    row_noun="masked row",
     transaction_type=C.TRANSACTION_TYPES.get(C.PATH_PREVIEW_LEADS, ""),
 )  # fmt: skip
 OPERATIONS[("enrich", "database")] = Operation(
     "database lead enrich", "POST", C.PATH_ENRICH_DATABASE_LEAD, C.DATABASE_TIMEOUT, True,
     EnrichResult.from_api, kind="enrich", mode="database", answer=EnrichResult,
     estimate=flat(C.PRICE_ENRICH_DATABASE_LEAD), rows=_one, rows_field="leads",
-    owns_leads=True,
+    owns_leads=True, label="enrich", row_noun="lead",
     transaction_type=C.TRANSACTION_TYPES.get(C.PATH_ENRICH_DATABASE_LEAD, ""),
 )  # fmt: skip
 # Billed only when an email is found; the worst case is one found email.
 OPERATIONS[("email", "database")] = Operation(
     "email find", "POST", C.PATH_EMAIL_FIND, C.DATABASE_TIMEOUT, True, EmailResult.from_api,
     kind="email", mode="database", answer=EmailResult, estimate=flat(C.PRICE_EMAIL_FOUND),
+    label="email find", row_noun="found email",
     transaction_type=C.TRANSACTION_TYPES.get(C.PATH_EMAIL_FIND, ""),
 )  # fmt: skip
 

@@ -13,16 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._constants import SPILLING_FUNCTIONS as SPILLING
 from .errors import WorkbookError
 from .ribbon_book import Area, Book, Sheet, _grid, _read_formulas, _where
+from .worksheet import REFRESHABLE, SPILLING, WORKSHEET_FUNCTIONS
 
 if TYPE_CHECKING:  # the parser imports openpyxl: only when an action runs
     from .workbook.formulas import Arg, Call
 
-#: The functions whose ``refresh`` argument the ribbon rewrites.
-REFRESHABLE = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
-#: The functions whose result is a table (it spills).
+# The functions whose ``refresh`` argument the ribbon rewrites (REFRESHABLE) and those whose
+# result spills (SPILLING) come from the registry of worksheet functions (worksheet.py).
 #: Hidden names in which the workbook refresher records where its static tables are.
 SPILL_RECORD_PREFIX = "_GENERECT_SPILL_"
 
@@ -237,14 +236,8 @@ def _resolve(book: Book, sheet: str, arg: Arg) -> Any:
 
 
 def _request(book: Book, cell: FormulaCell, call: Call) -> tuple[str, Any]:
-    """(kind, validated request) of a COUNT or SEARCH call, read from the live workbook."""
-    from .functions import request_for_count, request_for_search
-
-    def value(name: str) -> Any:
-        return _resolve(book, cell.sheet, call.arg(name))
-
-    if call.function == "GENERECT_COUNT":
-        return "count", request_for_count(value("criteria"), value("mode"))
-    return "search", request_for_search(
-        value("criteria"), value("limit"), value("offset"), value("mode")
-    )
+    """(kind, validated request) of a call that buys (COUNT, SEARCH...), read from the live
+    workbook: the function's own check, as the registry of worksheet functions names it."""
+    function = WORKSHEET_FUNCTIONS[call.function]
+    args = {name: _resolve(book, cell.sheet, call.arg(name)) for name in function.arguments}
+    return function.kind, function.check_arguments(args)

@@ -263,7 +263,18 @@ def _recalculate(cells: Sequence[Any]) -> None:
 # ----------------------------------------------------------------------------- the functions
 
 
-@xw.func(category=CATEGORY, call_in_wizard=False)
+def _worksheet_function(name: str) -> Callable[[Any], Any]:
+    """xlwings' ``func`` decorator with the options the registry gives ``name``: volatile, and
+    whether it may run while the function wizard is open (worksheet.py)."""
+    from .worksheet import WORKSHEET_FUNCTIONS
+
+    described = WORKSHEET_FUNCTIONS[name]
+    return xw.func(  # type: ignore[no-any-return]
+        category=CATEGORY, volatile=described.volatile, call_in_wizard=described.in_wizard
+    )
+
+
+@_worksheet_function("GENERECT_COUNT")
 @xw.arg(
     "criteria",
     ndim=2,
@@ -289,7 +300,7 @@ def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, call_in_wizard=False)
+@_worksheet_function("GENERECT_SEARCH")
 @xw.arg(
     "criteria",
     ndim=2,
@@ -334,7 +345,7 @@ def GENERECT_SEARCH(
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, volatile=True)
+@_worksheet_function("GENERECT_SPEND")
 @xw.arg("period", err_to_str=True, doc='"today" (default), "month" or "all".')
 def GENERECT_SPEND(period=None):
     """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
@@ -346,7 +357,7 @@ def GENERECT_SPEND(period=None):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY)
+@_worksheet_function("GENERECT_BALANCE")
 def GENERECT_BALANCE():
     """The Generect account's balance in USD (a free call, kept for a minute). Recalculate with Ctrl+Alt+F9."""
     try:
@@ -357,7 +368,7 @@ def GENERECT_BALANCE():
         return _error(exc)
 
 
-@xw.func(category=CATEGORY)
+@_worksheet_function("GENERECT_VALUES")
 @xw.arg(
     "field",
     err_to_str=True,
@@ -373,7 +384,7 @@ def GENERECT_VALUES(field):
         return _error(exc)
 
 
-@xw.func(category=CATEGORY, volatile=True)
+@_worksheet_function("GENERECT_LEADS")
 @xw.arg(
     "criteria",
     ndim=2,

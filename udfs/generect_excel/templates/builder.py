@@ -22,9 +22,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..table import DEFAULT_COLUMNS
 from ..vocab import allowed_values
+from ..worksheet import SPILLING
 
 EXAMPLE_MARK = "Example — replace with yours"
 NOT_FETCHED = "Not fetched yet: refresh"

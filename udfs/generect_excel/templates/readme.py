@@ -11,11 +11,12 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .._constants import (
     CELL_ERROR_PREFIX,
-    PRICE_DATABASE_COUNT,
     PRICE_DATABASE_ROW,
     PRICE_REALTIME_COUNT,
     PRICE_REALTIME_ROW,
 )
+from ..operations import operation
+from ..worksheet import WORKSHEET_FUNCTIONS
 from .builder import (
     _GENERECT_CALL,
     EXAMPLE_MARK,
@@ -45,19 +46,17 @@ def generect_formula_cells(wb: Workbook) -> list[tuple[str, str, str]]:
 def _formula_cost(formula: str) -> str:
     """What one refresh of this formula costs, in words (published prices)."""
     name = _GENERECT_CALL.match(formula).group(1).upper()  # type: ignore[union-attr]
-    realtime = '"realtime"' in formula.lower()
-    if name == "GENERECT_COUNT":
-        if realtime:
-            return f"{_money(PRICE_REALTIME_COUNT)} per request (realtime count)"
-        return (
-            "free (database count)" if PRICE_DATABASE_COUNT == 0 else _money(PRICE_DATABASE_COUNT)
-        )
-    if name == "GENERECT_SEARCH":
-        price = PRICE_REALTIME_ROW if realtime else PRICE_DATABASE_ROW
-        return f"up to limit x {_money(price)} per row ({'realtime' if realtime else 'database'})"
-    if name == "GENERECT_SPEND":
-        return "free (reads the local ledger)"
-    return "free"
+    mode = "realtime" if '"realtime"' in formula.lower() else "database"
+    described = WORKSHEET_FUNCTIONS.get(name)
+    if described is None or not described.buys:
+        return "free (reads the local ledger)" if name == "GENERECT_SPEND" else "free"
+    called = operation(described.kind, mode)
+    if called.returns_rows:
+        price = called.estimate({"limit_by": 1})
+        return f"up to limit x {_money(price)} per {called.row_noun} ({mode})"
+    if called.billable:
+        return f"{_money(called.estimate({}))} per request ({mode} {called.label})"
+    return f"free ({mode} {called.label})"
 
 
 def _read_me(

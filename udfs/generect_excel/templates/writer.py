@@ -63,9 +63,9 @@ from lxml import etree
 from openpyxl import Workbook
 from openpyxl.utils.cell import coordinate_to_tuple
 
-from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..workbook.xlsxpatch import SpillMode
 from ..workbook.xlsxpatch.workbook_parts import _rewrite_spill_records
+from ..worksheet import SPILLING
 from .builder import _CACHED, _GENERECT_CALL, _ZIP_DATE, BUILD_DATE, NOT_FETCHED, Cached
 
 

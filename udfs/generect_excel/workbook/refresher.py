@@ -56,7 +56,6 @@ from typing import Any
 
 from .. import budget
 from .._constants import CELL_ERROR_PREFIX
-from .._constants import SPILLING_FUNCTIONS as SPILLING
 from ..budget import format_money
 from ..engine import refresh_token
 from ..errors import (
@@ -72,19 +71,15 @@ from ..functions import (
     Outcome,
     cell_error,
     check_arguments,
-    evaluate_balance,
-    evaluate_leads,
-    evaluate_spend,
-    evaluate_values,
+    evaluate,
     may_be_charged,
     request_for_count,
-    run_count,
-    run_search,
     scalar,
 )
 from ..ledger import Origin
 from ..models import canonical_json
 from ..table import HeldTable, held_table, kept_status_line
+from ..worksheet import AFTER_PURCHASES, SPILLING, WORKSHEET_FUNCTIONS
 from .destination import check_destination
 from .formulas import Call, FormulaSyntaxError, parse_formula
 from .references import FormulaCell, WorkbookReader
@@ -102,9 +97,8 @@ __all__ = [
     "write_results",
 ]
 
-KINDS = {"GENERECT_COUNT": "count", "GENERECT_SEARCH": "search"}
-# Read what the ledger and the account say once the refresh's own purchases are made.
-AFTER_PURCHASES = frozenset({"GENERECT_SPEND", "GENERECT_BALANCE", "GENERECT_LEADS"})
+# The engine operation each buying function calls (the registry's kinds).
+KINDS = {name: function.kind for name, function in WORKSHEET_FUNCTIONS.items() if function.kind}
 
 Progress = Callable[[int, int], None]
 Confirm = Callable[["Quote"], bool]
@@ -426,27 +420,9 @@ def _likely_cost(engine: Any, query: Query, worst: Decimal) -> Decimal:
 
 
 def _evaluate(engine: Any, query: Query) -> Outcome:
-    args = query.args
-    if query.function == "GENERECT_COUNT":
-        return run_count(engine, args["criteria"], args["mode"], args["refresh"], query.origin)
-    if query.function == "GENERECT_SEARCH":
-        return run_search(
-            engine,
-            args["criteria"],
-            args["limit"],
-            args["offset"],
-            args["fields"],
-            args["mode"],
-            args["refresh"],
-            query.origin,
-        )
-    if query.function == "GENERECT_SPEND":
-        return Outcome(evaluate_spend(engine, args["period"]))
-    if query.function == "GENERECT_BALANCE":
-        return Outcome(evaluate_balance(engine))
-    if query.function == "GENERECT_LEADS":
-        return Outcome(evaluate_leads(engine, args["criteria"]))
-    return Outcome(evaluate_values(args["field"]))
+    # The origin goes to the ledger with a charge: only functions that buy have one to give.
+    origin = query.origin if WORKSHEET_FUNCTIONS[query.function].buys else None
+    return evaluate(query.function, engine, query.args, origin)
 
 
 # Worksheet functions that read the local store's ledger or register (see run_plan).

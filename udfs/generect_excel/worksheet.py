@@ -1,0 +1,139 @@
+"""The registry of GENERECT_* worksheet functions: one description each.
+
+Every edge that deals with worksheet functions reads this registry instead of its own list:
+the xlwings adapter (:mod:`generect_excel.udfs`: which functions are volatile, which must not
+run in the function wizard), the workbook refresher (the arguments in order, the check run
+before anything is sent, the evaluation, what runs after the purchases, which calls spill),
+the ribbon's scan (which formulas it refreshes, the request a formula asks) and the templates'
+read-me (what each formula costs). Adding a worksheet function is one entry in
+:data:`WORKSHEET_FUNCTIONS` plus its evaluation in :mod:`generect_excel.functions` (and, being
+Excel, its decorated twin in :mod:`generect_excel.udfs`, whose signature a test compares with
+this registry).
+
+This module imports nothing heavy (Excel imports :mod:`~generect_excel.udfs` at start-up, and
+``udfs`` reads it then): the check and the evaluation are named here and live in
+:mod:`generect_excel.functions`, imported on their first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "AFTER_PURCHASES",
+    "REFRESHABLE",
+    "SPILLING",
+    "WORKSHEET_FUNCTIONS",
+    "WorksheetFunction",
+]
+
+
+@dataclass(frozen=True)
+class WorksheetFunction:
+    """One worksheet function, described once.
+
+    ``arguments`` are its public Excel arguments, in order. ``kind`` is the engine operation it
+    buys through (an :data:`generect_excel.operations.OPERATIONS` kind: "count", "search"...;
+    "" for a function that buys nothing): such a function has a ``mode`` and a ``refresh``
+    argument, is priced before it runs and is refreshed by the ribbon. ``spills``: its value is
+    a table. ``volatile``: Excel recalculates it at every recalculation (a local read).
+    ``in_wizard``: it may run while the function wizard is open (never for a function that
+    buys). ``after_purchases``: the refresher evaluates it once the run's purchases are made
+    (it reads the ledger, the register or the account). ``check`` and ``evaluate`` name, in
+    :mod:`generect_excel.functions`, the check it runs on its arguments before it sends
+    anything (``check(**args)`` -> the validated request or None) and its evaluation
+    (``evaluate(engine, args, origin)`` -> an ``Outcome``).
+    """
+
+    name: str
+    arguments: tuple[str, ...]
+    check: str
+    evaluate: str
+    kind: str = ""
+    spills: bool = False
+    volatile: bool = False
+    in_wizard: bool = True
+    after_purchases: bool = False
+
+    @property
+    def buys(self) -> bool:
+        """Whether it calls a Generect operation that may cost money (and so is priced)."""
+        return bool(self.kind)
+
+    def check_arguments(self, args: Mapping[str, Any]) -> Any:
+        """Every check it makes before sending anything, and nothing else (free, no network):
+        the validated request of a call that buys, else None."""
+        return getattr(import_module(".functions", __package__), self.check)(**args)
+
+    def run(self, engine: Any, args: Mapping[str, Any], origin: Any = None) -> Any:
+        """Its ``Outcome`` for ``args`` (argument names to values as xlwings hands them; an
+        omitted one may be left out)."""
+        return getattr(import_module(".functions", __package__), self.evaluate)(
+            engine, args, origin
+        )
+
+
+def _describe(*functions: WorksheetFunction) -> dict[str, WorksheetFunction]:
+    return {function.name: function for function in functions}
+
+
+WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
+    WorksheetFunction(
+        "GENERECT_COUNT",
+        ("criteria", "mode", "refresh"),
+        check="_check_count",
+        evaluate="_outcome_count",
+        kind="count",
+        in_wizard=False,
+    ),
+    WorksheetFunction(
+        "GENERECT_SEARCH",
+        ("criteria", "limit", "offset", "fields", "mode", "refresh"),
+        check="_check_search",
+        evaluate="_outcome_search",
+        kind="search",
+        spills=True,
+        in_wizard=False,
+    ),
+    WorksheetFunction(
+        "GENERECT_SPEND",
+        ("period",),
+        check="_check_spend",
+        evaluate="_outcome_spend",
+        volatile=True,
+        after_purchases=True,
+    ),
+    WorksheetFunction(
+        "GENERECT_BALANCE",
+        (),
+        check="_check_balance",
+        evaluate="_outcome_balance",
+        after_purchases=True,
+    ),
+    WorksheetFunction(
+        "GENERECT_VALUES",
+        ("field",),
+        check="_check_values",
+        evaluate="_outcome_values",
+        spills=True,
+    ),
+    WorksheetFunction(
+        "GENERECT_LEADS",
+        ("criteria",),
+        check="_leads_criteria",
+        evaluate="_outcome_leads",
+        spills=True,
+        volatile=True,
+        after_purchases=True,
+    ),
+)
+
+#: The functions whose result is a table (it spills).
+SPILLING = frozenset(f.name for f in WORKSHEET_FUNCTIONS.values() if f.spills)
+#: The functions that buy through the engine: priced by the refresher, refreshed by the ribbon.
+REFRESHABLE = frozenset(f.name for f in WORKSHEET_FUNCTIONS.values() if f.buys)
+#: The functions the refresher evaluates once the run's own purchases are made.
+AFTER_PURCHASES = frozenset(f.name for f in WORKSHEET_FUNCTIONS.values() if f.after_purchases)
