@@ -195,3 +195,61 @@ def test_email_by_name_and_domain_finds_the_enriched_leads_email(sandbox, engine
 def test_operation_request_is_keyed_by_its_body() -> None:
     a = OperationRequest.of({"b": 1, "a": 2})
     assert a == OperationRequest.of({"a": 2, "b": 1}) and a.body() == {"a": 2, "b": 1}
+
+
+# --------------------------------------------------------------------------- the refresher
+
+
+def test_preview_pick_enrich_and_an_email_column_through_the_refresher(sandbox, tmp_path) -> None:
+    from openpyxl import Workbook
+
+    from generect_excel.workbook.refresher import refresh_workbook
+    from workbook_support import load, save
+
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "Seniority", "C-Suite"
+    ws["A2"], ws["B2"] = "Location", "United States"
+    ws["A5"] = "=GENERECT_PREVIEW($A$1:$B$2,60)"
+    book = save(wb, tmp_path / "pick.xlsx")
+    engine = Engine(sandbox_settings(sandbox, tmp_path / "home", key=LIVE))
+
+    def refresh() -> Any:
+        summary = refresh_workbook(book, engine, confirm=lambda quote: True)
+        assert summary.ok
+        return summary
+
+    refresh()
+    wb = load(book)
+    ws = wb.active
+    assert ws["A6"].value == "id"
+    ids = [ws.cell(r, 1).value for r in range(7, 67)]
+    assert len(set(ids)) == 60 and None not in ids
+    # The analyst ticks 20 rows in a Buy column, buys them, and fills an email column.
+    ws["J6"] = "Buy"
+    for r in range(7, 67, 3):
+        ws.cell(r, 10).value = True
+    ws["L5"] = "=GENERECT_ENRICH(A7:A66,J7:J66)"
+    for r in range(7, 67):
+        ws.cell(r, 11).value = f"=GENERECT_EMAIL(A{r})"
+    save(wb, book)
+    refresh()
+    ledger = ledger_by_path(engine)
+    assert ledger[C.PATH_PREVIEW_LEADS] == (1, Decimal("0.12"))  # 60 x $0.002, once
+    assert ledger[C.PATH_ENRICH_DATABASE_LEAD] == (20, Decimal("0.40"))
+    emails = calls(sandbox, C.PATH_EMAIL_FIND)
+    assert len(emails) == 60  # one call per lead (the documented choice)
+    sheet = load(book).active
+    picked = {ids[i] for i in range(0, 60, 3)}
+    assert {sheet.cell(r, 12).value for r in range(7, 27)} == picked
+    assert all(sheet.cell(r, 13).value == "bought" for r in range(7, 27))
+    values = load(book, data_only=True).active
+    shown = [values.cell(r, 11).value for r in range(7, 67)]
+    found = [e for e in shown if e != NO_EMAIL]
+    assert 0 < len(found) < 60 and all("@" in e for e in found)
+    # A second refresh: nothing sent, nothing charged; the misses are not asked again.
+    before = len(sandbox.log_entries())
+    refresh()
+    assert len(sandbox.log_entries()) == before
+    assert ledger_by_path(engine) == ledger
+    assert [load(book, data_only=True).active.cell(r, 11).value for r in range(7, 67)] == shown

@@ -170,6 +170,8 @@ def preview_rows(body: Mapping[str, Any]) -> int:
     """The most masked rows a preview can return: its nested ``limit_by``, else the maximum."""
     lead = body.get("lead_search_criteria") or {}
     limit = lead.get("limit_by") if isinstance(lead, Mapping) else None
+    if limit is None:
+        limit = body.get("limit_by")  # a flat body, as prices are quoted ("per row")
     return int(limit) if limit is not None else C.PREVIEW_MAX_LIMIT
 
 

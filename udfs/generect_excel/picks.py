@@ -53,6 +53,7 @@ __all__ = [
     "NO_EMAIL",
     "PREVIEW_COLUMNS",
     "Bought",
+    "EnrichBatch",
     "buy",
     "buy_table",
     "email_request",
@@ -61,6 +62,7 @@ __all__ = [
     "preview_body",
     "preview_request",
     "preview_request_for",
+    "quote_batch",
     "run_email",
     "run_preview",
 ]
@@ -252,6 +254,52 @@ def enrich_request(lead_id: str) -> OperationRequest:
 
 
 @dataclass(frozen=True)
+class EnrichBatch:
+    """The picked ids of one ``GENERECT_ENRICH`` formula: several enrich calls, priced and
+    refused as one purchase (the refresher quotes it with :func:`quote_batch`)."""
+
+    ids: tuple[str, ...]
+    mode: str = "database"
+
+    def body(self) -> dict[str, Any]:
+        return {"ids": list(self.ids)}
+
+
+def _split(
+    engine: Any, ids: Sequence[str], refresh: Any, origin: Origin | None
+) -> tuple[dict[str, Bought], list[str]]:
+    """What the store answers for free (stored enrichments, owned leads), and the ids left."""
+    results: dict[str, Bought] = {}
+    left = []
+    for lead_id in ids:
+        answer = engine.cached(enrich_request(lead_id), "enrich", refresh=refresh, origin=origin)
+        if answer is not None:
+            results[lead_id] = _bought(lead_id, answer, "stored")
+        else:
+            left.append(lead_id)
+    for lead_id, row in _owned_rows(engine, left).items():
+        results[lead_id] = Bought(lead_id, "owned", row)
+    return results, [i for i in left if i not in results]
+
+
+def quote_batch(
+    engine: Any, batch: EnrichBatch, refresh: Any = None, origin: Origin | None = None
+) -> tuple[bool, budget.Estimate]:
+    """Whether buying ``batch`` would send anything, and its worst case (no network)."""
+    _, to_buy = _split(engine, batch.ids, refresh, origin)
+    amount = len(to_buy) * C.PRICE_ENRICH_DATABASE_LEAD
+    estimate = budget.Estimate(
+        kind="enrich",  # type: ignore[arg-type]
+        mode=batch.mode,
+        amount=amount,
+        rows=len(to_buy),
+        cached=not to_buy,
+        test_mode=engine.settings.test_mode_key,
+    )
+    return bool(to_buy), estimate
+
+
+@dataclass(frozen=True)
 class Bought:
     """One picked id and what buying it came to: ``status`` is ``bought``, ``stored`` (an
     earlier enrichment), ``owned`` (the register held it: not bought again), ``not found``
@@ -310,17 +358,7 @@ def buy(
     """Enrich the picked ``ids`` (see the module docstring); one :class:`Bought` per id, in
     order. Raises :class:`~generect_excel.errors.BudgetError` (nothing sent) when the worst
     case of the ids left to buy passes a cap."""
-    results: dict[str, Bought] = {}
-    left = []
-    for lead_id in ids:
-        answer = engine.cached(enrich_request(lead_id), "enrich", refresh=refresh, origin=origin)
-        if answer is not None:
-            results[lead_id] = _bought(lead_id, answer, "stored")
-        else:
-            left.append(lead_id)
-    for lead_id, row in _owned_rows(engine, left).items():
-        results[lead_id] = Bought(lead_id, "owned", row)
-    to_buy = [i for i in left if i not in results]
+    results, to_buy = _split(engine, ids, refresh, origin)
     _check_caps(engine, len(to_buy))
 
     def one(lead_id: str) -> Bought:
