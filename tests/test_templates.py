@@ -74,7 +74,13 @@ SIGNATURES = {
     "GENERECT_SPEND": (0, 1),
     "GENERECT_BALANCE": (0, 0),
     "GENERECT_VALUES": (1, 1),
+    "GENERECT_PREVIEW": (1, 5),
+    "GENERECT_ENRICH": (1, 3),
+    "GENERECT_EMAIL": (1, 4),
 }
+# The formulas the templates store as tables (they spill).
+TABLE_FORMULAS = ("=GENERECT_SEARCH", "=GENERECT_PREVIEW", "=GENERECT_ENRICH")
+TABLE_CELLS = tuple(f.removeprefix("=") for f in TABLE_FORMULAS)
 REFERENCE = re.compile(
     r"^(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
     r"(?P<area>\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)$"
@@ -169,7 +175,7 @@ def criteria_formulas(wb: Workbook):
     """(sheet, cell, name, args, criteria sheet, criteria area, mode) of COUNT and SEARCH."""
     for ws, coord, text, _ in generect_cells(wb):
         name, args = split_call(text)
-        if name in ("GENERECT_COUNT", "GENERECT_SEARCH"):
+        if name in ("GENERECT_COUNT", "GENERECT_SEARCH", "GENERECT_PREVIEW"):
             crit_ws, area = resolve(wb, ws, args[0])
             yield ws, coord, name, args, crit_ws, area, mode_of(args, name)
 
@@ -303,7 +309,7 @@ def search_cells(path: Path) -> dict[str, list[etree._Element]]:
         if name.startswith("xl/worksheets/sheet"):
             for cell in etree.fromstring(data).iter(f"{MAIN_NS}c"):
                 formula = cell.find(f"{MAIN_NS}f")
-                if formula is not None and formula.text.startswith("GENERECT_SEARCH"):
+                if formula is not None and formula.text.startswith(TABLE_CELLS):
                     found.setdefault(name, []).append(cell)
     return found
 
@@ -335,7 +341,7 @@ def test_searches_are_plain_formulas_recorded_as_one_cell_static_tables(
                 assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
         wb = load_workbook(saved[name])
         for ws, coord, text, _ in generect_cells(wb):
-            if text.startswith("=GENERECT_SEARCH"):
+            if text.startswith(TABLE_FORMULAS):
                 absolute = re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", coord)
                 expected.append(
                     (ws.title, f"{templates.quote_sheetname(ws.title)}!{absolute}:{absolute}")
@@ -368,7 +374,7 @@ def test_spill_dynamic_stores_searches_as_excel_365_spilling_arrays(tmp_path: Pa
         assert spill_records(path) == []
         # openpyxl reads a dynamic array back as an ArrayFormula anchored at its cell.
         for _, _, text, raw in generect_cells(load_workbook(path)):
-            assert isinstance(raw, ArrayFormula) == text.startswith("=GENERECT_SEARCH")
+            assert isinstance(raw, ArrayFormula) == text.startswith(TABLE_FORMULAS)
     with pytest.raises(ValueError, match="spill"):
         write_workbook(build_template("lead-list"), tmp_path / "x.xlsx", spill="spilled")  # type: ignore[arg-type]
 
@@ -842,7 +848,7 @@ def test_every_example_returns_rows_and_counts_from_the_sandbox(
     assert summary.ok, summary
     wb = load_workbook(refreshed.refreshed[name])
     shown = load_workbook(refreshed.refreshed[name], data_only=True)
-    counts = searches = 0
+    counts = searches = previews = 0
     for ws, coord, text, _ in generect_cells(wb):
         value = shown[ws.title][coord].value
         if text.startswith("=GENERECT_COUNT"):
@@ -862,8 +868,16 @@ def test_every_example_returns_rows_and_counts_from_the_sandbox(
             # A test key: priced, never debited, and said so in the one wording.
             assert "priced, not debited" in value and " charged" not in value
             searches += 1
+        elif text.startswith("=GENERECT_PREVIEW"):
+            # Masked rows with their ids; nothing ticked yet, so GENERECT_ENRICH buys nothing.
+            assert "masked rows" in str(value), f"{ws.title}!{coord}: {value!r}"
+            top, column = shown[ws.title][coord].row, shown[ws.title][coord].column
+            assert shown[ws.title].cell(top + 1, column).value == "id"
+            assert shown[ws.title].cell(top + 2, column).value
+            previews += 1
     assert counts, "every template counts"
-    assert bool(searches) == (name != "market-sizing")
+    assert bool(searches) == (name not in ("market-sizing", "preview-and-pick"))
+    assert bool(previews) == (name == "preview-and-pick")
     # Counted from the sandbox's log: every search and count sent returned leads.
     log = refreshed.logs[name]
     sent = [e for e in log if e["path"] in (PATH_DATABASE_SEARCH, PATH_REALTIME_SEARCH)]
