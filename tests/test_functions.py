@@ -178,6 +178,8 @@ def test_check_arguments_knows_every_function_and_returns_the_request() -> None:
         "GENERECT_PREVIEW",
         "GENERECT_ENRICH",
         "GENERECT_EMAIL",
+        "GENERECT_COMPANIES",
+        "GENERECT_COMPANY_COUNT",
     }
     search = check_arguments("GENERECT_SEARCH", {"criteria": CRITERIA, "limit": 7.0})
     assert search is not None and search.body()["limit_by"] == 7

@@ -358,3 +358,32 @@ def test_other_engine_calls_pass_through(background: Any) -> None:
     engine, _ = background
     assert engine.spend("today") == 0
     assert engine.account().balance is not None
+
+
+def test_background_and_foreground_fetches_coalesce_on_the_engines_flight(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    # One coalescing mechanism: a background fetch is keyed and run by the engine, so the
+    # same question asked meanwhile in the foreground (the refresher, the CLI) joins it.
+    server = sandbox_factory(realtime_latency=0.5)
+    settings = load_settings(
+        environ={},
+        config_file=tmp_path / "absent.toml",
+        use_keyring=False,
+        api_key=KEY,
+        base_url=server.url,
+        home=tmp_path / "home",
+    )
+    engine = Engine(settings)
+    fetches = PendingFetches()
+    background = BackgroundEngine(engine, fetches, waiter="the cell")
+    assert engine.flight_key(realtime(), "search", None) == engine.flight_key(realtime())
+    assert engine.flight_key(realtime(), "search", 1) != engine.flight_key(realtime())
+    with pytest.raises(FetchPendingError) as raised:
+        background.search(realtime(), origin=CELL)
+    assert raised.value.pending.key == engine.flight_key(realtime())
+    foreground = engine.search(realtime())  # while the background fetch is in flight
+    assert fetches.wait(HANG_GUARD)
+    landed = background.search(realtime(), origin=CELL)
+    assert landed.result.leads == foreground.result.leads
+    assert len(server.billable_calls()) == 1

@@ -74,13 +74,14 @@ SIGNATURES = {
     "GENERECT_SPEND": (0, 1),
     "GENERECT_BALANCE": (0, 0),
     "GENERECT_VALUES": (1, 1),
+    "GENERECT_COMPANIES": (1, 6),
+    "GENERECT_COMPANY_COUNT": (1, 3),
     "GENERECT_PREVIEW": (1, 5),
     "GENERECT_ENRICH": (1, 3),
     "GENERECT_EMAIL": (1, 4),
 }
-# The formulas the templates store as tables (they spill).
-TABLE_FORMULAS = ("=GENERECT_SEARCH", "=GENERECT_PREVIEW", "=GENERECT_ENRICH")
-TABLE_CELLS = tuple(f.removeprefix("=") for f in TABLE_FORMULAS)
+# The functions whose result is a table (stored in the templates as one-cell static tables).
+TABLES = ("GENERECT_SEARCH", "GENERECT_COMPANIES", "GENERECT_PREVIEW", "GENERECT_ENRICH")
 REFERENCE = re.compile(
     r"^(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
     r"(?P<area>\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)$"
@@ -309,7 +310,7 @@ def search_cells(path: Path) -> dict[str, list[etree._Element]]:
         if name.startswith("xl/worksheets/sheet"):
             for cell in etree.fromstring(data).iter(f"{MAIN_NS}c"):
                 formula = cell.find(f"{MAIN_NS}f")
-                if formula is not None and formula.text.startswith(TABLE_CELLS):
+                if formula is not None and formula.text.startswith(TABLES):
                     found.setdefault(name, []).append(cell)
     return found
 
@@ -341,7 +342,7 @@ def test_searches_are_plain_formulas_recorded_as_one_cell_static_tables(
                 assert cell.findtext(f"{MAIN_NS}v") == NOT_FETCHED
         wb = load_workbook(saved[name])
         for ws, coord, text, _ in generect_cells(wb):
-            if text.startswith(TABLE_FORMULAS):
+            if text.startswith(tuple("=" + t for t in TABLES)):
                 absolute = re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", coord)
                 expected.append(
                     (ws.title, f"{templates.quote_sheetname(ws.title)}!{absolute}:{absolute}")
@@ -374,7 +375,7 @@ def test_spill_dynamic_stores_searches_as_excel_365_spilling_arrays(tmp_path: Pa
         assert spill_records(path) == []
         # openpyxl reads a dynamic array back as an ArrayFormula anchored at its cell.
         for _, _, text, raw in generect_cells(load_workbook(path)):
-            assert isinstance(raw, ArrayFormula) == text.startswith(TABLE_FORMULAS)
+            assert isinstance(raw, ArrayFormula) == text.startswith(tuple("=" + t for t in TABLES))
     with pytest.raises(ValueError, match="spill"):
         write_workbook(build_template("lead-list"), tmp_path / "x.xlsx", spill="spilled")  # type: ignore[arg-type]
 

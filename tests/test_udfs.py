@@ -50,6 +50,8 @@ DIRECTORS = [["Seniority", "Director"]]  # a criteria block, as the cells hold i
 BILLABLE = {
     "GENERECT_COUNT",
     "GENERECT_SEARCH",
+    "GENERECT_COMPANIES",
+    "GENERECT_COMPANY_COUNT",
     "GENERECT_PREVIEW",
     "GENERECT_ENRICH",
     "GENERECT_EMAIL",

@@ -14,6 +14,10 @@ PATH_DATABASE_SEARCH = "/api/v1/search/database/leads/"
 PATH_DATABASE_COUNT = "/api/v1/search/database/leads/count/"
 PATH_REALTIME_SEARCH = "/api/v1/search/realtime/leads/"
 PATH_REALTIME_COUNT = "/api/v1/search/realtime/leads/count/"
+PATH_DATABASE_COMPANIES = "/api/v1/search/database/companies/"
+PATH_DATABASE_COMPANY_COUNT = "/api/v1/search/database/companies/count/"
+PATH_REALTIME_COMPANIES = "/api/v1/search/realtime/companies/"
+PATH_REALTIME_COMPANY_COUNT = "/api/v1/search/realtime/companies/count/"
 PATH_ACCOUNT = "/api/v1/accounts/me/"
 PATH_TRANSACTIONS = "/api/v1/accounts/transactions/"
 
@@ -40,6 +44,9 @@ TRANSACTION_TYPES = {
     PATH_DATABASE_SEARCH: "search_database_leads",
     PATH_REALTIME_SEARCH: "search_realtime_leads",
     PATH_REALTIME_COUNT: "count_realtime_leads",
+    PATH_DATABASE_COMPANIES: "search_database_companies",
+    PATH_REALTIME_COMPANIES: "search_realtime_companies",
+    PATH_REALTIME_COMPANY_COUNT: "count_realtime_companies",
 }
 # Transactions asked for per page (the legacy API caps pages at 100), and the most pages one
 # listing reads before it is refused as runaway paging.
@@ -69,6 +76,11 @@ PRICE_DATABASE_ROW = Decimal("0.02")
 PRICE_REALTIME_ROW = Decimal("0.04")
 PRICE_REALTIME_COUNT = Decimal("0.04")
 PRICE_DATABASE_COUNT = Decimal("0")
+# Company search bills per company returned, like lead search (the spec's examples: 530
+# companies for $10.60 in database mode, $21.20 in realtime); its counts like lead counts.
+PRICE_DATABASE_COMPANY = Decimal("0.02")
+PRICE_REALTIME_COMPANY = Decimal("0.04")
+PRICE_REALTIME_COMPANY_COUNT = Decimal("0.04")
 
 # Budget defaults (USD). Test-mode keys never count against them.
 DEFAULT_MAX_SPEND_PER_REQUEST = Decimal("5")
@@ -81,6 +93,9 @@ DEFAULT_FREE_COUNT_MAX_AGE = 24 * 3600
 MAX_LIMIT = 2400
 MAX_OFFSET = 2399
 MAX_LIMIT_PLUS_OFFSET = 2400
+# Company search pages (the spec: limit_by 1-1600, offset_by 0-1599).
+MAX_COMPANY_LIMIT = 1600
+MAX_COMPANY_OFFSET = 1599
 
 # "New leads only" sends at most this many of the register's ids (the most recently bought) in
 # exclude_ids: about 25 bytes each, so ~0.25 MB of request body. Measured by

@@ -485,7 +485,18 @@ class Client(_BaseClient):
 
         ``on_send`` runs right before the request leaves (after its turn among the requests
         in flight; again before a retry); if it raises, nothing is sent."""
-        return self._call(self._endpoint("search", mode), self._encode(body), on_send)
+        return self.send(self._endpoint("search", mode), body, on_send=on_send)
+
+    def send(
+        self,
+        operation: Operation,
+        body: Mapping[str, Any],
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> Any:
+        """Send any operation of the registry (:mod:`generect_excel.operations`) with the JSON
+        ``body``; its answer model back. ``on_send`` as for :meth:`search`."""
+        return self._call(operation, self._encode(body), on_send)
 
     def count(
         self,
@@ -496,7 +507,7 @@ class Client(_BaseClient):
     ) -> CountResult:
         """How many leads match. Free in database mode, billed per request in realtime mode.
         ``on_send`` as for :meth:`search`."""
-        return self._call(self._endpoint("count", mode), self._encode(body), on_send)
+        return self.send(self._endpoint("count", mode), body, on_send=on_send)
 
     def account(self) -> Account:
         """The account's balance and monthly usage (free)."""

@@ -121,7 +121,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["search", "count"]
+# The kinds of operations the engine asks (operations.py describes each, per mode).
+Kind = Literal["search", "count", "companies", "company_count"]
 ZERO = Decimal("0")
 
 # What a call whose outcome is unknown says, every time (one line for the cell).
@@ -344,25 +345,33 @@ class Engine:
 
     # -- public calls ----------------------------------------------------------------------
 
+    def run(
+        self, kind: Kind, request: _Request, *, refresh: Any = None, origin: Origin | None = None
+    ) -> Answer:
+        """The answer of the operation ``kind`` (see :mod:`generect_excel.operations`) in
+        ``request``'s mode: stored, coalesced, priced before and ledgered after, as
+        :meth:`count` and :meth:`search` (which are this with their kind)."""
+        return self._answer(self._call(kind, request, refresh, origin))
+
     def count(
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """How many leads match ``request`` (free in database mode, billed in realtime)."""
-        return self._answer(self._call("count", request, refresh, origin))
+        return self.run("count", request, refresh=refresh, origin=origin)
 
     def search(
         self, request: _Request, *, refresh: Any = None, origin: Origin | None = None
     ) -> Answer:
         """One page of leads for ``request`` (``limit_by``/``offset_by`` inside it)."""
-        return self._answer(self._call("search", request, refresh, origin))
+        return self.run("search", request, refresh=refresh, origin=origin)
 
-    def run(
-        self, kind: str, request: _Request, *, refresh: Any = None, origin: Origin | None = None
-    ) -> Answer:
-        """Any operation of the registry (``preview``, ``enrich``, ``email``, ...) for
-        ``request``, with the same guarantees as :meth:`search`: asked once, stored,
-        coalesced, priced before, ledgered after."""
-        return self._answer(self._call(kind, request, refresh, origin))  # type: ignore[arg-type]
+    def flight_key(self, request: _Request, kind: Kind = "search", refresh: Any = None) -> Any:
+        """What identifies a fetch of ``request`` for coalescing: the store, the cache key
+        (operation, question, base URL, account) and the refresh value. In-process flights
+        and the background fetches (:mod:`generect_excel.pending`) share it; across processes
+        the store's claims coalesce the same cache key."""
+        call = self._call(kind, request, refresh, None)
+        return (self._store_id, call.key, call.token)
 
     def cached(
         self,
@@ -925,9 +934,11 @@ class Engine:
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
         on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
-        # The client has one method per kind of operation (``search``, ``count``, ...).
-        send = getattr(client, call.kind)
-        result: SearchResult | CountResult = send(call.mode, wire, on_send=on_send)
+        result: Any
+        if hasattr(client, "send"):  # any described operation
+            result = client.send(call.endpoint, wire, on_send=on_send)
+        else:  # a client offering only its lead methods (``search``, ``count``)
+            result = getattr(client, call.kind)(call.mode, wire, on_send=on_send)
         if facts is not None and isinstance(result, SearchResult):
             facts = replace(facts, rows=len(result.leads))
             result = result.model_copy(update={"register_facts": facts.to_json()})

@@ -80,14 +80,20 @@ __all__ = [
     "check_arguments",
     "evaluate",
     "evaluate_balance",
+    "evaluate_companies",
+    "evaluate_company_count",
     "evaluate_count",
     "evaluate_leads",
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
     "may_be_charged",
+    "request_for_companies",
+    "request_for_company_count",
     "request_for_count",
     "request_for_search",
+    "run_companies",
+    "run_company_count",
     "run_count",
     "run_search",
     "scalar",
@@ -381,6 +387,123 @@ def evaluate(
     return WORKSHEET_FUNCTIONS[function].run(engine, args, origin)  # type: ignore[no-any-return]
 
 
+# --------------------------------------------------------------------------- companies
+
+
+def request_for_companies(
+    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+) -> Any:
+    """The validated company search request (raises CriteriaError; free). An omitted limit
+    keeps the criteria's own, else :data:`DEFAULT_SEARCH_LIMIT`."""
+    from .companies import company_request
+
+    def parse() -> Any:
+        resolved = parse_mode(scalar(mode, "mode"))
+        page_limit = _page_number(limit, "limit", "Limit")
+        page_offset = _page_number(offset, "offset", "Offset")
+        request = company_request(
+            _block(criteria), mode=resolved, limit=page_limit, offset=page_offset
+        )
+        if page_limit is None and request.body().get("limit_by") is None:
+            request = company_request(
+                _block(criteria), mode=resolved, limit=DEFAULT_SEARCH_LIMIT, offset=page_offset
+            )
+        return request
+
+    return _memoized_request(("companies", criteria, limit, offset, mode), parse)
+
+
+def request_for_company_count(criteria: Any, mode: Any = None) -> Any:
+    """The validated company count request (raises CriteriaError; free)."""
+    from .companies import company_request
+
+    return _memoized_request(
+        ("company_count", criteria, mode),
+        lambda: company_request(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+    )
+
+
+def _check_companies(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+) -> Any:
+    from .companies import check_company_fields
+
+    request = request_for_companies(criteria, limit, offset, mode)
+    check_company_fields(fields)
+    scalar(refresh, "refresh")
+    return request
+
+
+def _check_company_count(criteria: Any, mode: Any = None, refresh: Any = None) -> Any:
+    request = request_for_company_count(criteria, mode)
+    scalar(refresh, "refresh")
+    return request
+
+
+def run_companies(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_COMPANIES`` with its answer: status row, header row, one row per company."""
+    from .companies import check_company_fields, company_info, company_table
+
+    request = _check_companies(criteria, limit, offset, fields, mode, refresh)
+    columns = check_company_fields(fields)
+    answer = engine.run("companies", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    info = company_info(answer, mode=str(request.mode))
+    return Outcome(company_table(answer.result.companies, info, columns), answer)
+
+
+def run_company_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_COMPANY_COUNT`` with its answer: the number of matching companies."""
+    request = _check_company_count(criteria, mode, refresh)
+    answer = engine.run("company_count", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    return Outcome(_count_value(answer), answer)
+
+
+def evaluate_companies(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> list[list[Any]]:
+    """``=GENERECT_COMPANIES(criteria, [limit], [offset], [fields], [mode], [refresh])``: the
+    spilled company table."""
+    return run_companies(engine, criteria, limit, offset, fields, mode, refresh, origin).value
+
+
+def evaluate_company_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> int | str:
+    """``=GENERECT_COMPANY_COUNT(criteria, [mode], [refresh])``: how many companies match."""
+    return run_company_count(engine, criteria, mode, refresh, origin).value
+
+
 # Each worksheet function's evaluation with one signature, as the registry names them:
 # (engine, its arguments by name, the formula's origin) -> Outcome.
 
@@ -392,6 +515,17 @@ def _outcome_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) 
 def _outcome_search(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
     names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
     return run_search(engine, *(args.get(name) for name in names), origin=origin)
+
+
+def _outcome_companies(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
+    return run_companies(engine, *(args.get(name) for name in names), origin=origin)
+
+
+def _outcome_company_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return run_company_count(
+        engine, args.get("criteria"), args.get("mode"), args.get("refresh"), origin
+    )
 
 
 def _outcome_spend(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
@@ -555,7 +689,11 @@ def _outcome_enrich(engine: Any, args: Mapping[str, Any], origin: Origin | None)
     bought = picks.buy(
         engine, batch.ids, refresh=scalar(args.get("refresh"), "refresh"), origin=origin
     )
-    return Outcome(picks.buy_table(bought, test_mode=engine.settings.test_mode_key))
+    test_mode = engine.settings.test_mode_key
+    return Outcome(
+        picks.buy_table(bought, test_mode=test_mode),
+        picks.batch_answer(bought, test_mode=test_mode),
+    )
 
 
 def _quote_enrich(engine: Any, request: Any, refresh: Any, origin: Origin | None) -> Any:

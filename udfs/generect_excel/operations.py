@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _constants as C
 from .lead_answers import EmailResult, EnrichResult, PreviewResult
-from .responses import Account, CountResult, SearchResult, TransactionPage
+from .responses import Account, CompanySearchResult, CountResult, SearchResult, TransactionPage
 
 __all__ = [
     "OPERATIONS",
@@ -43,6 +43,13 @@ def worst_case_rows(body: Mapping[str, Any]) -> int:
     """The most rows a search can return (and bill): its ``limit_by``, else the maximum."""
     limit = body.get("limit_by")
     return int(limit) if limit is not None else C.MAX_LIMIT
+
+
+def company_rows(body: Mapping[str, Any]) -> int:
+    """The most companies a company search can return (and bill): its ``limit_by``, else the
+    maximum page."""
+    limit = body.get("limit_by")
+    return int(limit) if limit is not None else C.MAX_COMPANY_LIMIT
 
 
 def _no_rows(body: Mapping[str, Any]) -> int:
@@ -136,6 +143,16 @@ def _count(
     )  # fmt: skip
 
 
+def _company_search(mode: str, path: str, timeout: float, price: Decimal) -> Operation:
+    return Operation(
+        f"{mode} company search", "POST", path, timeout, True, CompanySearchResult.from_api,
+        kind="companies", mode=mode, answer=CompanySearchResult, estimate=per_row(price),
+        rows=company_rows, slow=mode == "realtime", rows_field="companies",
+        label="company search", row_noun="company",
+        transaction_type=C.TRANSACTION_TYPES.get(path, ""),
+    )  # fmt: skip
+
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("search", "database"): _lead_search(
         "database", C.PATH_DATABASE_SEARCH, C.DATABASE_TIMEOUT, C.PRICE_DATABASE_ROW
@@ -152,6 +169,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("count", "realtime"): _count(
         "count", "realtime lead count", "count", "realtime", C.PATH_REALTIME_COUNT, C.REALTIME_TIMEOUT,
         C.PRICE_REALTIME_COUNT,
+    ),
+    # Company search: account lists by industry, headcount, location and type. Billed per
+    # company returned; its database count is free, its realtime count billed per request.
+    ("companies", "database"): _company_search(
+        "database", C.PATH_DATABASE_COMPANIES, C.DATABASE_TIMEOUT, C.PRICE_DATABASE_COMPANY
+    ),
+    ("companies", "realtime"): _company_search(
+        "realtime", C.PATH_REALTIME_COMPANIES, C.REALTIME_TIMEOUT, C.PRICE_REALTIME_COMPANY
+    ),
+    ("company_count", "database"): _count(
+        "company_count", "database company count", "company count", "database",
+        C.PATH_DATABASE_COMPANY_COUNT, C.DATABASE_TIMEOUT, C.PRICE_DATABASE_COUNT,
+    ),
+    ("company_count", "realtime"): _count(
+        "company_count", "realtime company count", "company count", "realtime",
+        C.PATH_REALTIME_COMPANY_COUNT, C.REALTIME_TIMEOUT, C.PRICE_REALTIME_COMPANY_COUNT,
     ),
     # The account is free, so it too may be retried after a lost answer.
     ("account", ""): Operation(

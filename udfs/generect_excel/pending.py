@@ -33,7 +33,12 @@ tell a cached answer (instant) from a slow fetch, so even stored answers would f
 Threads: at most ``max_workers`` fetches run at once (the client caps requests in flight
 anyway); the workers are not daemon threads, so a fetch already sent when Python exits is
 finished and its charge recorded, while fetches still queued are dropped. Pure core: no
-xlwings, no COM; the engine is anything with ``count``/``search``/``cached``.
+xlwings, no COM; the engine is anything with ``run``/``flight_key``/``cached``.
+
+One coalescing mechanism: a background fetch is keyed by the engine's own flight key
+(:meth:`~generect_excel.engine.Engine.flight_key`: the store, the cache key, the refresh value),
+and runs through the engine, whose in-process flights and store claims coalesce it with the
+same question asked in the foreground or by another process.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Modes whose calls take long enough (5-60 s) to be fetched in the background.
+#: Modes whose calls take long enough (5-60 s) to be fetched in the background (each
+#: operation says it itself: ``Operation.slow``).
 SLOW_MODES = frozenset({"realtime"})
 
 # Outcomes waiting for a cell to be recalculated. A cell that never comes back (deleted, its
@@ -252,7 +258,8 @@ class BackgroundEngine:
     """An engine for one worksheet call: slow calls not yet stored go to the background.
 
     Wraps an :class:`~generect_excel.engine.Engine`. ``count``/``search`` in a mode of
-    :data:`SLOW_MODES` return the stored answer if there is one for these arguments (the
+    :data:`SLOW_MODES` (an operation described ``slow``; ``run`` likewise for any operation)
+    return the stored answer if there is one for these arguments (the
     engine's ``cached``, refresh value and origin included), raise at once the error of an
     unknown outcome that ``cached`` raises (the call would send nothing), else start the fetch
     in ``fetches`` and raise :class:`FetchPendingError`. Every other call (database mode,
@@ -270,33 +277,26 @@ class BackgroundEngine:
 
     def count(self, request: Any, *, refresh: Any = None, origin: Any = None) -> Any:
         """Like ``Engine.count``; raises FetchPendingError while a slow count runs."""
-        return self._answer("count", request, refresh, origin)
+        return self.run("count", request, refresh=refresh, origin=origin)
 
     def search(self, request: Any, *, refresh: Any = None, origin: Any = None) -> Any:
         """Like ``Engine.search``; raises FetchPendingError while a slow search runs."""
-        return self._answer("search", request, refresh, origin)
+        return self.run("search", request, refresh=refresh, origin=origin)
 
-    def _answer(self, kind: str, request: Any, refresh: Any, origin: Any) -> Any:
-        from .engine import refresh_token
-        from .models import canonical_json
+    def run(self, kind: str, request: Any, *, refresh: Any = None, origin: Any = None) -> Any:
+        """Like ``Engine.run``; raises FetchPendingError while a slow call runs."""
+        from .operations import operation
 
         engine = self.engine
-        call = engine.count if kind == "count" else engine.search
         mode = str(request.mode)
-        if mode not in SLOW_MODES:
-            return call(request, refresh=refresh, origin=origin)
-        settings = engine.settings
-        key = (
-            kind,
-            mode,
-            canonical_json(request.body()),
-            settings.base_url,
-            settings.account,
-            refresh_token(refresh),
-        )
+        if not operation(kind, mode).slow:
+            return engine.run(kind, request, refresh=refresh, origin=origin)
+        # The engine's own flight key (store, cache key, refresh value): one coalescing
+        # mechanism whether the fetch runs here, in the foreground or in another process.
+        key = engine.flight_key(request, kind, refresh)
         found = self.fetches.get_or_start(
             key,
-            lambda: call(request, refresh=refresh, origin=origin),
+            lambda: engine.run(kind, request, refresh=refresh, origin=origin),
             lookup=lambda: engine.cached(request, kind, refresh=refresh, origin=origin),
             what=f"{mode} {kind}",
             waiter=self.waiter,

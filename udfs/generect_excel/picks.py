@@ -55,6 +55,7 @@ __all__ = [
     "Bought",
     "EnrichBatch",
     "buy",
+    "batch_answer",
     "buy_table",
     "email_request",
     "enrich_request",
@@ -398,6 +399,29 @@ def _column(row: Mapping[str, Any], name: str) -> Any:
         website = str(row.get("company_website") or "")
         return company.get("domain") or website.removeprefix("https://").removeprefix("www.")
     return row.get(name)
+
+
+def batch_answer(bought: Sequence[Bought], *, test_mode: bool = False) -> Any:
+    """One engine :class:`~generect_excel.engine.Answer` for a whole purchase (the refresher's
+    summary counts its rows and charge): ``from_cache`` when nothing was bought now."""
+    from datetime import UTC, datetime
+
+    from .engine import Answer
+
+    paid = [b for b in bought if b.cost or b.status == "bought"]
+    result = EnrichResult(
+        leads=[dict(b.profile) for b in bought if b.profile is not None],
+        amount_charged=sum((b.cost for b in bought), Decimal("0")),
+        test_mode=test_mode,
+    )
+    return Answer(
+        result=result,
+        from_cache=not paid,
+        fetched_at=datetime.now(UTC),
+        cache_key="",
+        kind="enrich",
+        test_mode=test_mode,
+    )
 
 
 def buy_table(bought: Sequence[Bought], *, test_mode: bool = False) -> list[list[Any]]:

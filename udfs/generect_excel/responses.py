@@ -34,6 +34,7 @@ from .errors import ProtocolError
 
 __all__ = [
     "Account",
+    "CompanySearchResult",
     "CountResult",
     "SearchResult",
     "BillingHistory",
@@ -196,6 +197,44 @@ class CountResult(_Answer):
         return _validate(
             cls,
             {
+                "results_count": data.get("results_count"),
+                **cls._charge(meta),
+                "test_mode": test_mode,
+                "raw_meta": meta,
+            },
+            payload,
+            path,
+        )
+
+
+class CompanySearchResult(_Answer):
+    """One page of a company search: the raw company rows, the match estimate and the charge."""
+
+    companies: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("companies", mode="before")
+    @classmethod
+    def _companies(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of companies, got {type(value).__name__}")
+        for index, company in enumerate(value):
+            if not isinstance(company, dict):
+                raise ValueError(f"company {index} is a {type(company).__name__}, not an object")
+        return value
+
+    @classmethod
+    def from_api(cls, payload: Any, *, test_mode: bool = False, path: str | None = None) -> Self:
+        """Build from a decoded company search answer; :class:`ProtocolError` if it makes no
+        sense."""
+        data, meta = cls._parts(payload, path)
+        if "companies" not in data:
+            raise _shape_error("'data.companies' is missing", payload, path)
+        return _validate(
+            cls,
+            {
+                "companies": data["companies"],
                 "results_count": data.get("results_count"),
                 **cls._charge(meta),
                 "test_mode": test_mode,

@@ -21,6 +21,7 @@ from .ribbon_book import Area, Book, Sheet, _where, _write_formula
 from .ribbon_context import Context, _confirm, _listing, _plural, _status
 from .ribbon_scan import (
     REFRESHABLE,
+    SPILLING,
     FormulaCell,
     _drop_implicit_at,
     _Record,
@@ -83,7 +84,7 @@ class _Rewrite:
 
     @property
     def searches(self) -> bool:
-        return any(call.function == "GENERECT_SEARCH" for call in self.cell.calls)
+        return any(call.function in REFRESHABLE & SPILLING for call in self.cell.calls)
 
 
 @dataclass

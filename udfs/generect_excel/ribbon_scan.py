@@ -30,7 +30,7 @@ SPILL_RECORD_PREFIX = "_GENERECT_SPILL_"
 # intersection operator: ``@GENERECT_SEARCH(``, ``@_xludf.GENERECT_COUNT(``,
 # ``@'generect_excel.xlam'!GENERECT_COUNT(``. Group 1 is the ``@`` (or nothing).
 _CALL_NAME = re.compile(
-    r"(?<![\w.])(@?)(\s*(?:'(?:[^']|'')*'!|\[\d+\]!)?(?:_xludf\.)?GENERECT_[A-Z]+\s*\()",
+    r"(?<![\w.])(@?)(\s*(?:'(?:[^']|'')*'!|\[\d+\]!)?(?:_xludf\.)?GENERECT_[A-Z_]+\s*\()",
     re.IGNORECASE,
 )
 _STRING_LITERAL = re.compile(r'"(?:[^"]|"")*"')

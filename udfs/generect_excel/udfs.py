@@ -75,6 +75,8 @@ import xlwings as xw
 
 __all__ = [
     "GENERECT_BALANCE",
+    "GENERECT_COMPANIES",
+    "GENERECT_COMPANY_COUNT",
     "GENERECT_COUNT",
     "GENERECT_LEADS",
     "GENERECT_SEARCH",
@@ -340,6 +342,79 @@ def GENERECT_SEARCH(
         engine = _background_engine(caller)
         return evaluate_search(
             engine, criteria, limit, offset, fields, mode, refresh, _origin(caller)
+        )
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_COMPANIES")
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your company filters: Industry, Company size, HQ location, Company type (and their exclusions), down or across.",
+)
+@xw.arg(
+    "limit",
+    err_to_str=True,
+    doc="How many companies to buy (default: the criteria's Limit row, else 25; at most 1600). Each returned company is billed.",
+)
+@xw.arg(
+    "offset",
+    err_to_str=True,
+    doc="How many companies to skip first (default: the criteria's Offset row, else 0), for the next page.",
+)
+@xw.arg(
+    "fields",
+    ndim=2,
+    err_to_str=True,
+    doc='Optional columns, as a range or a comma list, e.g. "name, domain, headcount". Default: name, domain, industry, headcount, location, type, LinkedIn URL and id. raw:NAME asks for another field.',
+)
+@xw.arg(
+    "mode", err_to_str=True, doc='"database" (default) or "realtime" (fresher, dearer, 5-60 s).'
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes (e.g. a date or a counter cell), the companies are fetched afresh once.",
+)
+def GENERECT_COMPANIES(
+    criteria, limit=None, offset=None, fields=None, mode=None, refresh=None, caller=None
+):
+    """Spills matching companies (an account list): a status row, a header row, one row per company. Billed per company once; recalculating reuses the stored answer."""
+    try:
+        from .functions import evaluate_companies
+
+        engine = _background_engine(caller)
+        return evaluate_companies(
+            engine, criteria, limit, offset, fields, mode, refresh, _origin(caller)
+        )
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_COMPANY_COUNT")
+@xw.arg(
+    "criteria",
+    ndim=2,
+    err_to_str=True,
+    doc="The range holding your company filters: Industry, Company size, HQ location, Company type.",
+)
+@xw.arg(
+    "mode",
+    err_to_str=True,
+    doc='"database" (default; free) or "realtime" (billed per request, takes 5-60 s).',
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes, the count is fetched afresh once.",
+)
+def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
+    """How many companies match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused."""
+    try:
+        from .functions import evaluate_company_count
+
+        return evaluate_company_count(
+            _background_engine(caller), criteria, mode, refresh, _origin(caller)
         )
     except Exception as exc:
         return _error(exc)

@@ -109,6 +109,23 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         in_wizard=False,
     ),
     WorksheetFunction(
+        "GENERECT_COMPANIES",
+        ("criteria", "limit", "offset", "fields", "mode", "refresh"),
+        check="_check_companies",
+        evaluate="_outcome_companies",
+        kind="companies",
+        spills=True,
+        in_wizard=False,
+    ),
+    WorksheetFunction(
+        "GENERECT_COMPANY_COUNT",
+        ("criteria", "mode", "refresh"),
+        check="_check_company_count",
+        evaluate="_outcome_company_count",
+        kind="company_count",
+        in_wizard=False,
+    ),
+    WorksheetFunction(
         "GENERECT_SPEND",
         ("period",),
         check="_check_spend",

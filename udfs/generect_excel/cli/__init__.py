@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "spend",
     "reconcile",
     "leads",
+    "companies",
     "picks",
     "addin",
     "templates",

@@ -49,9 +49,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _constants as C
+from ..operations import OPERATIONS
 from ..settings import key_fingerprint
 from . import billing, leadops
 from .accounts import Accounts
+from .companies import company_page, company_row, matching_companies, validate_companies
 from .config import SandboxConfig
 from .faults import CHARGED_DROP, DELAY_FAULTS, Fault, FaultQueue, fault_for_key, parse_fault
 from .population import Population
@@ -97,29 +99,26 @@ class _ShuttingDown(Exception):
 @dataclass(frozen=True)
 class _Endpoint:
     path: str
-    kind: str  # "search", "count", "account", "transactions", or one of LEAD_OPERATIONS
+    kind: str  # an operation kind: "search", "count", "companies", ..., "account"
     mode: str | None  # "database", "realtime" or None
 
     @property
-    def is_lead(self) -> bool:
-        return self.kind in ("search", "count", "preview", "enrich")
+    def is_search(self) -> bool:
+        """A search or count: POSTed, under the parallel cap (account calls are GETs)."""
+        return self.mode is not None
 
     @property
-    def method(self) -> str:
-        return "GET" if self.kind in ("account", "transactions", "email_job") else "POST"
+    def is_company(self) -> bool:
+        return self.kind in ("companies", "company_count")
 
 
-ENDPOINTS = (
-    _Endpoint(C.PATH_DATABASE_SEARCH, "search", "database"),
-    _Endpoint(C.PATH_DATABASE_COUNT, "count", "database"),
-    _Endpoint(C.PATH_REALTIME_SEARCH, "search", "realtime"),
-    _Endpoint(C.PATH_REALTIME_COUNT, "count", "realtime"),
-    _Endpoint(C.PATH_ACCOUNT, "account", None),
-    _Endpoint(C.PATH_TRANSACTIONS, "transactions", None),
-    _Endpoint(C.PATH_PREVIEW_LEADS, "preview", "database"),
-    _Endpoint(C.PATH_ENRICH_DATABASE_LEAD, "enrich", "database"),
-    _Endpoint(C.PATH_EMAIL_FIND, "email", None),
-    _Endpoint(C.PATH_EMAIL_FIND_BULK, "email_bulk", None),
+# Every operation the product describes (operations.py), served here.
+ENDPOINTS = tuple(
+    _Endpoint(operation.path, operation.kind, operation.mode or None)
+    for operation in OPERATIONS.values()
+) + (
+    # Bulk email jobs (issue 14): served by the sandbox, not (yet) used by the product.
+    _Endpoint(C.PATH_EMAIL_FIND_BULK, "email_bulk", "database"),
     _Endpoint(C.PATH_EMAIL_FIND_BULK_JOB, "email_job", None),
 )
 # Served by :mod:`.leadops` (issue 14), after the pipeline's auth, caps and faults.
@@ -273,7 +272,10 @@ class SandboxApp:
         self._hang_generation = 0
         self._searches = 0  # seeds each search's order (see sandbox.search): reset by reset()
         self.bulk_jobs = leadops.BulkJobs()
-        routes = [Route(e.path, self._route(e), methods=[e.method]) for e in ENDPOINTS]
+        routes = [
+            Route(e.path, self._route(e), methods=["POST"] if e.is_search else ["GET"])
+            for e in ENDPOINTS
+        ]
         routes += [
             Route("/_sandbox/", self._admin_info, methods=["GET"]),
             Route("/_sandbox/faults", self._admin_faults, methods=["GET", "POST", "DELETE"]),
@@ -393,7 +395,7 @@ class SandboxApp:
         if problem:
             return self._error(401, problem, test_mode, **{"WWW-Authenticate": "Token"})
         fingerprint = entry["key"]
-        if endpoint.is_lead:
+        if endpoint.is_search:
             if self.in_flight.get(fingerprint, 0) >= self.config.max_parallel:
                 return self._throttled(test_mode)
             self.in_flight[fingerprint] = self.in_flight.get(fingerprint, 0) + 1
@@ -401,7 +403,7 @@ class SandboxApp:
             await self._sleep(self.config.latency)
             return await self._with_fault(request, endpoint, raw, key, entry)
         finally:
-            if endpoint.is_lead:
+            if endpoint.is_search:
                 self.in_flight[fingerprint] -= 1
 
     def _pick_fault(self, request: Request, path: str, key: str, test_mode: bool) -> Fault | None:
@@ -491,7 +493,7 @@ class SandboxApp:
             return {"data": {"credits": {"balance": 0}}}
         if endpoint.kind == "transactions":
             return {"data": {"transactions": []}}
-        if endpoint.kind == "count":
+        if endpoint.kind in ("count", "company_count"):
             return {"data": {"results_count": 1240}, "meta": {"amount_charged": 0}}
         pop = self.population
         if endpoint.kind == "preview":
@@ -501,6 +503,12 @@ class SandboxApp:
             return {"data": leadops.full_profile(pop, 0), "meta": {"amount_charged": 0}}
         if endpoint.kind in ("email", "email_bulk", "email_job"):
             return {"data": {"valid_email": None}, "meta": {"amount_charged": 0}}
+        if endpoint.is_company:
+            rows = [company_row(pop, c) for c in range(min(3, len(pop.co_name)))]
+            return {
+                "data": {"companies": rows, "results_count": 1240},
+                "meta": {"amount_charged": 0},
+            }
         leads = [pop.row(i, endpoint.mode or "database") for i in range(min(3, pop.size))]
         return {"data": {"leads": leads, "results_count": 1240}, "meta": {"amount_charged": 0}}
 
@@ -509,6 +517,8 @@ class SandboxApp:
         fingerprint = entry["key"]
         if endpoint.kind == "account":
             return self._account(fingerprint, test_mode)
+        if endpoint.is_company:
+            return await self._serve_companies(endpoint, raw, entry)
         try:
             body = validate(_decode(raw), endpoint.mode or "database")
         except InvalidRequest as exc:
@@ -654,6 +664,49 @@ class SandboxApp:
         rows = [leadops.masked_row(pop, i) for i in result.row_ids]
         return _JSONResponse(
             {"data": {"leads": rows}, "meta": {"amount_charged": _money(amount)}}, 200, headers
+        )
+
+    async def _serve_companies(
+        self, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]
+    ) -> Response:
+        """A company search or count (see :mod:`.companies`): checked, priced per company
+        returned (a count per request in realtime), debited, answered in the spec's shape."""
+        test_mode, fingerprint = entry["test_mode"], entry["key"]
+        mode = endpoint.mode or "database"
+        try:
+            body = validate_companies(_decode(raw), mode)
+        except InvalidRequest as exc:
+            return self._error(400, exc.detail, test_mode)
+        if mode == "realtime":
+            await self._sleep(self.config.realtime_latency)
+        pop = self.population
+        found = matching_companies(pop, body)
+        rows: list[dict[str, Any]] | None = None
+        if endpoint.kind == "company_count":
+            price = C.PRICE_REALTIME_COMPANY_COUNT if mode == "realtime" else C.PRICE_DATABASE_COUNT
+            amount = price
+        else:
+            rows = [company_row(pop, c) for c in company_page(found, body)]
+            price = C.PRICE_REALTIME_COMPANY if mode == "realtime" else C.PRICE_DATABASE_COMPANY
+            amount = price * len(rows)
+        debited = Decimal("0")
+        if amount and not test_mode:
+            operation = C.TRANSACTION_TYPES.get(endpoint.path)
+            if not self.accounts.debit(fingerprint, amount, operation=operation):
+                return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+            debited = amount
+        entry.update(
+            rows=None if rows is None else len(rows),
+            results_count=len(found),
+            amount_charged=_money(amount),
+            debited=_money(debited),
+        )
+        data: dict[str, Any] = {"results_count": len(found)}
+        if rows is not None:
+            data = {"companies": rows, "results_count": len(found)}
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        return _JSONResponse(
+            {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
         )
 
     def _render_database_row(self, i: int) -> bytes:

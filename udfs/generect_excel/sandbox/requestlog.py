@@ -16,28 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._constants import (
-    PATH_DATABASE_SEARCH,
-    PATH_ENRICH_DATABASE_LEAD,
-    PATH_PREVIEW_LEADS,
-    PATH_REALTIME_COUNT,
-    PATH_REALTIME_SEARCH,
-)
+from ..operations import OPERATIONS
 from .faults import CHARGING_FAULTS
 
 __all__ = ["BILLED_PATHS", "RequestLog", "is_billable"]
 
-# The paths whose successful answers Generect bills (the database count is free; the email
-# finder bills only a found email, so its calls are counted by path, not here).
-BILLED_PATHS = frozenset(
-    {
-        PATH_DATABASE_SEARCH,
-        PATH_REALTIME_SEARCH,
-        PATH_REALTIME_COUNT,
-        PATH_PREVIEW_LEADS,
-        PATH_ENRICH_DATABASE_LEAD,
-    }
-)
+# The paths whose successful answers Generect bills (database counts are free), as the
+# operation registry describes them.
+BILLED_PATHS = frozenset(op.path for op in OPERATIONS.values() if op.billable)
 _RAW_BODY_LIMIT = 2000
 
 

@@ -4,8 +4,9 @@ and one fixed section of leads per card."""
 from __future__ import annotations
 
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
-from .._constants import PRICE_DATABASE_ROW
+from .._constants import PRICE_DATABASE_COMPANY, PRICE_DATABASE_ROW
 from .builder import (
     COUNT_FORMAT,
     EXAMPLE_MARK,
@@ -42,6 +43,47 @@ _ACCOUNTS = (
 )
 _DECISION_MAKERS = "c_suite; vp; director"
 _ACCOUNT_LIMIT = 5  # the example limit of each card
+# Proposing accounts: a company search below the cards (a horizontal criteria block).
+_PROPOSAL_FILTERS = (
+    ("Industry", "Software Development"),
+    ("Company size", "51-200"),
+    ("HQ location", "United States"),
+    ("Company type", None),
+)
+_PROPOSAL_LIMIT = 10
+PROPOSAL_MAX_LIMIT = 100
+
+
+def _propose_accounts(ws: Worksheet, top: int) -> None:
+    """The account proposal at ``A{top}``: company filters, their free count, the worst case,
+    and the companies it finds spilling below (GENERECT_COMPANIES)."""
+    _text(ws, f"A{top}", "Propose accounts — companies matching your ideal customer", "Headline 2")
+    _text(
+        ws,
+        f"A{top + 1}",
+        "Fill the company filters; the companies found spill below. Copy a company's name into "
+        "a card above to find its decision makers.",
+        HINT_STYLE,
+    )
+    labels, values = top + 2, top + 3
+    for column, (label, value) in zip("ABCD", _PROPOSAL_FILTERS, strict=True):
+        _label(ws, f"{column}{labels}", label)
+        _input(ws, f"{column}{values}", value, TEXT_FORMAT)
+    for column, label in zip("EFG", ("Companies", "Companies to list", "Worst case"), strict=True):
+        _label(ws, f"{column}{labels}", label)
+    criteria = f"$A${labels}:$D${values}"
+    _generect(ws, f"E{values}", f"=GENERECT_COMPANY_COUNT({criteria})", COUNT_FORMAT)
+    _input(ws, f"F{values}", _PROPOSAL_LIMIT)
+    _whole_number(ws, f"F{values}", 1, PROPOSAL_MAX_LIMIT, "limit")
+    _formula(
+        ws,
+        f"G{values}",
+        f"=F{values}*{PRICE_DATABASE_COMPANY}",
+        _PROPOSAL_LIMIT * PRICE_DATABASE_COMPANY,
+        MONEY_FORMAT,
+    )
+    _text(ws, f"I{values}", EXAMPLE_MARK, EXAMPLE_STYLE)
+    _generect(ws, f"A{values + 2}", f"=GENERECT_COMPANIES({criteria},F{values})")
 
 
 def _build_account_list() -> Workbook:
@@ -132,6 +174,7 @@ def _build_account_list() -> Workbook:
         "Add Job titles to narrow further.",
         HINT_STYLE,
     )
+    _propose_accounts(ws, bottom + 3)
 
     _read_me(
         wb,
@@ -141,6 +184,10 @@ def _build_account_list() -> Workbook:
             "target companies, with a free count per company and the worst-case cost."
         ],
         steps=[
+            f"No list of companies yet? Below the cards on the {ACCOUNTS_SHEET} sheet, "
+            "Propose accounts: set Industry, Company size, HQ location and Company type; a "
+            "refresh lists the matching companies (billed per company listed; the count is "
+            "free). Copy the ones you want into the cards.",
             f"On the {ACCOUNTS_SHEET} sheet, replace the example companies: in each card's values "
             "row, type the company name in column A or its LinkedIn company URL in column B, "
             "never both (Generect takes one company identifier).",

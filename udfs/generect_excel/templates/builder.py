@@ -68,7 +68,7 @@ _CACHED: weakref.WeakKeyDictionary[Worksheet, dict[str, tuple[str, Cached]]] = (
 
 _BARE_SHEET = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _CELL_LIKE = re.compile(r"^(?:[A-Za-z]{1,3}[0-9]+|[RrCc][0-9]*)$")  # "A1", "R", "C1" need quotes
-_GENERECT_CALL = re.compile(r"^=?\s*(GENERECT_[A-Z]+)\s*\(", re.IGNORECASE)
+_GENERECT_CALL = re.compile(r"^=?\s*(GENERECT_[A-Z_]+)\s*\(", re.IGNORECASE)
 
 
 def _money(price: Decimal) -> str:

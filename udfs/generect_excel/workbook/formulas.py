@@ -163,7 +163,7 @@ class ParsedFormula:
 _GENERECT_HINT = re.compile(r"GENERECT_", re.IGNORECASE)
 # "GENERECT_COUNT(", "_xludf.GENERECT_COUNT(", "[1]!GENERECT_COUNT(", "'x.xlam'!GENERECT_COUNT("
 _FUNC_NAME = re.compile(
-    r"^(?:_xludf\.|\[\d+\]!|'(?:[^']|'')+'!|[A-Za-z0-9_.\-]+\.xla[m]?!)?(GENERECT_[A-Z]+)\($",
+    r"^(?:_xludf\.|\[\d+\]!|'(?:[^']|'')+'!|[A-Za-z0-9_.\-]+\.xla[m]?!)?(GENERECT_[A-Z_]+)\($",
     re.IGNORECASE,
 )
 _SINGLE = re.compile(r"^_xlfn\.SINGLE\($", re.IGNORECASE)

@@ -78,6 +78,7 @@ from ..functions import (
 )
 from ..ledger import Origin
 from ..models import canonical_json
+from ..operations import operation
 from ..table import HeldTable, held_table, kept_status_line
 from ..worksheet import AFTER_PURCHASES, SPILLING, WORKSHEET_FUNCTIONS
 from .destination import check_destination
@@ -668,13 +669,15 @@ def _summarize(summary: RefreshSummary, plan: Plan, report: PatchReport) -> None
             else:
                 summary.new += 1
                 summary.amount_charged += Decimal(answer.result.amount_charged)
+            # Rows written: the list of rows of a buying function's table (leads, companies).
+            rows_field = query.kind and operation(query.kind, query.mode).rows_field
             if (
-                query.function == "GENERECT_SEARCH"
+                rows_field
                 and query.written
                 and not query.single
                 and (query.cell.sheet.lower(), query.cell.coordinate) not in blocked
             ):
-                summary.rows += len(answer.result.leads)
+                summary.rows += len(getattr(answer.result, rows_field))
         if query.runnable and not query.written:
             summary.not_written.append(
                 f"{query.where}: {query.function} inside a larger formula (fetched into the store;"
