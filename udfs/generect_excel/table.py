@@ -48,18 +48,32 @@ Cell values:
 from __future__ import annotations
 
 import functools
-import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal  # noqa: F401 - the status examples run in this module (__test__)
 from typing import Any
 
-from ._constants import CELL_MESSAGE_MAX, EXCEL_MAX_CELL_CHARS
+from ._constants import CELL_MESSAGE_MAX
+from .cell_values import (
+    _ILLEGAL,  # noqa: F401 - re-exported: what a cell cannot hold, as tests read it
+    _MISSING,
+    _SHORT_TEXT,
+    Cell,
+    _fit_text,
+    _has_value,
+    to_cell,
+)
 from .errors import CriteriaError
 from .lead_fields import LEAD_FIELD_NAMES
+from .status import (
+    HeldTable,
+    SearchInfo,
+    charge_text,
+    held_table,
+    kept_status_line,
+    status_line,
+)
 from .vocab import Vocabulary
 
 __all__ = [
@@ -84,7 +98,8 @@ __all__ = [
     "to_cell",
 ]
 
-Cell = str | int | float | bool | date | None
+# The examples of the status helpers (moved to status.py) still run with this module's.
+__test__ = {f.__name__: f for f in (charge_text, status_line, held_table, kept_status_line)}
 
 
 # --------------------------------------------------------------------------- column sources
@@ -168,137 +183,6 @@ DEFAULT_COLUMNS: tuple[str, ...] = tuple(COLUMN_SOURCES)
 # "raw:some_field" for a field outside the catalogue (FIELD_CATALOGUE): the explicit way to
 # reach what Generect sends without documenting it.
 RAW_PREFIX = "raw:"
-
-
-# --------------------------------------------------------------------------- cell values
-
-_MISSING: Any = object()
-
-# Characters an .xlsx (XML 1.0) cell cannot hold: openpyxl's ILLEGAL_CHARACTERS_RE
-# (\x00-\x08, \x0b, \x0c, \x0e-\x1f), plus lone surrogates (they cannot be encoded as UTF-8)
-# and the non-characters U+FFFE/U+FFFF. Tab, newline and carriage return are legal and kept.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-# Excel stores numbers as doubles and shows 15 significant digits: a longer integer id would
-# be silently rounded, so it is written as its exact text instead.
-_MAX_EXACT_INT = 10**15 - 1
-
-
-# Text this short can never exceed Excel's limit (at most 2 UTF-16 units per character).
-_SHORT_TEXT = EXCEL_MAX_CELL_CHARS // 2
-
-
-def _fit_text(text: str) -> str | None:
-    """Remove illegal characters and cut to Excel's limit; ``""`` -> ``None``."""
-    if _ILLEGAL.search(text) is not None:
-        text = _ILLEGAL.sub("", text)
-    if not text:
-        return None
-    # Excel counts UTF-16 code units; a str of at most limit/2 code points always fits.
-    if len(text) > _SHORT_TEXT:
-        encoded = text.encode("utf-16-le")
-        if len(encoded) > 2 * EXCEL_MAX_CELL_CHARS:
-            cut = encoded[: 2 * EXCEL_MAX_CELL_CHARS]
-            # Never leave half of a surrogate pair (an emoji) at the end.
-            if 0xD8 <= cut[-1] <= 0xDB:
-                cut = cut[:-2]
-            text = cut.decode("utf-16-le")
-    return text
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _first_text(item: Mapping[str, Any], keys: Iterable[str]) -> str | None:
-    for key in keys:
-        value = item.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if isinstance(value, Mapping):  # e.g. a nested {"company": {"name": ...}}
-            name = value.get("name")
-            if isinstance(name, str) and name.strip():
-                return name.strip()
-    return None
-
-
-def _item_text(item: Mapping[str, Any]) -> str | None:
-    """One object inside a list, as a short readable phrase."""
-    if not item:
-        return None
-    title = _first_text(item, ("job_title", "title", "raw_job_title"))
-    company = _first_text(item, ("company_name", "raw_company_name", "company"))
-    if title or company:
-        return f"{title} @ {company}" if title and company else title or company
-    school = _first_text(item, ("university_name", "school_name", "school"))
-    if school:
-        degree = _first_text(item, ("degree", "degree_name"))
-        return f"{school} ({degree})" if degree else school
-    name = _first_text(item, ("name",))
-    if name:
-        return name
-    return _compact_json(item)
-
-
-def _list_parts(values: Iterable[Any], out: list[str]) -> None:
-    for item in values:
-        if isinstance(item, Mapping):
-            text = _item_text(item)
-        elif isinstance(item, list | tuple):
-            _list_parts(item, out)
-            continue
-        else:
-            cell = to_cell(item)
-            if cell is None:
-                continue
-            if isinstance(cell, bool):
-                text = "TRUE" if cell else "FALSE"
-            elif isinstance(cell, datetime | date):
-                text = cell.isoformat()
-            else:
-                text = str(cell)
-        if text:
-            out.append(text)
-
-
-def to_cell(value: Any) -> Cell:
-    """Turn one raw value into what a cell holds (see the module docstring for the rules)."""
-    kind = type(value)
-    if kind is str:
-        # isprintable() is False for every character _ILLEGAL removes: a fast clean check.
-        if len(value) <= _SHORT_TEXT and value.isprintable():
-            return value or None
-        return _fit_text(value)
-    if value is None or value is _MISSING:
-        return None
-    if kind is bool:
-        return value
-    if kind is int:
-        return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else str(value)
-    if kind is float:
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return _fit_text(_compact_json(value)) if value else None
-    if isinstance(value, list | tuple):
-        parts: list[str] = []
-        _list_parts(value, parts)
-        return _fit_text("; ".join(parts)) if parts else None
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return to_cell(int(value))
-    if isinstance(value, float | Decimal):
-        return to_cell(float(value))
-    if isinstance(value, datetime | date):
-        return value
-    return _fit_text(str(value))
-
-
-def _has_value(cell: Cell) -> bool:
-    """Whether a fallback source gave something worth showing (blank text counts as none)."""
-    if cell is None:
-        return False
-    return not (isinstance(cell, str) and not cell.strip())
 
 
 # --------------------------------------------------------------------------- field paths
@@ -745,197 +629,6 @@ def pad(table: Iterable[Sequence[Any]]) -> list[list[Any]]:
         if len(row) < width:
             row.extend([None] * (width - len(row)))
     return rows
-
-
-# --------------------------------------------------------------------------- charge metadata
-
-
-@dataclass(frozen=True)
-class SearchInfo:
-    """What one search answer cost and where it came from, for the status row.
-
-    ``amount_charged`` is what Generect charged when the answer was fetched (a cached answer
-    costs nothing now); ``fetched_at`` is when (UTC); ``results_count`` is Generect's estimate
-    of all matches (an int, a string such as ``"within limit"``, or unknown). ``new_rows`` is
-    how many rows were new to the register of owned leads when bought (None: not known),
-    ``excluded`` how many owned leads the request excluded and ``exclusion`` why.
-    """
-
-    results_count: int | str | None
-    rows: int
-    amount_charged: Decimal
-    fetched_at: datetime
-    from_cache: bool
-    test_mode: bool
-    mode: str = "database"
-    new_rows: int | None = None
-    excluded: int = 0
-    exclusion: str = ""
-
-    @classmethod
-    def from_answer(cls, answer: Any, *, mode: str) -> SearchInfo:
-        """Build from an ``engine.Answer`` holding a ``responses.SearchResult``."""
-        result = answer.result
-        facts = getattr(result, "register_facts", None) or {}
-        return cls(
-            results_count=result.results_count,
-            rows=len(result.leads),
-            amount_charged=Decimal(result.amount_charged),
-            fetched_at=answer.fetched_at,
-            from_cache=bool(answer.from_cache),
-            test_mode=bool(result.test_mode),
-            mode=mode,
-            new_rows=facts.get("new"),
-            excluded=int(facts.get("excluded") or 0),
-            exclusion=str(facts.get("rule") or ""),
-        )
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else plural or word + 's'}"
-
-
-def _matches_text(count: int | str | None) -> str:
-    if isinstance(count, bool):  # a bool is an int to Python, never a count
-        count = None
-    if isinstance(count, float) and count.is_integer():
-        count = int(count)
-    if isinstance(count, str) and re.fullmatch(r"\s*\d[\d,]*\s*", count):
-        count = int(count.replace(",", ""))
-    if isinstance(count, int):
-        return _plural(count, "match", "matches")
-    if isinstance(count, str) and count.strip():
-        return "matches " + " ".join(count.split())  # "matches within limit"
-    return "matches unknown"
-
-
-def _money(amount: Decimal) -> str:
-    """Dollars for humans: cents at least, more digits only when the charge has them."""
-    amount = Decimal(amount)
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    exponent = amount.normalize().as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{sign}${amount:,.{min(places, 6)}f}"
-
-
-def _when(moment: datetime) -> str:
-    if moment.tzinfo is None:  # the store keeps UTC; a naive time is taken as UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def charge_text(amount: Decimal, test_mode: bool) -> str:
-    """What an answer cost, in the one wording every status line uses.
-
-    A test key is never debited, but Generect still prices its answers, so the amount is
-    shown with "priced, not debited" rather than "charged".
-
-    >>> charge_text(Decimal("0.5"), False), charge_text(Decimal("0.04"), True)
-    ('$0.50 charged', '$0.04 priced, not debited')
-    """
-    return f"{_money(amount)} {'priced, not debited' if test_mode else 'charged'}"
-
-
-def status_line(info: SearchInfo) -> str:
-    """One short line for the status cell.
-
-    >>> from datetime import datetime, UTC
-    >>> status_line(SearchInfo(1240, 25, Decimal("0.5"), datetime(2026, 11, 22, 10, 31,
-    ...     tzinfo=UTC), from_cache=True, test_mode=False, mode="database"))
-    'Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC · from cache (no charge now)'
-    """
-    head = "Generect" if info.mode == "database" else f"Generect {info.mode}"
-    parts = [
-        head,
-        _matches_text(info.results_count),
-        _plural(info.rows, "row"),
-    ]
-    if info.new_rows is not None:
-        parts.append(f"{info.new_rows:,} new")
-    if info.excluded:
-        why = f" ({info.exclusion})" if info.exclusion else ""
-        parts.append(f"{info.excluded:,} owned excluded{why}")
-    parts += [
-        charge_text(info.amount_charged, info.test_mode),
-        f"fetched {_when(info.fetched_at)}",
-    ]
-    if info.from_cache:
-        parts.append("from cache (no charge now)")
-    if info.test_mode:
-        parts.append("TEST MODE")
-    return " · ".join(parts)
-
-
-# --------------------------------------------------------------------------- a failed refresh
-
-STATUS_SEPARATOR = " · "
-_FETCHED = re.compile(r"fetched (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
-_ROWS = re.compile(r"(?<![\d,.])(\d[\d,]*) rows?\b")
-
-
-@dataclass(frozen=True)
-class HeldTable:
-    """What a status line says about the table already shown under it: its head
-    ("Generect", "Generect realtime"), when its data was fetched and how many rows it has."""
-
-    head: str
-    fetched: str | None  # "2026-11-22 10:31 UTC", or None when the line does not say
-    rows: int | None
-
-    @classmethod
-    def from_answer(cls, answer: Any, *, mode: str) -> HeldTable:
-        """The table a stored ``engine.Answer`` shows."""
-        return cls(
-            head="Generect" if mode == "database" else f"Generect {mode}",
-            fetched=_when(answer.fetched_at),
-            rows=len(answer.result.leads),
-        )
-
-
-def held_table(value: Any) -> HeldTable | None:
-    """What a saved status cell says about the table under it, or None when it holds no
-    GENERECT table (empty, an error line, "Not fetched yet").
-
-    >>> held_table("Generect · 1,240 matches · 25 rows · $0.50 charged · fetched 2026-11-22 10:31 UTC")
-    HeldTable(head='Generect', fetched='2026-11-22 10:31 UTC', rows=25)
-    """
-    if not isinstance(value, str) or not value.startswith("Generect"):
-        return None
-    if STATUS_SEPARATOR not in value:
-        return None
-    head, _, rest = value.partition(STATUS_SEPARATOR)
-    fetched = _FETCHED.search(rest)
-    rows = _ROWS.search(rest)
-    return HeldTable(
-        head=head,
-        fetched=fetched.group(1) if fetched else None,
-        rows=int(rows.group(1).replace(",", "")) if rows else None,
-    )
-
-
-def kept_status_line(
-    held: HeldTable, failure: str, *, failed_at: datetime, unknown: bool = False
-) -> str:
-    """The status line of a table kept because its refresh failed: when the refresh failed,
-    what is shown and when it was fetched, then why (the failure's own message).
-
-    ``unknown``: the refresh was sent and its answer lost (it may have been charged); the rows
-    are kept all the same, and the line says so.
-
-    >>> from datetime import datetime, UTC
-    >>> kept_status_line(HeldTable("Generect", "2026-11-22 10:31 UTC", 25),
-    ...     "Cannot reach Generect: check the network.", failed_at=datetime(2026, 12, 3, 8, 40,
-    ...     tzinfo=UTC))
-    'Generect · refresh failed 2026-12-03 08:40 UTC · showing 25 rows fetched 2026-11-22 10:31 UTC · Cannot reach Generect: check the network.'
-    """
-    what = "refresh outcome unknown (may have been charged)" if unknown else "refresh failed"
-    shown = "showing " + (_plural(held.rows, "row") if held.rows is not None else "the rows")
-    shown += f" fetched {held.fetched}" if held.fetched else " fetched earlier"
-    reason = " ".join(str(failure).split())
-    if len(reason) > CELL_MESSAGE_MAX:
-        reason = reason[: CELL_MESSAGE_MAX - 1].rstrip() + "…"
-    return STATUS_SEPARATOR.join([held.head, f"{what} {_when(failed_at)}", shown, reason])
 
 
 def search_table(

@@ -43,7 +43,7 @@ class WorksheetFunction:
     ``in_wizard``: it may run while the function wizard is open (never for a function that
     buys). ``after_purchases``: the refresher evaluates it once the run's purchases are made
     (it reads the ledger, the register or the account). ``check`` and ``evaluate`` name, in
-    :mod:`generect_excel.functions`, the check it runs on its arguments before it sends
+    the package's ``module`` (:mod:`generect_excel.functions` unless it says), the check it runs on its arguments before it sends
     anything (``check(**args)`` -> the validated request or None) and its evaluation
     (``evaluate(engine, args, origin)`` -> an ``Outcome``).
     """
@@ -57,8 +57,9 @@ class WorksheetFunction:
     volatile: bool = False
     in_wizard: bool = True
     after_purchases: bool = False
+    module: str = "functions"
     # A function whose request is several calls (GENERECT_ENRICH over a range of ids) names,
-    # in functions.py, how it is quoted: ``quote(engine, request, refresh, origin)`` ->
+    # in its module, how it is quoted: ``quote(engine, request, refresh, origin)`` ->
     # ``(fetches, budget.Estimate)``. Without one, the engine prices its one request.
     quote: str = ""
 
@@ -70,20 +71,20 @@ class WorksheetFunction:
     def check_arguments(self, args: Mapping[str, Any]) -> Any:
         """Every check it makes before sending anything, and nothing else (free, no network):
         the validated request of a call that buys, else None."""
-        return getattr(import_module(".functions", __package__), self.check)(**args)
+        return getattr(self._module(), self.check)(**args)
 
     def quote_request(self, engine: Any, request: Any, refresh: Any, origin: Any) -> Any:
         """``(fetches, estimate)`` of a function with a ``quote`` (see the field)."""
-        return getattr(import_module(".functions", __package__), self.quote)(
-            engine, request, refresh, origin
-        )
+        return getattr(self._module(), self.quote)(engine, request, refresh, origin)
 
     def run(self, engine: Any, args: Mapping[str, Any], origin: Any = None) -> Any:
         """Its ``Outcome`` for ``args`` (argument names to values as xlwings hands them; an
         omitted one may be left out)."""
-        return getattr(import_module(".functions", __package__), self.evaluate)(
-            engine, args, origin
-        )
+        return getattr(self._module(), self.evaluate)(engine, args, origin)
+
+    def _module(self) -> Any:
+        # Imported on first use: Excel imports udfs, which reads this registry, at start-up.
+        return import_module(f".{self.module}", __package__)
 
 
 def _describe(*functions: WorksheetFunction) -> dict[str, WorksheetFunction]:
