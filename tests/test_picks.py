@@ -253,3 +253,28 @@ def test_preview_pick_enrich_and_an_email_column_through_the_refresher(sandbox, 
     assert len(sandbox.log_entries()) == before
     assert ledger_by_path(engine) == ledger
     assert [load(book, data_only=True).active.cell(r, 11).value for r in range(7, 67)] == shown
+
+
+def test_the_refresher_quotes_a_purchase_without_owned_leads_and_the_ribbon_its_worst_case(
+    sandbox, engine, tmp_path
+) -> None:
+    from openpyxl import Workbook
+
+    from generect_excel.picks import EnrichBatch
+    from generect_excel.workbook.refresher import plan_refresh, quote_plan
+    from workbook_support import save
+
+    table, _ = run_preview(engine, CEOS, 10)
+    ids = preview_ids(table)
+    buy(engine, ids[:4])  # four of the ten are owned now
+    wb = Workbook()
+    for r, lead_id in enumerate(ids, start=1):
+        wb.active.cell(r, 1).value = lead_id
+    wb.active["C1"] = "=GENERECT_ENRICH(A1:A10)"
+    book = save(wb, tmp_path / "buy.xlsx")
+    quote = quote_plan(plan_refresh(book), engine)
+    assert quote.worst_case == 6 * C.PRICE_ENRICH_DATABASE_LEAD and quote.new == 1
+    # What the ribbon asks the engine: every id, the worst case.
+    estimate = engine.estimate(EnrichBatch(tuple(ids)), "enrich")
+    assert estimate.amount == 10 * C.PRICE_ENRICH_DATABASE_LEAD
+    assert len(calls(sandbox, C.PATH_ENRICH_DATABASE_LEAD)) == 4  # quoting sent nothing

@@ -214,8 +214,15 @@ def _preview_estimate(body: Mapping[str, Any]) -> Decimal:
     return preview_rows(body) * C.PRICE_PREVIEW_ROW
 
 
-def _one(body: Mapping[str, Any]) -> int:
-    return 1
+def _leads(body: Mapping[str, Any]) -> int:
+    """Leads an enrich body buys at most: one id, or a batch's ``ids`` (GENERECT_ENRICH's
+    purchase, as the ribbon prices it: every id, the worst case)."""
+    ids = body.get("ids")
+    return len(ids) if isinstance(ids, list | tuple) else 1
+
+
+def _enrich_estimate(body: Mapping[str, Any]) -> Decimal:
+    return _leads(body) * C.PRICE_ENRICH_DATABASE_LEAD
 
 
 # Issue 14: preview, then buy only the picked leads by id; work emails by lead.
@@ -229,7 +236,7 @@ OPERATIONS[("preview", "database")] = Operation(
 OPERATIONS[("enrich", "database")] = Operation(
     "database lead enrich", "POST", C.PATH_ENRICH_DATABASE_LEAD, C.DATABASE_TIMEOUT, True,
     EnrichResult.from_api, kind="enrich", mode="database", answer=EnrichResult,
-    estimate=flat(C.PRICE_ENRICH_DATABASE_LEAD), rows=_one, rows_field="leads",
+    estimate=_enrich_estimate, rows=_leads, rows_field="leads",
     owns_leads=True, label="enrich", row_noun="lead",
     transaction_type=C.TRANSACTION_TYPES.get(C.PATH_ENRICH_DATABASE_LEAD, ""),
 )  # fmt: skip
