@@ -387,7 +387,8 @@ def _bought(lead_id: str, answer: Any, status: str) -> Bought:
 
 
 def _column(row: Mapping[str, Any], name: str) -> Any:
-    company = row.get("company") if isinstance(row.get("company"), Mapping) else {}
+    nested = row.get("company")
+    company: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {}
     if name == "full_name":
         full = row.get("full_name")
         return full or " ".join(str(row[k]) for k in ("first_name", "last_name") if row.get(k))

@@ -180,7 +180,8 @@ def enrich_lookup(pop: Population, body: Any) -> int | None:
         raise InvalidRequest({k: ["Unknown field."] for k in unknown})
     given = [k for k in IDENTIFIERS if body.get(k)]
     if len(given) != 1 or not isinstance(body[given[0]], str):
-        raise InvalidRequest({"fields": "exactly one of id, linkedin_url, email is required"})
+        # The spec's example gives this one message as a string, not a list.
+        raise InvalidRequest({"fields": "exactly one of id, linkedin_url, email is required"})  # type: ignore[dict-item]
     value = body[given[0]]
     if given[0] == "id":
         return row_of(pop, value)
