@@ -15,14 +15,14 @@ from generect_excel._constants import (
     PATH_REALTIME_COMPANY_COUNT,
     PRICE_DATABASE_COMPANY,
 )
-from generect_excel.engine import Engine
-from generect_excel.errors import BudgetError, CriteriaError
-from generect_excel.functions import (
-    check_arguments,
+from generect_excel.companies import (
     evaluate_companies,
     evaluate_company_count,
     request_for_companies,
 )
+from generect_excel.engine import Engine
+from generect_excel.errors import BudgetError, CriteriaError
+from generect_excel.functions import check_arguments
 from generect_excel.ledger import Origin
 from generect_excel.pending import BackgroundEngine, FetchPendingError, PendingFetches
 from workbook_support import sandbox_settings

@@ -329,6 +329,7 @@ def test_cli_leads_lists_and_exports_the_register(
     out = capsys.readouterr().out
     assert all(lead[:20] in out for lead in bought) and "4 owned lead(s)" in out
     assert "B.xlsx!S!A1" in out
+    assert "$0.02" in out  # each lead's share of the charge, in dollars
     target = tmp_path / "owned.csv"
     assert main(["leads", "--csv", str(target)]) == 0
     with target.open(encoding="utf-8-sig") as fh:

@@ -20,7 +20,11 @@ def test_each_function_names_a_check_and_an_evaluation_that_exist() -> None:
         module = import_module(f"generect_excel.{described.module}")
         check = getattr(module, described.check)
         # The check takes exactly the function's public arguments, by name.
-        assert tuple(inspect.signature(check).parameters) == described.arguments, name
+        parameters = inspect.signature(check).parameters.values()
+        positional = tuple(p.name for p in parameters if p.kind is not p.KEYWORD_ONLY)
+        assert positional == described.arguments, name
+        # A buying function's check also names the sheet's rows when told where the range is.
+        assert ("origin" in inspect.signature(check).parameters) is described.buys, name
         evaluate = getattr(module, described.evaluate)
         assert tuple(inspect.signature(evaluate).parameters) == ("engine", "args", "origin")
 

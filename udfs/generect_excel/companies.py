@@ -14,6 +14,10 @@ the engine's, as for every operation):
   dropped silently and the list bought would not be the one asked for.
 - **The table.** Company rows -> a status row, a header row and one row per company, with
   :data:`DEFAULT_COMPANY_COLUMNS` unless other fields are named.
+- **The worksheet functions.** ``GENERECT_COMPANIES`` (:func:`run_companies`) and
+  ``GENERECT_COMPANY_COUNT`` (:func:`run_company_count`): the same argument rules as
+  GENERECT_SEARCH and GENERECT_COUNT (:mod:`generect_excel.functions`), checked before any
+  call; the registry of worksheet functions names their check and evaluation here.
 
 Core: no xlwings or openpyxl.
 
@@ -29,11 +33,27 @@ from typing import Any
 
 from . import _constants as C
 from .errors import CriteriaError
-from .models import LeadSearchRequest
+from .functions import (
+    DEFAULT_SEARCH_LIMIT,
+    Outcome,
+    _block,
+    _count_value,
+    _memoized_request,
+    _page_number,
+    scalar,
+)
+from .ledger import Origin
+from .models import LeadSearchRequest, parse_mode
 from .table import RAW_PREFIX, SearchInfo, parse_fields, status_line, to_cell
 
 __all__ = [
     "COMPANY_FIELDS",
+    "evaluate_companies",
+    "evaluate_company_count",
+    "request_for_companies",
+    "request_for_company_count",
+    "run_companies",
+    "run_company_count",
     "DEFAULT_COMPANY_COLUMNS",
     "CompanySearchRequest",
     "check_company_fields",
@@ -144,14 +164,20 @@ def _from_lead_request(request: LeadSearchRequest) -> CompanySearchRequest:
 
 
 def company_request(
-    criteria: Any, *, mode: str = "database", limit: Any = None, offset: Any = None
+    criteria: Any,
+    *,
+    mode: str = "database",
+    limit: Any = None,
+    offset: Any = None,
+    origin: tuple[int, int] | None = None,
 ) -> CompanySearchRequest:
     """The validated company request for a criteria range (raises CriteriaError; free).
 
-    ``limit``/``offset`` replace the criteria's own (``None`` keeps them)."""
+    ``limit``/``offset`` replace the criteria's own (``None`` keeps them); ``origin`` is the
+    range's top left cell (row, column) when known, for messages naming the sheet's rows."""
     from .criteria import criteria_from_block, with_paging
 
-    request = criteria_from_block(criteria, mode=mode)
+    request = criteria_from_block(criteria, mode=mode, origin=origin)
     if limit is not None or offset is not None:
         request = with_paging(request, limit=limit, offset=offset)
     return _from_lead_request(request)
@@ -216,4 +242,149 @@ def company_info(answer: Any, *, mode: str) -> SearchInfo:
         from_cache=bool(answer.from_cache),
         test_mode=bool(result.test_mode or getattr(answer, "test_mode", False)),
         mode=mode,
+    )
+
+
+# --------------------------------------------------------------------------- worksheet functions
+
+
+def request_for_companies(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    """The validated company search request (raises CriteriaError; free). An omitted limit
+    keeps the criteria's own, else :data:`DEFAULT_SEARCH_LIMIT`; ``origin`` as for
+    :func:`company_request`."""
+
+    def parse() -> Any:
+        resolved = parse_mode(scalar(mode, "mode"))
+        page_limit = _page_number(limit, "limit", "Limit")
+        page_offset = _page_number(offset, "offset", "Offset")
+        block = _block(criteria)
+        request = company_request(
+            block, mode=resolved, limit=page_limit, offset=page_offset, origin=origin
+        )
+        if page_limit is None and request.body().get("limit_by") is None:
+            request = company_request(
+                block, mode=resolved, limit=DEFAULT_SEARCH_LIMIT, offset=page_offset, origin=origin
+            )
+        return request
+
+    return _memoized_request(("companies", criteria, limit, offset, mode, origin), parse)
+
+
+def request_for_company_count(
+    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
+) -> Any:
+    """The validated company count request (raises CriteriaError; free)."""
+    return _memoized_request(
+        ("company_count", criteria, mode, origin),
+        lambda: company_request(
+            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+        ),
+    )
+
+
+def _check_companies(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    request = request_for_companies(criteria, limit, offset, mode, origin=origin)
+    check_company_fields(fields)
+    scalar(refresh, "refresh")
+    return request
+
+
+def _check_company_count(
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    request = request_for_company_count(criteria, mode, origin=origin)
+    scalar(refresh, "refresh")
+    return request
+
+
+def run_companies(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_COMPANIES`` with its answer: status row, header row, one row per company."""
+
+    request = _check_companies(criteria, limit, offset, fields, mode, refresh)
+    columns = check_company_fields(fields)
+    answer = engine.run("companies", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    info = company_info(answer, mode=str(request.mode))
+    return Outcome(company_table(answer.result.companies, info, columns), answer)
+
+
+def run_company_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> Outcome:
+    """``GENERECT_COMPANY_COUNT`` with its answer: the number of matching companies."""
+    request = _check_company_count(criteria, mode, refresh)
+    answer = engine.run("company_count", request, refresh=scalar(refresh, "refresh"), origin=origin)
+    return Outcome(_count_value(answer), answer)
+
+
+def evaluate_companies(
+    engine: Any,
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    fields: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> list[list[Any]]:
+    """``=GENERECT_COMPANIES(criteria, [limit], [offset], [fields], [mode], [refresh])``: the
+    spilled company table."""
+    return run_companies(engine, criteria, limit, offset, fields, mode, refresh, origin).value
+
+
+def evaluate_company_count(
+    engine: Any,
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    origin: Origin | None = None,
+) -> int | str:
+    """``=GENERECT_COMPANY_COUNT(criteria, [mode], [refresh])``: how many companies match."""
+    return run_company_count(engine, criteria, mode, refresh, origin).value
+
+
+# GENERECT_COMPANIES' and GENERECT_COMPANY_COUNT's evaluations as the registry names them
+# (worksheet.py): (engine, arguments by name, origin) -> Outcome.
+
+
+def _outcome_companies(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
+    return run_companies(engine, *(args.get(name) for name in names), origin=origin)
+
+
+def _outcome_company_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    return run_company_count(
+        engine, args.get("criteria"), args.get("mode"), args.get("refresh"), origin
     )

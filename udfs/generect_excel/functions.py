@@ -80,20 +80,14 @@ __all__ = [
     "check_arguments",
     "evaluate",
     "evaluate_balance",
-    "evaluate_companies",
-    "evaluate_company_count",
     "evaluate_count",
     "evaluate_leads",
     "evaluate_search",
     "evaluate_spend",
     "evaluate_values",
     "may_be_charged",
-    "request_for_companies",
-    "request_for_company_count",
     "request_for_count",
     "request_for_search",
-    "run_companies",
-    "run_company_count",
     "run_count",
     "run_search",
     "scalar",
@@ -216,29 +210,47 @@ def _block(criteria: Any) -> Any:
     return criteria
 
 
-def request_for_count(criteria: Any, mode: Any = None) -> LeadSearchRequest:
-    """The validated count request for a criteria block (raises CriteriaError; free)."""
+def request_for_count(
+    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    """The validated count request for a criteria block (raises CriteriaError; free).
+
+    ``origin``: the sheet row and column of the block's top left cell when the caller knows
+    them (the refresher does): problems then name the sheet's rows instead of the block's.
+    """
     return _memoized_request(
-        ("count", criteria, mode),
-        lambda: criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+        ("count", criteria, mode, origin),
+        lambda: criteria_from_block(
+            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+        ),
     )
 
 
 def request_for_search(
-    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> LeadSearchRequest:
     """The validated search request: criteria, then the page (``limit``/``offset``).
 
     An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
+    ``origin`` as for :func:`request_for_count`.
     """
     return _memoized_request(
-        ("search", criteria, limit, offset, mode),
-        lambda: _parse_search(criteria, limit, offset, mode),
+        ("search", criteria, limit, offset, mode, origin),
+        lambda: _parse_search(criteria, limit, offset, mode, origin),
     )
 
 
-def _parse_search(criteria: Any, limit: Any, offset: Any, mode: Any) -> LeadSearchRequest:
-    request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+def _parse_search(
+    criteria: Any, limit: Any, offset: Any, mode: Any, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    request = criteria_from_block(
+        _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+    )
     limit = _page_number(limit, "limit", "Limit")
     offset = _page_number(offset, "offset", "Offset")
     if limit is None and request.body().get("limit_by") is None:
@@ -297,17 +309,30 @@ def run_search(
     return Outcome(_table(answer.result, info, columns), answer)
 
 
-def _check_count(criteria: Any, mode: Any = None, refresh: Any = None) -> LeadSearchRequest:
-    request = request_for_count(criteria, mode)
+def _check_count(
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> LeadSearchRequest:
+    request = request_for_count(criteria, mode, origin=origin)
     scalar(refresh, "refresh")
     return request
 
 
 def _search_arguments(
-    criteria: Any, limit: Any, offset: Any, fields: Any, mode: Any, refresh: Any
+    criteria: Any,
+    limit: Any,
+    offset: Any,
+    fields: Any,
+    mode: Any,
+    refresh: Any,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> tuple[LeadSearchRequest, list[str] | None]:
     """The request and the columns; every argument checked before anything is bought."""
-    request = request_for_search(criteria, limit, offset, mode)
+    request = request_for_search(criteria, limit, offset, mode, origin=origin)
     columns = checked_fields(fields)
     scalar(refresh, "refresh")
     return request, columns
@@ -320,8 +345,10 @@ def _check_search(
     fields: Any = None,
     mode: Any = None,
     refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> LeadSearchRequest:
-    return _search_arguments(criteria, limit, offset, fields, mode, refresh)[0]
+    return _search_arguments(criteria, limit, offset, fields, mode, refresh, origin=origin)[0]
 
 
 def _period(period: Any) -> str:
@@ -368,15 +395,18 @@ def _leads_criteria(criteria: Any = None) -> LeadSearchRequest | None:
         return criteria_from_block(criteria, mode="realtime")
 
 
-def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest | None:
+def check_arguments(
+    function: str, args: Mapping[str, Any], *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest | None:
     """Run every check ``function`` makes on ``args`` before it sends anything, and nothing
     else (free, no network): raises :class:`CriteriaError` for anything the call would refuse.
 
     ``args`` maps the argument names of :data:`FUNCTION_NAMES` to values as xlwings hands them
     (omitted ones may be left out). Returns the validated request of a count or search, else
-    ``None``.
+    ``None``. ``origin``: the sheet row and column of the criteria range's top left cell, when
+    known (problems then name the sheet's rows; see :func:`request_for_count`).
     """
-    return WORKSHEET_FUNCTIONS[function].check_arguments(args)
+    return WORKSHEET_FUNCTIONS[function].check_arguments(args, origin=origin)
 
 
 def evaluate(
@@ -385,123 +415,6 @@ def evaluate(
     """``function``'s :class:`Outcome` for ``args`` (as for :func:`check_arguments`), the way
     the worksheet would compute it."""
     return WORKSHEET_FUNCTIONS[function].run(engine, args, origin)  # type: ignore[no-any-return]
-
-
-# --------------------------------------------------------------------------- companies
-
-
-def request_for_companies(
-    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
-) -> Any:
-    """The validated company search request (raises CriteriaError; free). An omitted limit
-    keeps the criteria's own, else :data:`DEFAULT_SEARCH_LIMIT`."""
-    from .companies import company_request
-
-    def parse() -> Any:
-        resolved = parse_mode(scalar(mode, "mode"))
-        page_limit = _page_number(limit, "limit", "Limit")
-        page_offset = _page_number(offset, "offset", "Offset")
-        request = company_request(
-            _block(criteria), mode=resolved, limit=page_limit, offset=page_offset
-        )
-        if page_limit is None and request.body().get("limit_by") is None:
-            request = company_request(
-                _block(criteria), mode=resolved, limit=DEFAULT_SEARCH_LIMIT, offset=page_offset
-            )
-        return request
-
-    return _memoized_request(("companies", criteria, limit, offset, mode), parse)
-
-
-def request_for_company_count(criteria: Any, mode: Any = None) -> Any:
-    """The validated company count request (raises CriteriaError; free)."""
-    from .companies import company_request
-
-    return _memoized_request(
-        ("company_count", criteria, mode),
-        lambda: company_request(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
-    )
-
-
-def _check_companies(
-    criteria: Any,
-    limit: Any = None,
-    offset: Any = None,
-    fields: Any = None,
-    mode: Any = None,
-    refresh: Any = None,
-) -> Any:
-    from .companies import check_company_fields
-
-    request = request_for_companies(criteria, limit, offset, mode)
-    check_company_fields(fields)
-    scalar(refresh, "refresh")
-    return request
-
-
-def _check_company_count(criteria: Any, mode: Any = None, refresh: Any = None) -> Any:
-    request = request_for_company_count(criteria, mode)
-    scalar(refresh, "refresh")
-    return request
-
-
-def run_companies(
-    engine: Any,
-    criteria: Any,
-    limit: Any = None,
-    offset: Any = None,
-    fields: Any = None,
-    mode: Any = None,
-    refresh: Any = None,
-    origin: Origin | None = None,
-) -> Outcome:
-    """``GENERECT_COMPANIES`` with its answer: status row, header row, one row per company."""
-    from .companies import check_company_fields, company_info, company_table
-
-    request = _check_companies(criteria, limit, offset, fields, mode, refresh)
-    columns = check_company_fields(fields)
-    answer = engine.run("companies", request, refresh=scalar(refresh, "refresh"), origin=origin)
-    info = company_info(answer, mode=str(request.mode))
-    return Outcome(company_table(answer.result.companies, info, columns), answer)
-
-
-def run_company_count(
-    engine: Any,
-    criteria: Any,
-    mode: Any = None,
-    refresh: Any = None,
-    origin: Origin | None = None,
-) -> Outcome:
-    """``GENERECT_COMPANY_COUNT`` with its answer: the number of matching companies."""
-    request = _check_company_count(criteria, mode, refresh)
-    answer = engine.run("company_count", request, refresh=scalar(refresh, "refresh"), origin=origin)
-    return Outcome(_count_value(answer), answer)
-
-
-def evaluate_companies(
-    engine: Any,
-    criteria: Any,
-    limit: Any = None,
-    offset: Any = None,
-    fields: Any = None,
-    mode: Any = None,
-    refresh: Any = None,
-    origin: Origin | None = None,
-) -> list[list[Any]]:
-    """``=GENERECT_COMPANIES(criteria, [limit], [offset], [fields], [mode], [refresh])``: the
-    spilled company table."""
-    return run_companies(engine, criteria, limit, offset, fields, mode, refresh, origin).value
-
-
-def evaluate_company_count(
-    engine: Any,
-    criteria: Any,
-    mode: Any = None,
-    refresh: Any = None,
-    origin: Origin | None = None,
-) -> int | str:
-    """``=GENERECT_COMPANY_COUNT(criteria, [mode], [refresh])``: how many companies match."""
-    return run_company_count(engine, criteria, mode, refresh, origin).value
 
 
 # Each worksheet function's evaluation with one signature, as the registry names them:
@@ -515,17 +428,6 @@ def _outcome_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) 
 def _outcome_search(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
     names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
     return run_search(engine, *(args.get(name) for name in names), origin=origin)
-
-
-def _outcome_companies(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    names = ("criteria", "limit", "offset", "fields", "mode", "refresh")
-    return run_companies(engine, *(args.get(name) for name in names), origin=origin)
-
-
-def _outcome_company_count(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    return run_company_count(
-        engine, args.get("criteria"), args.get("mode"), args.get("refresh"), origin
-    )
 
 
 def _outcome_spend(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
@@ -664,11 +566,15 @@ def _check_preview(
     offset: Any = None,
     mode: Any = None,
     refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> Any:
     if str(scalar(mode, "mode") or "database").strip().lower() != "database":
         raise CriteriaError('Preview searches the database only: leave mode empty or "database".')
     scalar(refresh, "refresh")
-    return picks.preview_request(_block(criteria), scalar(limit, "limit"), scalar(offset, "offset"))
+    return picks.preview_request(
+        _block(criteria), scalar(limit, "limit"), scalar(offset, "offset"), origin=origin
+    )
 
 
 def _outcome_preview(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
@@ -679,7 +585,13 @@ def _outcome_preview(engine: Any, args: Mapping[str, Any], origin: Origin | None
     return Outcome(table, answer)
 
 
-def _check_enrich(ids: Any = None, buy: Any = None, refresh: Any = None) -> Any:
+def _check_enrich(
+    ids: Any = None,
+    buy: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
+) -> Any:
     scalar(refresh, "refresh")
     return picks.EnrichBatch(tuple(picks.picked_ids(ids, buy)))
 
@@ -701,7 +613,12 @@ def _quote_enrich(engine: Any, request: Any, refresh: Any, origin: Origin | None
 
 
 def _check_email(
-    lead: Any = None, last_name: Any = None, domain: Any = None, refresh: Any = None
+    lead: Any = None,
+    last_name: Any = None,
+    domain: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
 ) -> Any:
     scalar(refresh, "refresh")
     return picks.email_request(

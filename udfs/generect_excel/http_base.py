@@ -24,7 +24,6 @@ from .errors import (
     ProtocolError,
     RateLimitedError,
     format_detail,
-    one_line,
 )
 from .operations import OPERATIONS, Operation
 from .responses import (
@@ -398,7 +397,7 @@ class _BaseClient:
                 retry_after=error.retry_after,
             )
             outcome.cause, error = error, throttled
-        error.message = one_line(self._scrub(error.message))
+        error.message = self._scrub(error.full_message)
         error.details = self._scrub(error.details)
         error.args = (error.message,)
         logger.debug("%s %s failed: %s", endpoint.method, endpoint.path, error.details)

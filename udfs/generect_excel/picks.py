@@ -138,16 +138,23 @@ def _whole(value: Any, name: str) -> int | None:
     return int(value)
 
 
-def preview_request(criteria: Any, limit: Any = None, offset: Any = None) -> OperationRequest:
+def preview_request(
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> OperationRequest:
     """The preview request for a criteria block and page (CriteriaError before any call).
 
     Without a limit (formula or criteria), :data:`~generect_excel._constants.PREVIEW_DEFAULT_LIMIT`
-    rows; at most ``PREVIEW_MAX_LIMIT``."""
+    rows; at most ``PREVIEW_MAX_LIMIT``. ``origin``: the block's top left cell (row, column),
+    so that problems name the sheet's rows."""
     if criteria is None:
         raise CriteriaError(
             "No criteria: give the range holding your filters as the first argument."
         )
-    return preview_request_for(criteria_from_block(criteria), limit, offset)
+    return preview_request_for(criteria_from_block(criteria, origin=origin), limit, offset)
 
 
 def preview_request_for(

@@ -689,7 +689,8 @@ class Store:
             pass  # another process created it between our check and our create
         except OSError as exc:
             raise StoreError(
-                f"Cannot create the local store ({exc.strerror or exc}). Check GENERECT_HOME.",
+                f"Cannot create the local store {self.path} ({exc.strerror or exc}): set "
+                "GENERECT_HOME to a folder you can write to.",
                 details=f"{self.path}: {exc}",
             ) from exc
         with self._connection("opening") as conn:
@@ -767,21 +768,31 @@ class Store:
     def _error(self, exc: sqlite3.Error, what: str) -> StoreError:
         text = str(exc).lower()
         details = f"{self.path} ({what}): {type(exc).__name__}: {exc}"
+        short = None
         if "locked" in text or "busy" in text:
             message = (
                 "The local Generect store is locked by another program. "
-                "Wait for it to finish, then retry."
+                f"Wait for it to finish, then retry. Store: {self.path}"
             )
         elif "not a database" in text or "malformed" in text or "corrupt" in text:
+            # The path in full: a newcomer does not know where GENERECT_HOME is.
             message = (
+                f"The local Generect store {self.path} is damaged: move it aside (it holds "
+                "your spend history), then retry; a new one is made."
+            )
+            short = (
                 f"The local Generect store is damaged: move {self.path.name} aside "
-                "(it holds your spend history), then retry."
+                "(in GENERECT_HOME), then retry."
             )
         elif "unable to open" in text or "readonly" in text or "read-only" in text:
-            message = "Cannot open the local Generect store: check GENERECT_HOME's permissions."
+            message = (
+                f"Cannot open the local Generect store {self.path}: check that its folder "
+                "exists and is writable, or set GENERECT_HOME to one that is."
+            )
+            short = "Cannot open the local Generect store: check GENERECT_HOME's permissions."
         else:
-            message = f"The local Generect store failed while {what}: {exc}"
-        return StoreError(message, details=details)
+            message = f"The local Generect store failed while {what}: {exc}. Store: {self.path}"
+        return StoreError(message, details=details, short=short)
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -1187,13 +1198,19 @@ class Store:
             # Last resort: the log. Neither the entry nor the charge contains the key.
             log.error("UNSAVED GENERECT CHARGE (store and journal failed): %s", line)
             return StoreError(
-                f"Charged {format_money(amount)} but could not save the answer or its charge "
-                "(see the log).",
+                f"Charged {format_money(amount)} but could not save the answer or its charge: "
+                f"neither the store nor {self.journal_path} could be written "
+                f"({exc.strerror or exc}). Free disk space or fix GENERECT_HOME's permissions; "
+                "the charge is written in full to the error log.",
+                short=f"Charged {format_money(amount)} but could not save it: free disk space "
+                "or fix GENERECT_HOME's permissions.",
                 details=f"{cause.details}; journal {self.journal_path}: {exc}",
             )
         log.error("charge of $%s kept in %s: %s", amount, self.journal_path, cause.details)
         return StoreError(
             f"Charged {format_money(amount)}, but the store is unavailable: kept in "
+            f"{self.journal_path}, saved on the next start.",
+            short=f"Charged {format_money(amount)}, but the store is unavailable: kept in "
             f"{self.journal_path.name}, saved on the next start.",
             details=f"{cause.details}; journal: {self.journal_path}",
         )
@@ -1207,12 +1224,18 @@ class Store:
         except OSError as exc:
             log.error("UNSAVED GENERECT UNKNOWN OUTCOME (store and journal failed): %s", line)
             return StoreError(
-                "A call that may have been charged could not be recorded (see the log).",
+                "A call that may have been charged could not be recorded: neither the store nor "
+                f"{self.journal_path} could be written ({exc.strerror or exc}). Check the "
+                "balance before retrying; free disk space or fix GENERECT_HOME's permissions.",
+                short="A call that may have been charged could not be recorded: check the "
+                "balance before retrying.",
                 details=f"{cause.details}; journal {self.journal_path}: {exc}",
             )
         log.error("unknown outcome kept in %s: %s", self.journal_path, cause.details)
         return StoreError(
-            f"A call that may have been charged was kept in {self.journal_path.name}, "
+            f"A call that may have been charged was kept in {self.journal_path}, "
+            "saved on the next start.",
+            short=f"A call that may have been charged was kept in {self.journal_path.name}, "
             "saved on the next start.",
             details=f"{cause.details}; journal: {self.journal_path}",
         )
@@ -1238,7 +1261,8 @@ class Store:
             return 0
         except OSError as exc:
             raise StoreError(
-                "Cannot read the store's journal of unsaved charges.",
+                f"Cannot read the store's journal of unsaved charges {self.journal_path}: "
+                "check its permissions (it holds charges not yet in the ledger), then retry.",
                 details=f"{self.journal_path}: {exc}",
             ) from exc
         records: list[tuple[CacheEntry | UnknownOutcome, Charge | None]] = []

@@ -382,7 +382,7 @@ def GENERECT_COMPANIES(
 ):
     """Spills matching companies (an account list): a status row, a header row, one row per company. Billed per company once; recalculating reuses the stored answer."""
     try:
-        from .functions import evaluate_companies
+        from .companies import evaluate_companies
 
         engine = _background_engine(caller)
         return evaluate_companies(
@@ -411,7 +411,7 @@ def GENERECT_COMPANIES(
 def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
     """How many companies match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused."""
     try:
-        from .functions import evaluate_company_count
+        from .companies import evaluate_company_count
 
         return evaluate_company_count(
             _background_engine(caller), criteria, mode, refresh, _origin(caller)

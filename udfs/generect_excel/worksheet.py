@@ -68,10 +68,17 @@ class WorksheetFunction:
         """Whether it calls a Generect operation that may cost money (and so is priced)."""
         return bool(self.kind)
 
-    def check_arguments(self, args: Mapping[str, Any]) -> Any:
+    def check_arguments(
+        self, args: Mapping[str, Any], *, origin: tuple[int, int] | None = None
+    ) -> Any:
         """Every check it makes before sending anything, and nothing else (free, no network):
-        the validated request of a call that buys, else None."""
-        return getattr(self._module(), self.check)(**args)
+        the validated request of a call that buys, else None. ``origin``: the sheet row and
+        column of the criteria range's top left cell, when known (a buying function's
+        problems then name the sheet's rows)."""
+        check = getattr(self._module(), self.check)
+        if origin is not None and self.buys:
+            return check(**args, origin=origin)
+        return check(**args)
 
     def quote_request(self, engine: Any, request: Any, refresh: Any, origin: Any) -> Any:
         """``(fetches, estimate)`` of a function with a ``quote`` (see the field)."""
@@ -114,6 +121,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         ("criteria", "limit", "offset", "fields", "mode", "refresh"),
         check="_check_companies",
         evaluate="_outcome_companies",
+        module="companies",
         kind="companies",
         spills=True,
         in_wizard=False,
@@ -123,6 +131,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         ("criteria", "mode", "refresh"),
         check="_check_company_count",
         evaluate="_outcome_company_count",
+        module="companies",
         kind="company_count",
         in_wizard=False,
     ),
