@@ -56,7 +56,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from . import picks
 from ._constants import (
     CELL_ERROR_PREFIX,
     CELL_MESSAGE_MAX,
@@ -554,83 +553,6 @@ def evaluate_leads(engine: Any, criteria: Any = None) -> list[list[Any]]:
     request = _leads_criteria(criteria)
     rows = [[to_cell(v) for v in owned_row(lead)] for lead in engine.owned_leads(request)]
     return [list(OWNED_COLUMNS), *rows]
-
-
-# ------------------------------------------------------- preview, buy picked ids, work emails
-# The semantics live in picks.py; these are the registry's checks and evaluations.
-
-
-def _check_preview(
-    criteria: Any = None,
-    limit: Any = None,
-    offset: Any = None,
-    mode: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,
-) -> Any:
-    if str(scalar(mode, "mode") or "database").strip().lower() != "database":
-        raise CriteriaError('Preview searches the database only: leave mode empty or "database".')
-    scalar(refresh, "refresh")
-    return picks.preview_request(
-        _block(criteria), scalar(limit, "limit"), scalar(offset, "offset"), origin=origin
-    )
-
-
-def _outcome_preview(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    request = _check_preview(**args)
-    table, answer = picks.run_preview(
-        engine, request, refresh=scalar(args.get("refresh"), "refresh"), origin=origin
-    )
-    return Outcome(table, answer)
-
-
-def _check_enrich(
-    ids: Any = None,
-    buy: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
-) -> Any:
-    scalar(refresh, "refresh")
-    return picks.EnrichBatch(tuple(picks.picked_ids(ids, buy)))
-
-
-def _outcome_enrich(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    batch = _check_enrich(**args)
-    bought = picks.buy(
-        engine, batch.ids, refresh=scalar(args.get("refresh"), "refresh"), origin=origin
-    )
-    test_mode = engine.settings.test_mode_key
-    return Outcome(
-        picks.buy_table(bought, test_mode=test_mode),
-        picks.batch_answer(bought, test_mode=test_mode),
-    )
-
-
-def _quote_enrich(engine: Any, request: Any, refresh: Any, origin: Origin | None) -> Any:
-    return picks.quote_batch(engine, request, refresh, origin)
-
-
-def _check_email(
-    lead: Any = None,
-    last_name: Any = None,
-    domain: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
-) -> Any:
-    scalar(refresh, "refresh")
-    return picks.email_request(
-        scalar(lead, "lead"), scalar(last_name, "last_name"), scalar(domain, "domain")
-    )
-
-
-def _outcome_email(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    names = ("lead", "last_name", "domain", "refresh")
-    lead, last, domain, refresh = (scalar(args.get(n), n) for n in names)
-    value, answer = picks.run_email(engine, lead, last, domain, refresh, origin)
-    return Outcome(value, answer)
 
 
 # --------------------------------------------------------------------------- errors

@@ -42,6 +42,7 @@ from . import _constants as C
 from . import budget
 from .criteria import criteria_from_block, with_paging
 from .errors import BudgetError, CriteriaError, GenerectError, one_line
+from .functions import Outcome, _block, scalar
 from .lead_answers import EmailResult, EnrichResult, OperationRequest, PreviewResult
 from .ledger import Origin
 from .models import LeadSearchRequest
@@ -489,3 +490,79 @@ def run_email(
     answer = engine.run("email", request, refresh=refresh, origin=origin)
     result: EmailResult = answer.result
     return (result.email or NO_EMAIL), answer
+
+
+# --------------------------------------------------------------------------- worksheet functions
+# GENERECT_PREVIEW, GENERECT_ENRICH and GENERECT_EMAIL: the registry's checks and evaluations
+# (worksheet.py names this module for them).
+
+
+def _check_preview(
+    criteria: Any = None,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    if str(scalar(mode, "mode") or "database").strip().lower() != "database":
+        raise CriteriaError('Preview searches the database only: leave mode empty or "database".')
+    scalar(refresh, "refresh")
+    return preview_request(
+        _block(criteria), scalar(limit, "limit"), scalar(offset, "offset"), origin=origin
+    )
+
+
+def _outcome_preview(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    request = _check_preview(**args)
+    table, answer = run_preview(
+        engine, request, refresh=scalar(args.get("refresh"), "refresh"), origin=origin
+    )
+    return Outcome(table, answer)
+
+
+def _check_enrich(
+    ids: Any = None,
+    buy: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
+) -> Any:
+    scalar(refresh, "refresh")
+    return EnrichBatch(tuple(picked_ids(ids, buy)))
+
+
+def _outcome_enrich(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    batch = _check_enrich(**args)
+    bought = buy(engine, batch.ids, refresh=scalar(args.get("refresh"), "refresh"), origin=origin)
+    test_mode = engine.settings.test_mode_key
+    return Outcome(
+        buy_table(bought, test_mode=test_mode),
+        batch_answer(bought, test_mode=test_mode),
+    )
+
+
+def _quote_enrich(engine: Any, request: Any, refresh: Any, origin: Origin | None) -> Any:
+    return quote_batch(engine, request, refresh, origin)
+
+
+def _check_email(
+    lead: Any = None,
+    last_name: Any = None,
+    domain: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
+) -> Any:
+    scalar(refresh, "refresh")
+    return email_request(
+        scalar(lead, "lead"), scalar(last_name, "last_name"), scalar(domain, "domain")
+    )
+
+
+def _outcome_email(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
+    names = ("lead", "last_name", "domain", "refresh")
+    lead, last, domain, refresh = (scalar(args.get(n), n) for n in names)
+    value, answer = run_email(engine, lead, last, domain, refresh, origin)
+    return Outcome(value, answer)

@@ -175,6 +175,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         kind="preview",
         spills=True,
         in_wizard=False,
+        module="picks",
     ),
     WorksheetFunction(
         "GENERECT_ENRICH",
@@ -184,6 +185,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         kind="enrich",
         spills=True,
         in_wizard=False,
+        module="picks",
         quote="_quote_enrich",
     ),
     WorksheetFunction(
@@ -193,6 +195,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         evaluate="_outcome_email",
         kind="email",
         in_wizard=False,
+        module="picks",
     ),
 )
 
