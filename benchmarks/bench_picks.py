@@ -28,9 +28,10 @@ import _support as S
 import httpx
 
 from generect_excel import _constants as C
+from generect_excel.emails import run_email
 from generect_excel.engine import Engine
 from generect_excel.functions import run_search
-from generect_excel.picks import buy, run_email, run_preview
+from generect_excel.picks import buy, run_preview
 from generect_excel.register import lead_key
 
 CRITERIA = [["Seniority", "C-Suite; VP"], ["Location", "United States"]]

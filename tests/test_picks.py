@@ -13,18 +13,16 @@ from typing import Any
 import pytest
 
 from generect_excel import _constants as C
+from generect_excel.emails import NO_EMAIL, email_request, run_email
 from generect_excel.engine import Engine
 from generect_excel.errors import BudgetError, CriteriaError
 from generect_excel.functions import run_search
 from generect_excel.lead_answers import OperationRequest
 from generect_excel.picks import (
-    NO_EMAIL,
     buy,
     buy_table,
-    email_request,
     picked_ids,
     preview_request,
-    run_email,
     run_preview,
 )
 from generect_excel.register import lead_key

@@ -43,7 +43,7 @@ from . import budget
 from .criteria import criteria_from_block, with_paging
 from .errors import BudgetError, CriteriaError, GenerectError, one_line
 from .functions import Outcome, _block, scalar
-from .lead_answers import EmailResult, EnrichResult, OperationRequest, PreviewResult
+from .lead_answers import EnrichResult, OperationRequest, PreviewResult
 from .ledger import Origin
 from .models import LeadSearchRequest
 from .register import lead_key
@@ -51,21 +51,18 @@ from .table import charge_text
 
 __all__ = [
     "BUY_COLUMNS",
-    "NO_EMAIL",
     "PREVIEW_COLUMNS",
     "Bought",
     "EnrichBatch",
     "buy",
     "batch_answer",
     "buy_table",
-    "email_request",
     "enrich_request",
     "picked_ids",
     "preview_body",
     "preview_request",
     "preview_request_for",
     "quote_batch",
-    "run_email",
     "run_preview",
 ]
 
@@ -97,8 +94,6 @@ BUY_COLUMNS = (
     "linkedin_url",
     "location",
 )
-# What a cell shows for a lead whose work email Generect could not find (stored: not re-asked).
-NO_EMAIL = "(no email found)"
 # Cell values that tick a "Buy" box.
 _TICKS = frozenset({"true", "x", "yes", "y", "1", "buy", "✓", "✔"})
 
@@ -453,45 +448,6 @@ def buy_table(bought: Sequence[Bought], *, test_mode: bool = False) -> list[list
     return table
 
 
-# --------------------------------------------------------------------------- work emails
-
-
-def email_request(lead: Any, last_name: Any = None, domain: Any = None) -> OperationRequest:
-    """The email-find request: by lead id or LinkedIn URL (``lead`` alone), or by first name
-    (``lead``), ``last_name`` and ``domain``. CriteriaError (free) for anything else."""
-    first = "" if lead is None else str(lead).strip()
-    last = "" if last_name is None else str(last_name).strip()
-    where = "" if domain is None else str(domain).strip().lower()
-    if last or where:
-        if not (first and last and where):
-            raise CriteriaError("Give a first name, a last name and a company domain.")
-        host = where.removeprefix("https://").removeprefix("http://").removeprefix("www.")
-        return OperationRequest.of(
-            {"first_name": first, "last_name": last, "domain": host.split("/")[0]}
-        )
-    if not first:
-        raise CriteriaError("Give a lead id, a LinkedIn URL, or first name, last name, domain.")
-    if "linkedin.com/" in first.lower():
-        return OperationRequest.of({"linkedin_url": first})
-    return OperationRequest.of({"lead_id": first})
-
-
-def run_email(
-    engine: Any,
-    lead: Any,
-    last_name: Any = None,
-    domain: Any = None,
-    refresh: Any = None,
-    origin: Origin | None = None,
-) -> tuple[str, Any]:
-    """``=GENERECT_EMAIL``: the verified work email, or :data:`NO_EMAIL` (stored: a
-    recalculation does not ask again)."""
-    request = email_request(lead, last_name, domain)
-    answer = engine.run("email", request, refresh=refresh, origin=origin)
-    result: EmailResult = answer.result
-    return (result.email or NO_EMAIL), answer
-
-
 # --------------------------------------------------------------------------- worksheet functions
 # GENERECT_PREVIEW, GENERECT_ENRICH and GENERECT_EMAIL: the registry's checks and evaluations
 # (worksheet.py names this module for them).
@@ -545,24 +501,3 @@ def _outcome_enrich(engine: Any, args: Mapping[str, Any], origin: Origin | None)
 
 def _quote_enrich(engine: Any, request: Any, refresh: Any, origin: Origin | None) -> Any:
     return quote_batch(engine, request, refresh, origin)
-
-
-def _check_email(
-    lead: Any = None,
-    last_name: Any = None,
-    domain: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,  # no criteria range: nothing to name
-) -> Any:
-    scalar(refresh, "refresh")
-    return email_request(
-        scalar(lead, "lead"), scalar(last_name, "last_name"), scalar(domain, "domain")
-    )
-
-
-def _outcome_email(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    names = ("lead", "last_name", "domain", "refresh")
-    lead, last, domain, refresh = (scalar(args.get(n), n) for n in names)
-    value, answer = run_email(engine, lead, last, domain, refresh, origin)
-    return Outcome(value, answer)

@@ -195,7 +195,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         evaluate="_outcome_email",
         kind="email",
         in_wizard=False,
-        module="picks",
+        module="emails",
     ),
 )
 

@@ -140,7 +140,7 @@ def enrich(args: argparse.Namespace) -> int:
 
 def email(args: argparse.Namespace) -> int:
     """The verified work email of each lead (id or LinkedIn URL; billed only when found)."""
-    from ..picks import NO_EMAIL, run_email
+    from ..emails import NO_EMAIL, run_email
 
     engine = _engine()
     table: list[list[Any]] = [["lead", "email"]]
