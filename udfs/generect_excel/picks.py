@@ -1,4 +1,4 @@
-"""Preview, then buy only the rows you pick; work emails (issue 14). Pure core.
+"""Preview, then buy only the rows you pick (issue 14). Pure core.
 
 An analyst looks at masked rows for $0.002 each (:func:`run_preview`,
 ``=GENERECT_PREVIEW``), ticks the ones that fit, and buys only those at $0.02 each
@@ -22,11 +22,7 @@ possible:
    (nothing sent); then each id is one enrich call through the engine (stored, coalesced,
    claimed, ledgered, and registered as owned in the same transaction as its ledger row).
 
-**Work emails** (:func:`run_email`). One ``email/find`` call per lead, through the engine:
-a found email is billed and stored, a miss is free and stored too (with its age), so a
-recalculation never asks again; a new refresh value asks once more. A whole column is a
-column of ``=GENERECT_EMAIL(...)`` cells that the refresher evaluates in parallel
-(``max_parallel`` at once). Why not the bulk endpoint: see the README's "Work emails".
+Work emails are in :mod:`generect_excel.emails`.
 """
 
 from __future__ import annotations
