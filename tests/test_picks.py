@@ -276,3 +276,20 @@ def test_the_refresher_quotes_a_purchase_without_owned_leads_and_the_ribbon_its_
     estimate = engine.estimate(EnrichBatch(tuple(ids)), "enrich")
     assert estimate.amount == 10 * C.PRICE_ENRICH_DATABASE_LEAD
     assert len(calls(sandbox, C.PATH_ENRICH_DATABASE_LEAD)) == 4  # quoting sent nothing
+
+
+def test_an_enrichment_whose_answer_was_lost_is_never_bought_again_blindly(sandbox, engine) -> None:
+    table, _ = run_preview(engine, CEOS, 5)
+    lead_id = preview_ids(table)[0]
+    sandbox.queue_faults(["charged_drop"], path=C.PATH_ENRICH_DATABASE_LEAD)
+    [lost] = buy(engine, [lead_id])
+    assert lost.status.startswith("error:") and "may have been charged" in lost.status
+    [again] = buy(engine, [lead_id])  # the doubt stands: nothing is sent
+    assert again.status == lost.status
+    assert len(calls(sandbox, C.PATH_ENRICH_DATABASE_LEAD)) == 1
+    # The ledger holds the worst case, flagged unknown, until reconciled.
+    [charge] = [c for c in engine.charges() if c.endpoint == C.PATH_ENRICH_DATABASE_LEAD]
+    assert charge.unknown_outcome and charge.amount_charged == C.PRICE_ENRICH_DATABASE_LEAD
+    # A new refresh value tries once more, and the lead is bought and owned.
+    [bought] = buy(engine, [lead_id], refresh="retry")
+    assert bought.status == "bought" and len(calls(sandbox, C.PATH_ENRICH_DATABASE_LEAD)) == 2

@@ -272,7 +272,13 @@ def _split(
     results: dict[str, Bought] = {}
     left = []
     for lead_id in ids:
-        answer = engine.cached(enrich_request(lead_id), "enrich", refresh=refresh, origin=origin)
+        try:
+            answer = engine.cached(
+                enrich_request(lead_id), "enrich", refresh=refresh, origin=origin
+            )
+        except GenerectError as exc:  # an earlier answer was lost: shown, never sent blindly
+            results[lead_id] = Bought(lead_id, f"error: {one_line(str(exc))}")
+            continue
         if answer is not None:
             results[lead_id] = _bought(lead_id, answer, "stored")
         else:
