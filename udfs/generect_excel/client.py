@@ -141,24 +141,6 @@ class Client(_BaseClient):
         """The account's balance and monthly usage (free)."""
         return self._call(ENDPOINTS[("account", "")], None)
 
-    def preview(
-        self, mode: str, body: Mapping[str, Any], *, on_send: Callable[[], None] | None = None
-    ) -> Any:
-        """Masked lead rows with their ids (``POST preview/leads``), $0.002 a row."""
-        return self._call(ENDPOINTS[("preview", mode)], self._encode(body), on_send)
-
-    def enrich(
-        self, mode: str, body: Mapping[str, Any], *, on_send: Callable[[], None] | None = None
-    ) -> Any:
-        """One full lead profile by id (``POST enrich/database/lead``), billed when found."""
-        return self._call(ENDPOINTS[("enrich", mode)], self._encode(body), on_send)
-
-    def email(
-        self, mode: str, body: Mapping[str, Any], *, on_send: Callable[[], None] | None = None
-    ) -> Any:
-        """A verified work email (``POST email/find``), billed only when one is found."""
-        return self._call(ENDPOINTS[("email", mode)], self._encode(body), on_send)
-
     def transactions(
         self,
         since: datetime | None = None,
