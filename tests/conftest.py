@@ -232,10 +232,26 @@ def _validator(schema_json: str) -> OAS30Validator:
     return OAS30Validator({**schema, "components": _spec()["components"]})
 
 
+def _spec_path(path: str) -> str:
+    """The spec's name for ``path``: itself, or the template it fills (``.../{job_id}/``)."""
+    paths = _spec()["paths"]
+    if path in paths:
+        return path
+    parts = path.split("/")
+    for template in paths:
+        pieces = template.split("/")
+        if len(pieces) == len(parts) and all(
+            p == q or (q.startswith("{") and q.endswith("}") and p)
+            for p, q in zip(parts, pieces, strict=True)
+        ):
+            return template
+    return path
+
+
 def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
     """The JSON schema the spec gives for an answer (the Error envelope for an undocumented
     error status: the spec calls it the "standard error envelope returned for 4xx/5xx")."""
-    operation = _spec()["paths"].get(path, {}).get(method.lower())
+    operation = _spec()["paths"].get(_spec_path(path), {}).get(method.lower())
     documented = (operation or {}).get("responses", {}).get(str(status))
     if documented is not None:
         content = _resolve(documented).get("content", {})

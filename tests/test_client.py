@@ -192,6 +192,10 @@ def test_paths_are_the_six_documented_endpoints() -> None:
         "/api/v1/search/realtime/leads/count/",
         "/api/v1/accounts/me/",
         "/api/v1/accounts/transactions/",
+        # Issue 14: preview, enrich by id, email find.
+        "/api/v1/preview/leads/",
+        "/api/v1/enrich/database/lead/",
+        "/api/v1/email/find/",
         # Issue 14: company search and its count, in both modes.
         "/api/v1/search/database/companies/",
         "/api/v1/search/database/companies/count/",

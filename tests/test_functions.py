@@ -175,6 +175,9 @@ def test_check_arguments_knows_every_function_and_returns_the_request() -> None:
         "GENERECT_BALANCE",
         "GENERECT_VALUES",
         "GENERECT_LEADS",
+        "GENERECT_PREVIEW",
+        "GENERECT_ENRICH",
+        "GENERECT_EMAIL",
         "GENERECT_COMPANIES",
         "GENERECT_COMPANY_COUNT",
     }

@@ -76,9 +76,12 @@ SIGNATURES = {
     "GENERECT_VALUES": (1, 1),
     "GENERECT_COMPANIES": (1, 6),
     "GENERECT_COMPANY_COUNT": (1, 3),
+    "GENERECT_PREVIEW": (1, 5),
+    "GENERECT_ENRICH": (1, 3),
+    "GENERECT_EMAIL": (1, 4),
 }
 # The functions whose result is a table (stored in the templates as one-cell static tables).
-TABLES = ("GENERECT_SEARCH", "GENERECT_COMPANIES")
+TABLES = ("GENERECT_SEARCH", "GENERECT_COMPANIES", "GENERECT_PREVIEW", "GENERECT_ENRICH")
 REFERENCE = re.compile(
     r"^(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
     r"(?P<area>\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)$"
@@ -173,7 +176,7 @@ def criteria_formulas(wb: Workbook):
     """(sheet, cell, name, args, criteria sheet, criteria area, mode) of COUNT and SEARCH."""
     for ws, coord, text, _ in generect_cells(wb):
         name, args = split_call(text)
-        if name in ("GENERECT_COUNT", "GENERECT_SEARCH"):
+        if name in ("GENERECT_COUNT", "GENERECT_SEARCH", "GENERECT_PREVIEW"):
             crit_ws, area = resolve(wb, ws, args[0])
             yield ws, coord, name, args, crit_ws, area, mode_of(args, name)
 
@@ -846,7 +849,7 @@ def test_every_example_returns_rows_and_counts_from_the_sandbox(
     assert summary.ok, summary
     wb = load_workbook(refreshed.refreshed[name])
     shown = load_workbook(refreshed.refreshed[name], data_only=True)
-    counts = searches = 0
+    counts = searches = previews = 0
     for ws, coord, text, _ in generect_cells(wb):
         value = shown[ws.title][coord].value
         if text.startswith("=GENERECT_COUNT"):
@@ -866,8 +869,16 @@ def test_every_example_returns_rows_and_counts_from_the_sandbox(
             # A test key: priced, never debited, and said so in the one wording.
             assert "priced, not debited" in value and " charged" not in value
             searches += 1
+        elif text.startswith("=GENERECT_PREVIEW"):
+            # Masked rows with their ids; nothing ticked yet, so GENERECT_ENRICH buys nothing.
+            assert "masked rows" in str(value), f"{ws.title}!{coord}: {value!r}"
+            top, column = shown[ws.title][coord].row, shown[ws.title][coord].column
+            assert shown[ws.title].cell(top + 1, column).value == "id"
+            assert shown[ws.title].cell(top + 2, column).value
+            previews += 1
     assert counts, "every template counts"
-    assert bool(searches) == (name != "market-sizing")
+    assert bool(searches) == (name not in ("market-sizing", "preview-and-pick"))
+    assert bool(previews) == (name == "preview-and-pick")
     # Counted from the sandbox's log: every search and count sent returned leads.
     log = refreshed.logs[name]
     sent = [e for e in log if e["path"] in (PATH_DATABASE_SEARCH, PATH_REALTIME_SEARCH)]

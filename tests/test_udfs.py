@@ -47,7 +47,15 @@ HANG_GUARD = 30  # seconds: only reached if something hangs
 TESTS = Path(__file__).parent
 
 DIRECTORS = [["Seniority", "Director"]]  # a criteria block, as the cells hold it
-BILLABLE = {"GENERECT_COUNT", "GENERECT_SEARCH", "GENERECT_COMPANIES", "GENERECT_COMPANY_COUNT"}
+BILLABLE = {
+    "GENERECT_COUNT",
+    "GENERECT_SEARCH",
+    "GENERECT_COMPANIES",
+    "GENERECT_COMPANY_COUNT",
+    "GENERECT_PREVIEW",
+    "GENERECT_ENRICH",
+    "GENERECT_EMAIL",
+}
 XL_CALCULATION_MANUAL = -4135
 
 
@@ -136,7 +144,7 @@ def test_the_vba_declares_each_function_with_its_optional_arguments(udfs: ExcelM
     assert set(procedures) == set(FUNCTION_NAMES)
     for name, params in FUNCTION_NAMES.items():
         # GENERECT_LEADS() without criteria spills the whole register.
-        required = {"criteria", "field"} if name != "GENERECT_LEADS" else set()
+        required = {"criteria", "field", "ids", "lead"} if name != "GENERECT_LEADS" else set()
         procedure = procedures[name]
         assert procedure.kind == "Function"
         assert procedure.param_names == params

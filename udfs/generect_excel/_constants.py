@@ -151,3 +151,34 @@ ACCOUNT_CACHE_SECONDS = 60.0
 # The worksheet functions whose result spills over several cells (the others give one value):
 # described in the registry of worksheet functions, named here too for older importers.
 from .worksheet import SPILLING as SPILLING_FUNCTIONS  # noqa: E402, F401
+
+# Issue 14: preview, enrich by id, work emails (paths with Generect's trailing slash).
+PATH_PREVIEW_LEADS = "/api/v1/preview/leads/"
+PATH_ENRICH_DATABASE_LEAD = "/api/v1/enrich/database/lead/"
+PATH_EMAIL_FIND = "/api/v1/email/find/"
+PATH_EMAIL_FIND_BULK = "/api/v1/email/find/bulk/"
+PATH_EMAIL_FIND_BULK_JOB = "/api/v1/email/find/bulk/{job_id}/"
+# Published prices (FACTS.md "Learned since", billing/pricing.mdx): a masked preview row, one
+# database enrichment, one found email (the spec's "Found" example charges 0.02; a miss is free).
+PRICE_PREVIEW_ROW = Decimal("0.002")
+PRICE_ENRICH_DATABASE_LEAD = Decimal("0.02")
+PRICE_EMAIL_FOUND = Decimal("0.02")
+# Preview is free for the rest of a calendar month once that month's spend reaches this
+# (``preview_tier`` on accounts/me says so; the sandbox computes it from its own debits).
+PREVIEW_TIER_SPEND = Decimal("2000")
+# A preview row limit when the formula gives none, and the most one preview may ask for
+# (Generect's database search caps limit_by at 1000 without a company; preview shares it).
+PREVIEW_DEFAULT_LIMIT = 100
+PREVIEW_MAX_LIMIT = 1000
+# Bulk email jobs take at most 50 leads and keep their results 24 hours (limits.mdx); the
+# sandbox serves them, the product finds emails one call per lead (README, "Work emails").
+EMAIL_BULK_MAX = 50
+# Their billing-history ``type``s (following the pattern of the spec's ``search_database_leads``).
+TRANSACTION_TYPES.update(
+    {
+        PATH_PREVIEW_LEADS: "preview_leads",
+        PATH_ENRICH_DATABASE_LEAD: "enrich_database_lead",
+        PATH_EMAIL_FIND: "email_find",
+        PATH_EMAIL_FIND_BULK_JOB: "email_find_bulk",
+    }
+)

@@ -1002,6 +1002,8 @@ class Engine:
                 origin=call.origin or Origin(),
             )
         purchase = None
+        if call.endpoint.owns_leads and isinstance(result, SearchResult):
+            family = family or call.key  # a lead bought by id: its own "criteria family"
         if charge is not None and family is not None and isinstance(result, SearchResult):
             purchase = Purchase(
                 charge_id=charge.charge_id,

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import _constants as C
+from .lead_answers import EmailResult, EnrichResult, PreviewResult
 from .responses import Account, CompanySearchResult, CountResult, SearchResult, TransactionPage
 
 __all__ = [
@@ -115,6 +116,9 @@ class Operation:
     transaction_type: str = ""
     label: str = ""
     row_noun: str = "row"
+    # The rows it buys are owned leads, recorded in the register one by one (enrich by id),
+    # without a search's paging through the register (``register``).
+    owns_leads: bool = False
 
     @property
     def returns_rows(self) -> bool:
@@ -196,6 +200,55 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
 }  # fmt: skip
 
+
+def preview_rows(body: Mapping[str, Any]) -> int:
+    """The most masked rows a preview can return: its nested ``limit_by``, else the maximum."""
+    lead = body.get("lead_search_criteria") or {}
+    limit = lead.get("limit_by") if isinstance(lead, Mapping) else None
+    if limit is None:
+        limit = body.get("limit_by")  # a flat body, as prices are quoted ("per row")
+    return int(limit) if limit is not None else C.PREVIEW_MAX_LIMIT
+
+
+def _preview_estimate(body: Mapping[str, Any]) -> Decimal:
+    # The full price: a month past the preview tier's threshold answers $0, and the ledger
+    # records that truth; the estimate stays the worst case.
+    return preview_rows(body) * C.PRICE_PREVIEW_ROW
+
+
+def _leads(body: Mapping[str, Any]) -> int:
+    """Leads an enrich body buys at most: one id, or a batch's ``ids`` (GENERECT_ENRICH's
+    purchase, as the ribbon prices it: every id, the worst case)."""
+    ids = body.get("ids")
+    return len(ids) if isinstance(ids, list | tuple) else 1
+
+
+def _enrich_estimate(body: Mapping[str, Any]) -> Decimal:
+    return _leads(body) * C.PRICE_ENRICH_DATABASE_LEAD
+
+
+# Issue 14: preview, then buy only the picked leads by id; work emails by lead.
+OPERATIONS[("preview", "database")] = Operation(
+    "lead preview", "POST", C.PATH_PREVIEW_LEADS, C.DATABASE_TIMEOUT, True,
+    PreviewResult.from_api, kind="preview", mode="database", answer=PreviewResult,
+    estimate=_preview_estimate, rows=preview_rows, rows_field="leads", label="preview",
+    row_noun="masked row",
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_PREVIEW_LEADS, ""),
+)  # fmt: skip
+OPERATIONS[("enrich", "database")] = Operation(
+    "database lead enrich", "POST", C.PATH_ENRICH_DATABASE_LEAD, C.DATABASE_TIMEOUT, True,
+    EnrichResult.from_api, kind="enrich", mode="database", answer=EnrichResult,
+    estimate=_enrich_estimate, rows=_leads, rows_field="leads",
+    owns_leads=True, label="enrich", row_noun="lead",
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_ENRICH_DATABASE_LEAD, ""),
+)  # fmt: skip
+# Billed only when an email is found; the worst case is one found email.
+OPERATIONS[("email", "database")] = Operation(
+    "email find", "POST", C.PATH_EMAIL_FIND, C.DATABASE_TIMEOUT, True, EmailResult.from_api,
+    kind="email", mode="database", answer=EmailResult, estimate=flat(C.PRICE_EMAIL_FOUND),
+    label="email find", row_noun="found email",
+    transaction_type=C.TRANSACTION_TYPES.get(C.PATH_EMAIL_FIND, ""),
+)  # fmt: skip
 
 _BY_PATH = {op.path: op for op in OPERATIONS.values()}
 

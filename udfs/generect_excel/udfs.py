@@ -474,3 +474,71 @@ def GENERECT_LEADS(criteria=None):
         return evaluate_leads(_engine(), criteria)
     except Exception as exc:
         return _error(exc)
+
+
+def _evaluated(name: str, args: dict[str, Any], caller: Any) -> Any:
+    """``name``'s value for ``args`` through the registry (issue 14's functions)."""
+    from .functions import evaluate
+
+    return evaluate(name, _engine(), args, _origin(caller)).value
+
+
+@_worksheet_function("GENERECT_PREVIEW")
+@xw.arg("criteria", ndim=2, err_to_str=True, doc=CRITERIA_DOC)
+@xw.arg(
+    "limit",
+    err_to_str=True,
+    doc="How many masked rows (default: the criteria's Limit row, else 100; at most 1000). $0.002 a row.",
+)
+@xw.arg("offset", err_to_str=True, doc="How many rows to skip first (default 0).")
+@xw.arg("mode", err_to_str=True, doc='"database" (the only mode preview has; may be left out).')
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes, the preview is fetched afresh once.",
+)
+def GENERECT_PREVIEW(criteria, limit=None, offset=None, mode=None, refresh=None, caller=None):
+    """Spills masked leads (no LinkedIn URL, domain, email or phone) with the id to buy each by, at $0.002 a row: tick the ones that fit, then GENERECT_ENRICH buys only those. Stored: recalculating costs nothing."""
+    try:
+        args = {"criteria": criteria, "limit": limit, "offset": offset, "mode": mode}
+        return _evaluated("GENERECT_PREVIEW", {**args, "refresh": refresh}, caller)
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_ENRICH")
+@xw.arg("ids", ndim=2, err_to_str=True, doc="The ids to buy (a preview's id column).")
+@xw.arg(
+    "buy",
+    ndim=2,
+    err_to_str=True,
+    doc="Optional. A column beside the ids: only the rows ticked (TRUE, x, yes) are bought.",
+)
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes, stored profiles are asked again (owned leads are never bought twice).",
+)
+def GENERECT_ENRICH(ids, buy=None, refresh=None, caller=None):
+    """Spills the full profiles of the picked ids, $0.02 each. A lead you already own (bought by a search or earlier) costs nothing; the worst case is checked against your caps first."""
+    try:
+        return _evaluated("GENERECT_ENRICH", {"ids": ids, "buy": buy, "refresh": refresh}, caller)
+    except Exception as exc:
+        return _error(exc)
+
+
+@_worksheet_function("GENERECT_EMAIL")
+@xw.arg(
+    "lead", err_to_str=True, doc="A lead id or LinkedIn URL (or a first name, with the next two)."
+)
+@xw.arg("last_name", err_to_str=True, doc="Optional: the last name, to find by name and domain.")
+@xw.arg("domain", err_to_str=True, doc="Optional: the company domain, to find by name and domain.")
+@xw.arg(
+    "refresh",
+    doc="Optional. When this value changes, the email is asked again (misses too).",
+)
+def GENERECT_EMAIL(lead, last_name=None, domain=None, refresh=None, caller=None):
+    """A lead's verified work email, billed only when found. A miss shows "(no email found)" and is stored too: recalculating never asks again."""
+    try:
+        args = {"lead": lead, "last_name": last_name, "domain": domain, "refresh": refresh}
+        return _evaluated("GENERECT_EMAIL", args, caller)
+    except Exception as exc:
+        return _error(exc)

@@ -58,6 +58,10 @@ class WorksheetFunction:
     in_wizard: bool = True
     after_purchases: bool = False
     module: str = "functions"
+    # A function whose request is several calls (GENERECT_ENRICH over a range of ids) names,
+    # in its module, how it is quoted: ``quote(engine, request, refresh, origin)`` ->
+    # ``(fetches, budget.Estimate)``. Without one, the engine prices its one request.
+    quote: str = ""
 
     @property
     def buys(self) -> bool:
@@ -75,6 +79,10 @@ class WorksheetFunction:
         if origin is not None and self.buys:
             return check(**args, origin=origin)
         return check(**args)
+
+    def quote_request(self, engine: Any, request: Any, refresh: Any, origin: Any) -> Any:
+        """``(fetches, estimate)`` of a function with a ``quote`` (see the field)."""
+        return getattr(self._module(), self.quote)(engine, request, refresh, origin)
 
     def run(self, engine: Any, args: Mapping[str, Any], origin: Any = None) -> Any:
         """Its ``Outcome`` for ``args`` (argument names to values as xlwings hands them; an
@@ -157,6 +165,37 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
         spills=True,
         volatile=True,
         after_purchases=True,
+    ),
+    # Issue 14: preview, then buy only the picked ids; work emails.
+    WorksheetFunction(
+        "GENERECT_PREVIEW",
+        ("criteria", "limit", "offset", "mode", "refresh"),
+        check="_check_preview",
+        evaluate="_outcome_preview",
+        kind="preview",
+        spills=True,
+        in_wizard=False,
+        module="picks",
+    ),
+    WorksheetFunction(
+        "GENERECT_ENRICH",
+        ("ids", "buy", "refresh"),
+        check="_check_enrich",
+        evaluate="_outcome_enrich",
+        kind="enrich",
+        spills=True,
+        in_wizard=False,
+        module="picks",
+        quote="_quote_enrich",
+    ),
+    WorksheetFunction(
+        "GENERECT_EMAIL",
+        ("lead", "last_name", "domain", "refresh"),
+        check="_check_email",
+        evaluate="_outcome_email",
+        kind="email",
+        in_wizard=False,
+        module="emails",
     ),
 )
 

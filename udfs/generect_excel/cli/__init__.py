@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "reconcile",
     "leads",
     "companies",
+    "picks",
     "addin",
     "templates",
     "refresh",

@@ -239,13 +239,19 @@ def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
             lines.append(f"{query.where:<24} {query.function:<17} {status}")
             continue
         key = _request_key(query)
+        described = WORKSHEET_FUNCTIONS[query.function]
+        quoted = None
         try:
-            answer = engine.cached(
-                query.request,
-                query.kind,
-                refresh=scalar(query.args.get("refresh"), "refresh"),
-                origin=query.origin,
-            )
+            refresh = scalar(query.args.get("refresh"), "refresh")
+            if described.quote:  # several calls priced as one purchase (GENERECT_ENRICH)
+                fetches, quoted = described.quote_request(
+                    engine, query.request, refresh, query.origin
+                )
+                answer = None if fetches else quoted
+            else:
+                answer = engine.cached(
+                    query.request, query.kind, refresh=refresh, origin=query.origin
+                )
         except (OutcomeUnknownError, ProtocolError) as exc:
             if exc.unknown_outcome is None:
                 raise
@@ -255,7 +261,7 @@ def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
             lines.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
             continue
         query.fetches = answer is None
-        estimate = engine.estimate(query.request, query.kind)
+        estimate = quoted or engine.estimate(query.request, query.kind)
         duplicate = key in seen and seen[key].fetches
         price = Decimal(0)
         if query.fetches and not duplicate:

@@ -50,7 +50,7 @@ from starlette.types import ASGIApp
 from .. import _constants as C
 from ..operations import OPERATIONS
 from ..settings import key_fingerprint
-from . import billing
+from . import billing, leadops
 from .accounts import Accounts
 from .companies import company_page, company_row, matching_companies, validate_companies
 from .config import SandboxConfig
@@ -119,7 +119,13 @@ class _Endpoint:
 ENDPOINTS = tuple(
     _Endpoint(operation.path, operation.kind, operation.mode or None)
     for operation in OPERATIONS.values()
+) + (
+    # Bulk email jobs (issue 14): served by the sandbox, not (yet) used by the product.
+    _Endpoint(C.PATH_EMAIL_FIND_BULK, "email_bulk", "database"),
+    _Endpoint(C.PATH_EMAIL_FIND_BULK_JOB, "email_job", None),
 )
+# Served by :mod:`.leadops` (issue 14), after the pipeline's auth, caps and faults.
+LEAD_OPERATIONS = ("preview", "enrich", "email", "email_bulk", "email_job")
 
 
 class SandboxApp:
@@ -148,6 +154,7 @@ class SandboxApp:
         self._database_row_json = lru_cache(maxsize=ROW_JSON_CACHE)(self._render_database_row)
         self._hang_generation = 0
         self._searches = 0  # seeds each search's order (see sandbox.search): reset by reset()
+        self.bulk_jobs = leadops.BulkJobs()
         routes = [
             Route(e.path, self._route(e), methods=["POST"] if e.is_search else ["GET"])
             for e in ENDPOINTS
@@ -177,6 +184,7 @@ class SandboxApp:
         self.faults.clear()
         self.release_hangs()
         self._searches = 0
+        self.bulk_jobs.clear()
 
     # ----------------------------------------------------------------- helpers
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -311,6 +319,8 @@ class SandboxApp:
     ) -> Response:
         if endpoint.kind == "transactions":
             return self._transactions(entry["key"], request, entry["test_mode"])
+        if endpoint.kind in LEAD_OPERATIONS:
+            return self._serve_leadop(endpoint, request, raw, entry)
         return await self._serve(endpoint, raw, entry)
 
     @staticmethod
@@ -369,6 +379,13 @@ class SandboxApp:
         if endpoint.kind in ("count", "company_count"):
             return {"data": {"results_count": 1240}, "meta": {"amount_charged": 0}}
         pop = self.population
+        if endpoint.kind == "preview":
+            rows = [leadops.masked_row(pop, i) for i in range(min(3, pop.size))]
+            return {"data": {"leads": rows}, "meta": {"amount_charged": 0}}
+        if endpoint.kind == "enrich":
+            return {"data": leadops.full_profile(pop, 0), "meta": {"amount_charged": 0}}
+        if endpoint.kind in ("email", "email_bulk", "email_job"):
+            return {"data": {"valid_email": None}, "meta": {"amount_charged": 0}}
         if endpoint.is_company:
             rows = [company_row(pop, c) for c in range(min(3, len(pop.co_name)))]
             return {
@@ -441,6 +458,97 @@ class SandboxApp:
             {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
         )
 
+    def _charge(self, entry: dict[str, Any], path: str, amount: Decimal) -> bool:
+        """Debit ``amount`` for ``path`` (not in test mode); False when the balance is short."""
+        debited = Decimal("0")
+        if amount and not entry["test_mode"]:
+            operation = C.TRANSACTION_TYPES.get(path)
+            if not self.accounts.debit(entry["key"], amount, operation=operation):
+                return False
+            debited = amount
+        entry.update(amount_charged=_money(amount), debited=_money(debited))
+        return True
+
+    def _preview_free(self, fingerprint: str) -> bool:
+        """Preview is free once this month's spend reaches the published threshold."""
+        return self.accounts.snapshot(fingerprint).used_this_month >= C.PREVIEW_TIER_SPEND
+
+    def _serve_leadop(
+        self, endpoint: _Endpoint, request: Request, raw: bytes, entry: dict[str, Any]
+    ) -> Response:
+        """Preview, enrich by id, email find (one, bulk, job status): see :mod:`.leadops`."""
+        test_mode = entry["test_mode"]
+        headers = {MODE_HEADER: "test"} if test_mode else None
+        pop = self.population
+        if endpoint.kind == "email_job":
+            job = self.bulk_jobs.get(entry["key"], request.path_params.get("job_id", ""))
+            if job is None:
+                return self._error(404, "Job not found", test_mode)
+            job.reads += 1
+            done = job.reads >= 2  # the first read says "processing": clients must poll
+            if done and not job.debited:
+                if not self._charge(entry, endpoint.path, job.amount):
+                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+                job.debited = True
+            meta = {
+                "job_id": job.job_id,
+                "status": "completed" if done else "processing",
+                "total": len(job.results),
+                "processed": len(job.results) if done else 0,
+                "amount_charged": _money(job.amount if done else Decimal("0")),
+                "error": None,
+            }
+            entry["rows"] = len(job.results) if done else 0
+            return _JSONResponse(
+                {"data": job.results if done else None, "meta": meta}, 200, headers
+            )
+        try:
+            body = _decode(raw)
+            if endpoint.kind == "email_bulk":
+                job = self.bulk_jobs.submit(pop, entry["key"], body)
+                meta = {
+                    "job_id": job.job_id,
+                    "status": "pending",
+                    "total": len(job.results),
+                    "processed": 0,
+                    "amount_charged": 0,
+                    "error": None,
+                }
+                return _JSONResponse({"data": None, "meta": meta}, 202, headers)
+            if endpoint.kind == "email":
+                data, amount = leadops.find_email(pop, body)
+                if not self._charge(entry, endpoint.path, amount):
+                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+                entry["rows"] = 1 if data.get("valid_email") else 0
+                meta = {"amount_charged": _money(amount)}
+                return _JSONResponse({"data": data, "meta": meta}, 200, headers)
+            if endpoint.kind == "enrich":
+                row = leadops.enrich_lookup(pop, body)
+                amount = Decimal("0") if row is None else C.PRICE_ENRICH_DATABASE_LEAD
+                if not self._charge(entry, endpoint.path, amount):
+                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+                entry["rows"] = 0 if row is None else 1
+                data = {} if row is None else leadops.full_profile(pop, row)
+                meta = {"amount_charged": _money(amount)}
+                return _JSONResponse({"data": data, "meta": meta}, 200, headers)
+            flat = leadops.preview_search_body(body)
+        except InvalidRequest as exc:
+            return self._error(400, exc.detail, test_mode)
+        self._searches += 1
+        shuffle = (
+            None if self.config.stable_order else self.config.seed * 1_000_003 + self._searches
+        )
+        result = run_search(pop, flat, "database", shuffle=shuffle)
+        price = Decimal("0") if self._preview_free(entry["key"]) else C.PRICE_PREVIEW_ROW
+        amount = price * len(result.row_ids)
+        if not self._charge(entry, endpoint.path, amount):
+            return self._error(402, INSUFFICIENT_FUNDS, test_mode)
+        entry.update(rows=len(result.row_ids), results_count=result.total)
+        rows = [leadops.masked_row(pop, i) for i in result.row_ids]
+        return _JSONResponse(
+            {"data": {"leads": rows}, "meta": {"amount_charged": _money(amount)}}, 200, headers
+        )
+
     async def _serve_companies(
         self, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]
     ) -> Response:
@@ -499,7 +607,7 @@ class SandboxApp:
                 "used_this_month": _money(account.used_this_month),
                 "monthly_limit": _money(self.accounts.monthly_limit),
             },
-            "preview_tier": False,
+            "preview_tier": account.used_this_month >= C.PREVIEW_TIER_SPEND,
         }
         headers = {MODE_HEADER: "test"} if test_mode else None
         return _JSONResponse({"data": data}, 200, headers)

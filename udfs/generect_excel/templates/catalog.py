@@ -12,6 +12,7 @@ from ..errors import WorkbookError
 from .account_list import _build_account_list
 from .lead_list import _build_lead_list
 from .market_sizing import build_market_sizing
+from .preview_pick import _build_preview_pick
 from .realtime_signals import _build_realtime_signals
 from .writer import write_workbook
 
@@ -20,6 +21,7 @@ TEMPLATES: dict[str, str] = {
     "market-sizing": "A grid of free database counts (seniority x location) with totals and a chart.",
     "account-list": "Decision makers (C-suite, VP, director) at each of your target companies.",
     "realtime-signals": "Realtime-only filters (keywords, job changes, posts): a count, then leads.",
+    "preview-and-pick": "Masked rows at $0.002, tick the ones that fit, buy only those; money saved.",
 }
 
 
@@ -28,6 +30,7 @@ _BUILDERS: dict[str, Callable[[], Workbook]] = {
     "market-sizing": build_market_sizing,
     "account-list": _build_account_list,
     "realtime-signals": _build_realtime_signals,
+    "preview-and-pick": _build_preview_pick,
 }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from .._constants import MAX_LIMIT, PRICE_DATABASE_ROW
+from .._constants import MAX_LIMIT, PRICE_DATABASE_ROW, PRICE_EMAIL_FOUND
 from .builder import (
     COUNT_FORMAT,
     HINT_STYLE,
+    LABEL_STYLE,
     MONEY_FORMAT,
     _criteria_block,
     _formula,
@@ -95,6 +96,19 @@ def _build_lead_list() -> Workbook:
         HINT_STYLE,
     )
     _lead_table(ws, "A21", f"=GENERECT_SEARCH({criteria},B15)")
+    # The email column, filled on demand: a formula per lead costs up to $0.02 (a found email).
+    email = ws["L22"]
+    email.value = "Email (on demand)"
+    email.style = LABEL_STYLE
+    ws.column_dimensions["L"].width = max(ws.column_dimensions["L"].width or 0, 34)
+    _text(
+        ws,
+        "L20",
+        "Work emails on demand: type =GENERECT_EMAIL(K23) in L23 and fill down beside the "
+        f"leads you want. {_money(PRICE_EMAIL_FOUND)} per email found; a miss is free and is "
+        "not asked again.",
+        HINT_STYLE,
+    )
     ws.freeze_panes = "A2"
 
     _read_me(
@@ -114,6 +128,8 @@ def _build_lead_list() -> Workbook:
             "Refresh. Check the free count in B14 and the worst-case cost in B16, and lower the "
             "limit in B15 before fetching many leads.",
             "The leads spill from A21: a status line, a header row, then one row per lead.",
+            "For work emails, type =GENERECT_EMAIL(K23) in L23 (beside the first lead's id) "
+            "and fill down as far as you need: billed only when an email is found.",
         ],
         notes=[
             "Criteria must be in the block itself: the refresher reads the values you typed in "
