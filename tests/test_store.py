@@ -67,9 +67,33 @@ def make_charge(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "home" / "store.sqlite3")
+# Tests that open, lock, fork or write the SQLite file itself: the team store's own versions
+# of what they check are in tests/test_store_postgres.py.
+SQLITE_FILE_ONLY = {
+    "test_migrations_recorded_and_safe_to_rerun",
+    "test_claim_of_a_dead_process_is_taken_over",
+    "test_a_live_claim_of_another_process_is_respected",
+    "test_connections_are_reused_by_many_threads_and_closed",
+    "test_a_stored_answer_is_decoded_once_and_a_rewritten_one_afresh",
+    "test_a_forked_child_opens_its_own_connections",
+    "test_opening_the_store_records_a_dead_owner_sent_claim",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The same store tests on both backends (issue 15), so the two cannot drift."""
+    if request.param == "sqlite":
+        return Store(tmp_path / "home" / "store.sqlite3")
+    if request.node.originalname in SQLITE_FILE_ONLY:
+        pytest.skip("reads or writes the SQLite file itself")
+    from generect_excel.store.postgres import PostgresStore
+
+    team = PostgresStore(
+        request.getfixturevalue("postgres_url"), analyst="ada", home=tmp_path / "home"
+    )
+    request.addfinalizer(team.close)
+    return team
 
 
 def lock_exclusively(path: Path) -> sqlite3.Connection:
@@ -433,9 +457,7 @@ def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(store: S
     assert row.unknown_outcome and row.charge_id == unknown.charge_id
     assert store.unknown_total() == (Decimal("0.50"), 1)
     assert store.total_charged() == Decimal("0.50")
-    with sqlite3.connect(store.path) as conn:  # the claim went with it
-        assert conn.execute("SELECT COUNT(*) FROM inflight").fetchone()[0] == 0
-    conn.close()
+    assert inflight_keys(store) == []  # the claim went with it
     # The fast claim never takes a key with a doubt on it; the full one reports a new doubt
     # (one recorded since the caller looked) and claims past one it has already judged.
     doubt = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
@@ -487,9 +509,7 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
     with pytest.raises(BudgetError):  # $0.20 spent + $0.50 in flight + $0.50 > $1
         store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
     assert seen == [Decimal("0.20"), Decimal("0.70")]
-    with sqlite3.connect(store.path) as conn:  # refused: nothing claimed
-        assert conn.execute("SELECT key FROM inflight").fetchall() == [("a",)]
-    conn.close()
+    assert inflight_keys(store) == ["a"]  # refused: nothing claimed
     store.release("a", first)
     assert store.reserved_in_flight() == 0
     claim = store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
@@ -531,6 +551,9 @@ def sent_by(
 
 
 def inflight_keys(store: Store) -> list[str]:
+    if store.path.suffix != ".sqlite3":  # the team store: read through its own connection
+        with store._transaction("reading the claims", write=False) as team:
+            return [r[0] for r in team.execute("SELECT key FROM inflight").fetchall()]
     with sqlite3.connect(store.path) as conn:
         keys = [r[0] for r in conn.execute("SELECT key FROM inflight")]
     conn.close()

@@ -107,6 +107,7 @@ from .store import (
     UnknownOutcome,
     new_owner,
 )
+from .store.backend import open_store
 from .store.register import OwnedLead, PageFacts, Purchase
 
 __all__ = [
@@ -299,7 +300,7 @@ class Engine:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = Store(self.settings.store_path)
+                    self._store = open_store(self.settings)
         return self._store
 
     @property

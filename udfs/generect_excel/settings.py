@@ -54,6 +54,8 @@ ENV_VARS: dict[str, str] = {
     "free_count_max_age": "GENERECT_FREE_COUNT_MAX_AGE",
     "confirm_above": "GENERECT_CONFIRM_ABOVE",
     "max_throttle_wait": "GENERECT_MAX_THROTTLE_WAIT",
+    "store_url": C.ENV_STORE_URL,
+    "analyst": "GENERECT_ANALYST",
 }
 
 
@@ -121,6 +123,11 @@ class Settings(BaseModel):
     # it fails; counted from its first 429.
     max_throttle_wait: float = Field(default=C.DEFAULT_MAX_THROTTLE_WAIT, ge=0, le=24 * 60)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
+    # The team store (issue 15): a postgresql:// URL; None keeps the local SQLite file. Secret:
+    # it may hold the database password (else the keyring's, see store.backend).
+    store_url: SecretStr | None = None
+    # Who this laptop's purchases are recorded for in the team store (default: the OS user).
+    analyst: str | None = None
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -143,6 +150,15 @@ class Settings(BaseModel):
             raise ValueError(f"base URL must look like https://host, got {value!r}")
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise ValueError("base URL must use https (plain http only for 127.0.0.1/localhost)")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql://user@host/database URL")
         return value
 
     @field_validator("home", mode="before")

@@ -121,11 +121,11 @@ def reconcile(args: argparse.Namespace) -> int:
     from ..client import shared_client
     from ..reconcile import reconcile as run
     from ..settings import load_settings
-    from ..store import Store
+    from ..store.backend import open_store
 
     settings = load_settings()
     client = shared_client(settings)  # before the store: no key, no work
-    store = Store(settings.store_path)
+    store = open_store(settings)
     try:
         result = run(
             store,
