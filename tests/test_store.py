@@ -23,8 +23,10 @@ from generect_excel.store import (
     CacheEntry,
     Found,
     Store,
+    StoreBackend,
     UnknownOutcome,
     new_owner,
+    open_store,
 )
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
@@ -94,6 +96,39 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     )
     request.addfinalizer(team.close)
     return team
+
+
+def test_the_sqlite_store_implements_the_whole_interface(tmp_path: Path) -> None:
+    # Every method the engine may call, with the same parameters (names, kinds, defaults), so
+    # code typed against StoreBackend runs unchanged on the SQLite store.
+    import inspect
+
+    from generect_excel.settings import Settings
+
+    names = [
+        name
+        for name, member in vars(StoreBackend).items()
+        if not name.startswith("_") and (callable(member) or isinstance(member, property))
+    ]
+    assert {"find", "claim", "save", "record_unknown", "charges", "settle", "location"} <= set(
+        names
+    )
+    for name in names:
+        wanted = getattr(StoreBackend, name)
+        have = getattr(Store, name)
+        if isinstance(wanted, property):
+            assert isinstance(have, property), name
+            continue
+        # Annotations are mypy's to compare (the store package's own check); here the
+        # parameters a caller may pass: names, kinds and defaults.
+        shape = [(p.name, p.kind, p.default) for p in inspect.signature(have).parameters.values()]
+        assert shape == [
+            (p.name, p.kind, p.default) for p in inspect.signature(wanted).parameters.values()
+        ], name
+    opened = open_store(Settings(api_key=None, home=tmp_path / "home"))
+    assert isinstance(opened, Store)
+    assert opened.location == str((tmp_path / "home" / "store.sqlite3").resolve())
+    opened.close()
 
 
 def lock_exclusively(path: Path) -> sqlite3.Connection:
