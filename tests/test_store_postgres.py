@@ -19,8 +19,7 @@ import pytest
 
 from generect_excel.errors import BudgetError, StoreError
 from generect_excel.settings import load_settings
-from generect_excel.store import Reservation, Store, UnknownOutcome, new_owner
-from generect_excel.store.backend import open_store
+from generect_excel.store import Reservation, Store, UnknownOutcome, new_owner, open_store
 from generect_excel.store.postgres import PG_MIGRATIONS, PostgresStore, redact_url
 from test_store import NOW, make_charge, make_entry
 

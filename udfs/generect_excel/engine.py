@@ -106,8 +106,8 @@ from .store import (
     Store,
     UnknownOutcome,
     new_owner,
+    open_store,
 )
-from .store.backend import open_store
 from .store.register import OwnedLead, PageFacts, Purchase
 
 __all__ = [

@@ -121,7 +121,7 @@ def reconcile(args: argparse.Namespace) -> int:
     from ..client import shared_client
     from ..reconcile import reconcile as run
     from ..settings import load_settings
-    from ..store.backend import open_store
+    from ..store import open_store
 
     settings = load_settings()
     client = shared_client(settings)  # before the store: no key, no work

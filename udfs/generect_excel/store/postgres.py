@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import sqlite3
 import threading
 import weakref
@@ -46,36 +45,36 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import _constants as C
 from ..errors import BudgetError, StoreError
 from ..ledger import Settlement
-from . import (
-    JOURNAL_SUFFIX,
-    BoundedMemo,
-    CacheEntry,
-    Claim,
-    Migration,
-    Reservation,
-    Store,
-    UnknownOutcome,
-    _parse_ts,
-    _ts,
-    _utcnow,
-    register,
-)
+from ..memo import BoundedMemo
+from . import register
+from .owners import _HOST
+from .records import CacheEntry, Claim, Reservation, UnknownOutcome, _parse_ts, _ts, _utcnow
+from .sqlite import Migration, SQLiteStore
+from .sqlite.journal import JOURNAL_SUFFIX
 
-__all__ = ["PG_MIGRATIONS", "TEAM", "PostgresStore", "redact_url"]
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = [
+    "PG_MIGRATIONS",
+    "TEAM",
+    "PostgresStore",
+    "analyst_name",
+    "open_team_store",
+    "redact_url",
+]
 
 TEAM = "*"
 """The ``team_caps`` scope of the whole team's cap (any other scope is an analyst's name)."""
 
 # The advisory lock every write transaction takes (any constant works; this one spells "GNRC").
 _WRITE_LOCK = 0x474E5243
-
-_HOST = socket.gethostname()
 
 # Who wrote a row: column defaults read these session settings (set per pooled connection).
 _WHO = (
@@ -267,7 +266,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLiteStore):
     """The cache, the ledger, the claims, the register and the team's caps on a PostgreSQL
     server, for every analyst of a team (see the module docstring).
 
@@ -323,6 +322,11 @@ class PostgresStore(Store):
             )
 
     # -- connections -----------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """The server and database, without the password (see :attr:`StoreBackend.location`)."""
+        return self.url
 
     def _configure(self, conn: Any) -> None:
         conn.execute(
@@ -676,7 +680,7 @@ class PostgresStore(Store):
 
     # -- moving to the team store ----------------------------------------------------------
 
-    def import_sqlite(self, local: Store) -> tuple[int, int]:
+    def import_sqlite(self, local: SQLiteStore) -> tuple[int, int]:
         """Copy an analyst's local SQLite history (``local``) into the team store, in one
         transaction: its ledger rows (each charge id once: re-running adds nothing), their
         settlements, its stored answers (a newer one is kept) and its unknown outcomes.
@@ -684,7 +688,7 @@ class PostgresStore(Store):
         charges = local.charges()
         with local._transaction("reading the local store", write=False) as lconn:
             entries = [local._entry(r) for r in lconn.execute(
-                f"SELECT {Store._ENTRY_COLUMNS} FROM cache"
+                f"SELECT {SQLiteStore._ENTRY_COLUMNS} FROM cache"
             ).fetchall()]  # fmt: skip
             unknowns = [
                 UnknownOutcome(r[0], r[1], _parse_ts(r[2]), r[3], Decimal(r[4]), r[5])
@@ -775,6 +779,39 @@ class PostgresStore(Store):
             **counts,
             "caps": {k: str(v) for k, v in self.caps().items()},
         }
+
+
+def analyst_name(settings: Settings) -> str:
+    """Who this laptop's purchases are recorded for: ``GENERECT_ANALYST``, else the OS user."""
+    if settings.analyst:
+        return settings.analyst
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name (a container without one)
+        return "unknown"
+
+
+def _keyring_password() -> str | None:
+    try:
+        import keyring  # optional dependency
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(C.KEYRING_SERVICE, C.KEYRING_STORE_PASSWORD)
+    except Exception:  # a broken or locked keyring backend: connect without
+        return None
+
+
+def open_team_store(settings: Settings) -> PostgresStore:
+    """The team store that ``settings.store_url`` names. The database password is the URL's,
+    else the OS keyring's (service ``generect-excel``, user ``store-password``), like the API
+    key; it is never logged (messages show the URL without it)."""
+    assert settings.store_url is not None
+    url = settings.store_url.get_secret_value()
+    password = None if urlsplit(url).password else _keyring_password()
+    return PostgresStore(url, analyst=analyst_name(settings), home=settings.home, password=password)
 
 
 def _json(value: Any) -> str:
