@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -369,3 +369,37 @@ def test_a_charge_bought_while_the_server_went_away_is_journaled_and_imported(
     back = team_store(postgres_url, tmp_path)  # the server is back: the journal is imported
     assert [r.charge_id for r in back.charges()] == [charge.charge_id]
     assert back.get("k9") == entry and not back.journal_path.exists()
+
+
+def test_the_store_commands_set_up_cap_import_and_report_the_team(
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from generect_excel.cli import main
+
+    for name in [v for v in os.environ if v.startswith("GENERECT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path))
+    monkeypatch.setenv("GENERECT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("GENERECT_ANALYST", "ana")
+    local = Store(tmp_path / "store.sqlite3")  # ana's history before the team store
+    local.save(make_entry("k1"), make_charge("k1", amount="0.40", time=datetime.now(UTC)))
+    monkeypatch.setenv("GENERECT_STORE_URL", postgres_url)
+    assert main(["store", "init"]) == 0
+    assert f"{len(PG_MIGRATIONS)} migration(s) applied" in capsys.readouterr().out
+    assert main(["store", "migrate"]) == 0  # again: nothing to do, still fine
+    assert main(["store", "cap", "1"]) == 0
+    assert main(["store", "cap", "0.5", "--analyst", "ana"]) == 0
+    assert main(["store", "import"]) == 0
+    assert main(["store", "import"]) == 0  # re-run: no ledger row twice
+    out = capsys.readouterr().out
+    assert "imported 1 ledger row(s)" in out and "imported 0 ledger row(s)" in out
+    assert main(["store", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "backend: postgresql" in status and "ledger: 1" in status
+    assert "'*': '1'" in status and "'ana': '0.5'" in status
+    assert main(["spend"]) == 0
+    report = capsys.readouterr().out
+    assert "Team today $0.40 of the team's $1.00 cap: ana $0.40 of $0.50" in report
