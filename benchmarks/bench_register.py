@@ -36,7 +36,8 @@ from generect_excel.engine import Engine
 from generect_excel.functions import request_for_search, run_search
 from generect_excel.ledger import Origin
 from generect_excel.store import Store
-from generect_excel.store.register import Purchase, record
+from generect_excel.store.register import Purchase
+from generect_excel.store.sqlite.register import record
 
 REGISTER_SIZE = 100_000
 TARGET_EXTRA_MS = 250.0  # a net-new search may cost a quarter second more than a plain one

@@ -47,6 +47,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from generect_excel.sandbox import Population, Sandbox, SandboxConfig, build_population
+from store_backends import BACKENDS, Harness
 
 SANDBOX_SEED = 7
 SANDBOX_LEADS = 20_000
@@ -321,3 +322,16 @@ def postgres_server() -> Iterator[Any]:
 def postgres_url(postgres_server: Any) -> str:
     """The URL of a fresh, empty database on the session's PostgreSQL cluster."""
     return str(postgres_server.create_database())
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """Each store backend in turn (tests/store_backends.py): a test taking it runs per backend."""
+    if request.param == "postgres":  # a fresh database on the session's cluster
+        harness = BACKENDS[request.param](tmp_path, request.getfixturevalue("postgres_url"))
+    else:
+        harness = BACKENDS[request.param](tmp_path)
+    try:
+        yield harness
+    finally:
+        harness.close()

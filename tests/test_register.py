@@ -22,6 +22,7 @@ from generect_excel.functions import evaluate_leads, run_search
 from generect_excel.ledger import Origin
 from generect_excel.store import MIGRATIONS, Store
 from generect_excel.store.register import OWNED_COLUMNS, lead_key
+from store_backends import Harness
 from workbook_support import sandbox_settings
 
 CEOS_US = [["Seniority", "C-Suite"], ["Location", "United States"]]
@@ -30,8 +31,9 @@ NEW_ONLY = [["New leads only", "yes"]]
 
 
 @pytest.fixture
-def engine(sandbox, tmp_path: Path) -> Engine:
-    return Engine(sandbox_settings(sandbox, tmp_path / "home"))
+def engine(sandbox, tmp_path: Path, store_backend: Harness) -> Engine:
+    # Once per store backend (tests/store_backends.py): the register is the store's.
+    return Engine(sandbox_settings(sandbox, tmp_path / "home"), store=store_backend.open())
 
 
 def ids(answer: Any) -> list[str]:

@@ -28,6 +28,7 @@ from generect_excel.store import (
     new_owner,
     open_store,
 )
+from store_backends import Harness
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 
@@ -69,33 +70,16 @@ def make_charge(
     )
 
 
-# Tests that open, lock, fork or write the SQLite file itself: the team store's own versions
-# of what they check are in tests/test_store_postgres.py.
-SQLITE_FILE_ONLY = {
-    "test_migrations_recorded_and_safe_to_rerun",
-    "test_claim_of_a_dead_process_is_taken_over",
-    "test_a_live_claim_of_another_process_is_respected",
-    "test_connections_are_reused_by_many_threads_and_closed",
-    "test_a_stored_answer_is_decoded_once_and_a_rewritten_one_afresh",
-    "test_a_forked_child_opens_its_own_connections",
-    "test_opening_the_store_records_a_dead_owner_sent_claim",
-}
+@pytest.fixture
+def store(store_backend: Harness) -> StoreBackend:
+    """The store under test, once per backend (tests/store_backends.py)."""
+    return store_backend.open()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """The same store tests on both backends (issue 15), so the two cannot drift."""
-    if request.param == "sqlite":
-        return Store(tmp_path / "home" / "store.sqlite3")
-    if request.node.originalname in SQLITE_FILE_ONLY:
-        pytest.skip("reads or writes the SQLite file itself")
-    from generect_excel.store.postgres import PostgresStore
-
-    team = PostgresStore(
-        request.getfixturevalue("postgres_url"), analyst="ada", home=tmp_path / "home"
-    )
-    request.addfinalizer(team.close)
-    return team
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Store:
+    """A SQLite store, for what only the SQLite backend has (its file, its connection pool)."""
+    return Store(tmp_path / "home" / "store.sqlite3")
 
 
 def test_the_sqlite_store_implements_the_whole_interface(tmp_path: Path) -> None:
@@ -148,7 +132,8 @@ def test_folder_and_file_are_private(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_migrations_recorded_and_safe_to_rerun(store: Store) -> None:
+def test_migrations_recorded_and_safe_to_rerun(sqlite_store: Store) -> None:
+    store = sqlite_store
     assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     assert store.migrations() == [m.name for m in MIGRATIONS]
     with sqlite3.connect(store.path) as conn:
@@ -177,7 +162,7 @@ def test_an_older_file_is_upgraded_in_order(tmp_path: Path) -> None:
     assert len(store.charges()) == 1
 
 
-def test_entry_and_charge_round_trip(store: Store) -> None:
+def test_entry_and_charge_round_trip(store: StoreBackend) -> None:
     entry, charge = make_entry(), make_charge()
     store.save(entry, charge)
     assert store.get("k1") == entry
@@ -189,7 +174,7 @@ def test_entry_and_charge_round_trip(store: Store) -> None:
     assert store.get("missing") is None
 
 
-def test_entry_and_charge_are_one_transaction(store: Store) -> None:
+def test_entry_and_charge_are_one_transaction(store: StoreBackend) -> None:
     bad = make_charge()
     bad.request["unserializable"] = {1, 2}  # fails after the entry's INSERT ran
     with pytest.raises(TypeError):
@@ -198,7 +183,7 @@ def test_entry_and_charge_are_one_transaction(store: Store) -> None:
     assert store.charges() == []
 
 
-def test_totals_are_exact_decimals_and_skip_test_mode(store: Store) -> None:
+def test_totals_are_exact_decimals_and_skip_test_mode(store: StoreBackend) -> None:
     for i, amount in enumerate(["0.1", "0.2", "0.004"]):
         store.save(make_entry(f"k{i}"), make_charge(f"k{i}", amount=amount))
     store.save(make_entry("t"), make_charge("t", amount="9", test_mode=True))
@@ -206,7 +191,7 @@ def test_totals_are_exact_decimals_and_skip_test_mode(store: Store) -> None:
     assert store.total_charged(include_test_mode=True) == Decimal("9.304")
 
 
-def test_periods_filter_by_time(store: Store) -> None:
+def test_periods_filter_by_time(store: StoreBackend) -> None:
     store.save(make_entry("a"), make_charge("a", amount="1", time=NOW - timedelta(days=2)))
     store.save(make_entry("b"), make_charge("b", amount="2", time=NOW))
     assert store.total_charged(NOW - timedelta(hours=1)) == Decimal("2")
@@ -215,7 +200,7 @@ def test_periods_filter_by_time(store: Store) -> None:
     assert store.total_charged(account="other") == 0
 
 
-def test_refresh_marks(store: Store) -> None:
+def test_refresh_marks(store: StoreBackend) -> None:
     store.save(make_entry(), None, mark=("[Book]Sheet1!A1", "2"))
     assert store.lookup("k1", "[Book]Sheet1!A1")[1] == "2"
     assert store.lookup("k1", "elsewhere") == (store.get("k1"), None)
@@ -223,7 +208,7 @@ def test_refresh_marks(store: Store) -> None:
     assert store.refresh_mark("k1", "elsewhere") == "TRUE"
 
 
-def test_claims(store: Store) -> None:
+def test_claims(store: StoreBackend) -> None:
     first, second = new_owner(), new_owner()
     never = lambda entry: False  # noqa: E731
     assert store.claim("k1", first, ttl=60, is_fresh=never).state == "claimed"
@@ -237,7 +222,7 @@ def test_claims(store: Store) -> None:
     assert store.claim("k1", first, ttl=60, is_fresh=never).state == "claimed"
 
 
-def test_expired_claim_is_taken_over(store: Store) -> None:
+def test_expired_claim_is_taken_over(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     old = new_owner()
     assert store.claim("k1", old, ttl=1, is_fresh=never, now=NOW).state == "claimed"
@@ -245,23 +230,21 @@ def test_expired_claim_is_taken_over(store: Store) -> None:
     assert store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later).state == "claimed"
 
 
-def test_claim_of_a_dead_process_is_taken_over(store: Store) -> None:
+def test_claim_of_a_dead_process_is_taken_over(store: StoreBackend, store_backend: Harness) -> None:
     never = lambda entry: False  # noqa: E731
     child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)  # fmt: skip
     dead_owner = f"{store_module._HOST}|{int(child.stdout)}|abc"
-    with sqlite3.connect(store.path) as conn:
-        conn.execute(
-            "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
-            "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
-            "'2999-01-01T00:00:00.000000Z')",
-            (dead_owner,),
-        )
-    conn.close()
+    store_backend.sql(
+        "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
+        "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+        "'2999-01-01T00:00:00.000000Z')",
+        (dead_owner,),
+    )
     assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "claimed"
 
 
-def test_claim_left_behind_by_this_process_is_taken_over(store: Store) -> None:
+def test_claim_left_behind_by_this_process_is_taken_over(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     left = new_owner()
     assert store.claim("k1", left, ttl=60, is_fresh=never).state == "claimed"
@@ -269,17 +252,17 @@ def test_claim_left_behind_by_this_process_is_taken_over(store: Store) -> None:
     assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "claimed"
 
 
-def test_a_live_claim_of_another_process_is_respected(store: Store) -> None:
+def test_a_live_claim_of_another_process_is_respected(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     never = lambda entry: False  # noqa: E731
     parent = f"{store_module._HOST}|{os.getppid()}|abc"  # alive: our parent
-    with sqlite3.connect(store.path) as conn:
-        conn.execute(
-            "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
-            "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
-            "'2999-01-01T00:00:00.000000Z')",
-            (parent,),
-        )
-    conn.close()
+    store_backend.sql(
+        "INSERT INTO inflight (key, owner, claimed_at, expires_at) "
+        "VALUES ('k1', ?, '2026-01-01T00:00:00.000000Z', "
+        "'2999-01-01T00:00:00.000000Z')",
+        (parent,),
+    )
     assert store.claim("k1", new_owner(), ttl=60, is_fresh=never).state == "busy"
 
 
@@ -342,7 +325,8 @@ def test_unsavable_charge_goes_to_the_journal_and_comes_back(tmp_path: Path) -> 
 # -- the hot path: pooled connections, decoded answers kept --------------------------------
 
 
-def test_connections_are_reused_by_many_threads_and_closed(store: Store) -> None:
+def test_connections_are_reused_by_many_threads_and_closed(sqlite_store: Store) -> None:
+    store = sqlite_store
     from concurrent.futures import ThreadPoolExecutor
 
     from generect_excel import _constants as C
@@ -366,17 +350,17 @@ def test_connections_are_reused_by_many_threads_and_closed(store: Store) -> None
     assert store.get("k1") == make_entry()  # still usable: a new connection is opened
 
 
-def test_a_stored_answer_is_decoded_once_and_a_rewritten_one_afresh(store: Store) -> None:
+def test_a_stored_answer_is_decoded_once_and_a_rewritten_one_afresh(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     store.save(make_entry())
     first = store.get("k1")
     second, _ = store.lookup("k1", "")
     assert first is not None and second is not None
     assert second.answer is first.answer  # the same text: not parsed again
     # Rewritten by another program, with the same time: the new text is what counts.
-    conn = sqlite3.connect(store.path, isolation_level=None)
     answer = {"leads": [{"full_name": "Grace"}], "results_count": 8, "amount_charged": "0.50"}
-    conn.execute("UPDATE cache SET answer = ? WHERE key = 'k1'", (json.dumps(answer),))
-    conn.close()
+    store_backend.sql("UPDATE cache SET answer = ? WHERE key = 'k1'", (json.dumps(answer),))
     third, _ = store.lookup("k1", "")
     assert third is not None and third.answer == answer
     # Rewritten through the store too (a refresh saved at the same instant).
@@ -433,7 +417,8 @@ def test_a_store_deleted_and_made_again_is_read_afresh(
     assert Store(path).get("k2") == make_entry("k2")
 
 
-def test_a_forked_child_opens_its_own_connections(store: Store) -> None:
+def test_a_forked_child_opens_its_own_connections(sqlite_store: Store) -> None:
+    store = sqlite_store
     import warnings
 
     if not hasattr(os, "fork"):  # Windows: no fork, nothing inherited
@@ -477,7 +462,9 @@ def unknown_charge(unknown: UnknownOutcome) -> Charge:
     return replace(charge, charge_id=unknown.charge_id, rows=0, unknown_outcome=True)
 
 
-def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(store: Store) -> None:
+def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     never = lambda entry: False  # noqa: E731
     assert store.find("k1", "cell") == Found(None, None, None, None)
     owner = new_owner()
@@ -492,7 +479,8 @@ def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(store: S
     assert row.unknown_outcome and row.charge_id == unknown.charge_id
     assert store.unknown_total() == (Decimal("0.50"), 1)
     assert store.total_charged() == Decimal("0.50")
-    assert inflight_keys(store) == []  # the claim went with it
+    # the claim went with it
+    assert store_backend.sql("SELECT COUNT(*) FROM inflight")[0][0] == 0
     # The fast claim never takes a key with a doubt on it; the full one reports a new doubt
     # (one recorded since the caller looked) and claims past one it has already judged.
     doubt = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
@@ -524,7 +512,9 @@ def test_an_unknown_outcome_that_cannot_be_saved_goes_to_the_journal(tmp_path: P
     assert row.unknown_outcome and row.amount_charged == Decimal("0.50")
 
 
-def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> None:
+def test_the_claim_checks_the_day_with_every_live_reservation(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     never = lambda entry: False  # noqa: E731
     seen: list[Decimal] = []
 
@@ -544,14 +534,15 @@ def test_the_claim_checks_the_day_with_every_live_reservation(store: Store) -> N
     with pytest.raises(BudgetError):  # $0.20 spent + $0.50 in flight + $0.50 > $1
         store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
     assert seen == [Decimal("0.20"), Decimal("0.70")]
-    assert inflight_keys(store) == ["a"]  # refused: nothing claimed
+    # refused: nothing claimed
+    assert store_backend.sql("SELECT key FROM inflight") == [("a",)]
     store.release("a", first)
     assert store.reserved_in_flight() == 0
     claim = store.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=admit_up_to("1"))
     assert claim.state == "claimed"
 
 
-def test_an_abandoned_claim_holds_no_reservation(store: Store) -> None:
+def test_an_abandoned_claim_holds_no_reservation(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     left = new_owner()
     reservation = store_module.Reservation(Decimal("3"), None, None, lambda spent, reserved: None)
@@ -572,7 +563,7 @@ def dead_owner() -> str:
 
 
 def sent_by(
-    store: Store, owner: str, key: str = "k1", *, token: str | None = "2"
+    store: StoreBackend, owner: str, key: str = "k1", *, token: str | None = "2"
 ) -> UnknownOutcome:
     """Claim ``key`` for ``owner`` and mark its request sent, as the engine does."""
     never = lambda entry: False  # noqa: E731
@@ -585,17 +576,11 @@ def sent_by(
     return unknown
 
 
-def inflight_keys(store: Store) -> list[str]:
-    if store.path.suffix != ".sqlite3":  # the team store: read through its own connection
-        with store._transaction("reading the claims", write=False) as team:
-            return [r[0] for r in team.execute("SELECT key FROM inflight").fetchall()]
-    with sqlite3.connect(store.path) as conn:
-        keys = [r[0] for r in conn.execute("SELECT key FROM inflight")]
-    conn.close()
-    return keys
+def inflight_keys(store_backend: Harness) -> list[str]:
+    return [r[0] for r in store_backend.sql("SELECT key FROM inflight")]
 
 
-def test_a_dead_owner_claim_never_sent_is_taken_over(store: Store) -> None:
+def test_a_dead_owner_claim_never_sent_is_taken_over(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     gone = dead_owner()
     assert store.claim("k1", gone, ttl=60, is_fresh=never).state == "claimed"
@@ -605,7 +590,7 @@ def test_a_dead_owner_claim_never_sent_is_taken_over(store: Store) -> None:
 
 
 def test_a_dead_owner_claim_that_was_sent_is_recorded_as_an_unknown_outcome(
-    store: Store,
+    store: StoreBackend, store_backend: Harness
 ) -> None:
     never = lambda entry: False  # noqa: E731
     unknown = sent_by(store, dead_owner())
@@ -617,14 +602,14 @@ def test_a_dead_owner_claim_that_was_sent_is_recorded_as_an_unknown_outcome(
     assert row.charge_id == unknown.charge_id and row.time == NOW
     found = store.find("k1", "[Book]Leads!B4")
     assert found.unknown == unknown and found.mark == "2" and found.mark_failed_at == NOW
-    assert inflight_keys(store) == []
+    assert inflight_keys(store_backend) == []
     # Recorded once: the next claim sees the same doubt, and no second ledger row.
     again = store.claim("k1", new_owner(), ttl=60, is_fresh=never, is_new_doubt=lambda u: True)
     assert again.state == "unknown" and not again.abandoned
     assert len(store.charges()) == 1
 
 
-def test_an_expired_claim_that_was_sent_is_recorded_too(store: Store) -> None:
+def test_an_expired_claim_that_was_sent_is_recorded_too(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     sent_by(store, new_owner())  # alive (this process), but its claim expires
     later = NOW + timedelta(seconds=61)
@@ -634,7 +619,9 @@ def test_an_expired_claim_that_was_sent_is_recorded_too(store: Store) -> None:
     assert row.unknown_outcome
 
 
-def test_a_live_owner_claim_that_was_sent_still_waits(store: Store) -> None:
+def test_a_live_owner_claim_that_was_sent_still_waits(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     never = lambda entry: False  # noqa: E731
     parent = f"{store_module._HOST}|{os.getppid()}|abc"  # alive: our parent
     sent_by(store, parent)
@@ -642,29 +629,33 @@ def test_a_live_owner_claim_that_was_sent_still_waits(store: Store) -> None:
     claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later)
     assert claim.state == "busy" and claim.holder == parent
     assert store.settle_abandoned(now=later) == []
-    assert store.charges() == [] and inflight_keys(store) == ["k1"]
+    assert store.charges() == [] and inflight_keys(store_backend) == ["k1"]
 
 
-def test_opening_the_store_records_a_dead_owner_sent_claim(store: Store) -> None:
+def test_opening_the_store_records_a_dead_owner_sent_claim(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     unknown = sent_by(store, dead_owner())
     sent_by(store, dead_owner(), "k2")
-    reopened = Store(store.path)
+    reopened = store_backend.open()
     assert reopened.find("k1", "").unknown == unknown
-    assert len(reopened.charges()) == 2 and inflight_keys(reopened) == []
+    assert len(reopened.charges()) == 2 and inflight_keys(store_backend) == []
     assert reopened.unknown_total() == (Decimal("1.00"), 2)
 
 
-def test_a_sent_claim_whose_answer_was_saved_adds_nothing(store: Store) -> None:
+def test_a_sent_claim_whose_answer_was_saved_adds_nothing(
+    store: StoreBackend, store_backend: Harness
+) -> None:
     gone = dead_owner()
     sent_by(store, gone)
     # The answer and its charge were saved, only the claim's release was lost.
     store.save(replace(make_entry(), fetched_at=NOW + timedelta(seconds=1)), make_charge())
     assert store.settle_abandoned() == []
     [row] = store.charges()
-    assert not row.unknown_outcome and inflight_keys(store) == []
+    assert not row.unknown_outcome and inflight_keys(store_backend) == []
 
 
-def test_dead_owners_sent_claims_count_against_the_day(store: Store) -> None:
+def test_dead_owners_sent_claims_count_against_the_day(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     sent_by(store, dead_owner(), "other")  # $0.50 at worst, recorded inside the next claim
     seen: list[tuple[Decimal, Decimal]] = []
@@ -675,7 +666,7 @@ def test_dead_owners_sent_claims_count_against_the_day(store: Store) -> None:
     assert seen == [(Decimal("0.50"), Decimal("0"))]
 
 
-def test_marking_sent_a_claim_taken_over_meanwhile_refuses_to_send(store: Store) -> None:
+def test_marking_sent_a_claim_taken_over_meanwhile_refuses_to_send(store: StoreBackend) -> None:
     never = lambda entry: False  # noqa: E731
     slow = new_owner()
     assert store.claim("k1", slow, ttl=1, is_fresh=never, now=NOW).state == "claimed"

@@ -22,7 +22,7 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    cells then waits on one future instead of queueing for the store.
 5. **Save.** The answer, its ledger row (billable endpoints, searches and realtime counts, even
    at $0; any other answer whose ``meta.amount_charged`` is above 0), a search's leads in the
-   register of owned leads (:mod:`generect_excel.register`) and the refresh mark are written in
+   register of owned leads (:mod:`generect_excel.store.register`) and the refresh mark are written in
    one transaction. If the write fails after the API answered, it is retried
    briefly, then the charge goes to the store's fallback journal and a
    :class:`~generect_excel.errors.StoreError` says it was charged.
@@ -85,7 +85,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
@@ -95,15 +94,15 @@ from . import budget
 from .client import ENDPOINTS, Endpoint, shared_client
 from .errors import GenerectError, OutcomeUnknownError, ProtocolError, StoreError
 from .ledger import Charge, LedgerEntry, Origin, period_bounds
+from .memo import BoundedMemo
 from .models import canonical_json, wire_body
 from .responses import Account, CountResult, SearchResult
 from .settings import Settings
 from .store import (
-    BoundedMemo,
     CacheEntry,
     Found,
     Reservation,
-    Store,
+    StoreBackend,
     UnknownOutcome,
     new_owner,
     open_store,
@@ -254,8 +253,9 @@ class Engine:
     """Counts, searches, estimates, balance and spend, through the store, paid for once.
 
     ``client`` defaults to the process's shared :class:`~generect_excel.client.Client` (made
-    on the first fetch, so cache hits work without the network); ``store`` to a
-    :class:`~generect_excel.store.Store` at ``settings.store_path`` (opened on first use);
+    on the first fetch, so cache hits work without the network); ``store`` to the store the
+    settings name (:func:`~generect_excel.store.open_store`, opened on first use): any
+    :class:`~generect_excel.store.StoreBackend`;
     ``clock`` returns the current aware UTC time (injectable for tests).
 
     Example::
@@ -270,7 +270,7 @@ class Engine:
         settings: Settings,
         *,
         client: _Client | None = None,
-        store: Store | None = None,
+        store: StoreBackend | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.settings = settings
@@ -295,7 +295,7 @@ class Engine:
     # -- parts -----------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
+    def store(self) -> StoreBackend:
         """The store (opened on first use)."""
         if self._store is None:
             with self._lock:
@@ -312,9 +312,9 @@ class Engine:
 
     @property
     def _store_id(self) -> str:
-        # Engines on the same file (however its path is spelled) share their flights.
+        # Engines on the same store (however its path is spelled) share their flights.
         if self._store_key is None:
-            self._store_key = str(Path(self.store.path).resolve())
+            self._store_key = self.store.location
         return self._store_key
 
     def _call(self, kind: Kind, request: _Request, refresh: Any, origin: Origin | None) -> _Call:
@@ -476,7 +476,7 @@ class Engine:
             raise StoreError(
                 "A stored answer cannot be read (another version?). "
                 "Change the formula's refresh value to fetch it again.",
-                details=f"{self.store.path}: entry {call.key[:12]}: {exc}",
+                details=f"{self.store.location}: entry {call.key[:12]}: {exc}",
             ) from exc
         rows = len(result.leads) if isinstance(result, SearchResult) else 0
         self._results.put(call.key, (entry.answer, call.kind, result), weight=rows + 1)

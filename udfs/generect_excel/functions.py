@@ -65,8 +65,8 @@ from ._constants import (
 from .criteria import criteria_from_block, with_paging
 from .errors import CriteriaError, GenerectError, OutcomeUnknownError, ProtocolError, one_line
 from .ledger import PERIODS, Origin
+from .memo import BoundedMemo
 from .models import LeadSearchRequest, parse_mode
-from .store import BoundedMemo
 from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
 from .vocab import allowed_values
 

@@ -57,7 +57,7 @@ from .client import ENDPOINTS
 from .ledger import LedgerEntry, Settlement
 from .responses import BillingHistory, Transaction
 from .settings import Settings
-from .store import Store
+from .store import StoreBackend
 
 __all__ = [
     "Reconciliation",
@@ -320,7 +320,7 @@ def match(
 
 
 def reconcile(
-    store: Store,
+    store: StoreBackend,
     client: _BillingClient,
     settings: Settings,
     *,

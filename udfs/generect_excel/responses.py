@@ -150,7 +150,7 @@ class SearchResult(_Answer):
     """One page of a lead search: the raw lead rows, the match estimate and the charge."""
 
     leads: list[dict[str, Any]] = Field(default_factory=list)
-    # Ours, added when the answer is saved (see generect_excel.register.PageFacts): how many of
+    # Ours, added when the answer is saved (see generect_excel.store.register.PageFacts): how many of
     # its rows were new to the register of owned leads, and what the request excluded.
     register_facts: dict[str, Any] | None = None
 

@@ -210,19 +210,19 @@ class StoreBackend(Protocol):
     # -- the register of owned leads ------------------------------------------------------
 
     def page_exclusions(self, criteria_key: str, page_offset: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.store.register.page_exclusions`."""
+        """See :func:`generect_excel.store.sqlite.register.page_exclusions`."""
         ...
 
     def recent_lead_ids(self, base_url: str, test_mode: bool, limit: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.store.register.recent_ids`."""
+        """See :func:`generect_excel.store.sqlite.register.recent_ids`."""
         ...
 
     def owned_leads(
         self, since: datetime | None = None, *, criteria_keys: list[str] | None = None
     ) -> list[OwnedLead]:
-        """The register of owned leads (see :func:`generect_excel.store.register.owned_leads`)."""
+        """The register of owned leads (see :func:`generect_excel.store.sqlite.register.owned_leads`)."""
         ...
 
     def register_counts(self) -> dict[str, int]:
-        """See :func:`generect_excel.store.register.counts`."""
+        """See :func:`generect_excel.store.sqlite.register.counts`."""
         ...

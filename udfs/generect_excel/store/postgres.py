@@ -52,10 +52,9 @@ from .. import _constants as C
 from ..errors import BudgetError, StoreError
 from ..ledger import Settlement
 from ..memo import BoundedMemo
-from . import register
 from .owners import _HOST
 from .records import CacheEntry, Claim, Reservation, UnknownOutcome, _parse_ts, _ts, _utcnow
-from .sqlite import Migration, SQLiteStore
+from .sqlite import Migration, SQLiteStore, register
 from .sqlite.journal import JOURNAL_SUFFIX
 
 if TYPE_CHECKING:

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from ...errors import StoreError
 from ...ledger import Charge
-from .. import register
 from ..owners import _LIVE_OWNERS
 from ..records import CacheEntry, Found, UnknownOutcome, _parse_ts
+from ..register import Purchase
+from . import register
 from .journal import SQLiteJournal
 from .rows import SQLiteRows
 
@@ -34,7 +35,7 @@ class SQLiteAnswers(SQLiteJournal):
         owner: str | None = None,
         mark: tuple[str, str] | None = None,
         retry_for: float = 0.0,
-        purchase: register.Purchase | None = None,
+        purchase: Purchase | None = None,
     ) -> int | None:
         """Store ``entry``, its ``charge`` (if billable), the refresh ``mark`` ``(origin,
         token)``, the leads of ``purchase`` in the register of owned leads, and release
@@ -78,24 +79,24 @@ class SQLiteAnswers(SQLiteJournal):
     # -- the register of owned leads ---------------------------------------------------------
 
     def page_exclusions(self, criteria_key: str, page_offset: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.register.page_exclusions`."""
+        """See :func:`generect_excel.store.sqlite.register.page_exclusions`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.page_exclusions(conn, criteria_key, page_offset)
 
     def recent_lead_ids(self, base_url: str, test_mode: bool, limit: int) -> tuple[list[str], int]:
-        """See :func:`generect_excel.register.recent_ids`."""
+        """See :func:`generect_excel.store.sqlite.register.recent_ids`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.recent_ids(conn, base_url, test_mode, limit)
 
     def owned_leads(
         self, since: datetime | None = None, *, criteria_keys: list[str] | None = None
     ) -> list[register.OwnedLead]:
-        """The register of owned leads (see :func:`generect_excel.register.owned_leads`)."""
+        """The register of owned leads (see :func:`generect_excel.store.sqlite.register.owned_leads`)."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.owned_leads(conn, since, criteria_keys=criteria_keys)
 
     def register_counts(self) -> dict[str, int]:
-        """See :func:`generect_excel.register.counts`."""
+        """See :func:`generect_excel.store.sqlite.register.counts`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.counts(conn)
 

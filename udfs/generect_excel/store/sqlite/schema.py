@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from .. import register
 from ..records import _ts, _utcnow
+from . import register
 from .connection import SQLiteConnections
 
 
@@ -161,7 +161,7 @@ MIGRATIONS += (
 )
 
 MIGRATIONS += (
-    # The register of owned leads and which page bought each (see generect_excel.register).
+    # The register of owned leads and which page bought each (see generect_excel.store.register).
     Migration("0009_owned_leads", register.SCHEMA),
 )
 

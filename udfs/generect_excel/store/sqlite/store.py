@@ -21,7 +21,7 @@ Why each property holds:
   entry rewritten by anyone is decoded afresh. Entries' ``answer`` dicts may so be shared
   between calls: read them, never change them.
 - **One transaction per charge.** :meth:`Store.save` writes a cache entry, its ledger row, a
-  search's leads in the register of owned leads (:mod:`generect_excel.register`) and the
+  search's leads in the register of owned leads (:mod:`generect_excel.store.register`) and the
   release of the in-flight claim together, or none of them.
 - **Unknown outcomes are remembered.** A billable call sent whose answer was lost (or came
   back unreadable) may have been charged. :meth:`Store.record_unknown` keeps that doubt under
