@@ -83,7 +83,7 @@ class PostgresHarness:
     def sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
 
-        from generect_excel.store.postgres import _translate
+        from generect_excel.store.postgres.dialect import _translate
 
         text, order = _translate(statement)
         values = list(params) if order is None else [params[i] for i in order]
