@@ -8,7 +8,10 @@ of owned leads, behind one interface (:class:`~generect_excel.store.interface.St
 - ``sqlite``: the SQLite backend (one module per job; see its package docstring);
 - :func:`open_store`: the one place that picks a backend from the settings.
 
-``from generect_excel.store import Store`` keeps naming the SQLite store.
+``from generect_excel.store import Store`` keeps naming the SQLite store. A new backend is a
+sibling of ``sqlite`` implementing :class:`StoreBackend` (shared: ``records``, ``owners``,
+``register``), an ordered list of its own migrations, a branch in :func:`open_store`, and one
+harness in ``tests/store_backends.py`` so the store tests run against it too.
 """
 
 from __future__ import annotations

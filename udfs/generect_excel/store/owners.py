@@ -8,8 +8,9 @@ import os
 import socket
 import sys
 import uuid
+from datetime import datetime
 
-__all__ = ["new_owner"]
+__all__ = ["is_abandoned", "new_owner"]
 
 
 # Owners of the in-flight claims this process holds right now. A claim carrying this process's
@@ -63,3 +64,20 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def is_abandoned(owner: str, expires_at: datetime, now: datetime) -> bool:
+    """Whether a claim held by ``owner`` until ``expires_at`` may be taken over at ``now``: it
+    has expired, or its owner was a process of this machine that is gone (or one of this
+    process's that no longer holds it). Another machine's claim only expires: its process
+    cannot be seen from here."""
+    if expires_at <= now:
+        return True
+    host, _, rest = owner.partition("|")
+    pid_text, _, _ = rest.partition("|")
+    if host != _HOST or not pid_text.isdigit():
+        return False  # another machine's claim: only its expiry can tell
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner not in _LIVE_OWNERS
+    return not _pid_alive(pid)

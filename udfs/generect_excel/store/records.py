@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["CacheEntry", "Claim", "Found", "Reservation", "UnknownOutcome"]
+__all__ = ["CacheEntry", "Claim", "Found", "Migration", "Reservation", "UnknownOutcome"]
 
 
 def _ts(moment: datetime) -> str:
@@ -168,3 +168,12 @@ class Claim:
     holder: str | None = None
     unknown: UnknownOutcome | None = None
     abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named schema step of a backend's ordered list. Its statements run in one
+    transaction, once per store; a store records the names it has applied."""
+
+    name: str
+    statements: tuple[str, ...]

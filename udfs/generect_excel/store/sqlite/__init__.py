@@ -8,6 +8,7 @@
 - ``journal``: the crash journal of charges that could not be written;
 - ``claims``: in-flight claims and budget reservations;
 - ``ledger``: ledger queries and settlements;
+- ``register``: the register of owned leads' tables and queries;
 - ``store``: :class:`SQLiteStore`, opening a file and putting the parts together.
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -12,7 +11,7 @@ from decimal import Decimal
 
 from ...errors import StoreError
 from ...ledger import Charge
-from ..owners import _HOST, _LIVE_OWNERS, _pid_alive
+from ..owners import _LIVE_OWNERS, is_abandoned
 from ..records import CacheEntry, Claim, Reservation, UnknownOutcome, _parse_ts, _ts, _utcnow
 from .ledger import SQLiteLedger
 from .rows import SQLiteRows
@@ -25,16 +24,7 @@ class SQLiteClaims(SQLiteRows, SQLiteLedger):
 
     @staticmethod
     def _stale(owner: str, expires_at: str, now: datetime) -> bool:
-        if _parse_ts(expires_at) <= now:
-            return True
-        host, _, rest = owner.partition("|")
-        pid_text, _, _ = rest.partition("|")
-        if host != _HOST or not pid_text.isdigit():
-            return False  # another machine's claim: only its expiry can tell
-        pid = int(pid_text)
-        if pid == os.getpid():
-            return owner not in _LIVE_OWNERS
-        return not _pid_alive(pid)
+        return is_abandoned(owner, _parse_ts(expires_at), now)
 
     def claim(
         self,

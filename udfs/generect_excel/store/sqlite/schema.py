@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
-from ..records import _ts, _utcnow
+from ..records import Migration, _ts, _utcnow
 from . import register
 from .connection import SQLiteConnections
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One named schema step. Its statements run in one transaction, once per file."""
-
-    name: str
-    statements: tuple[str, ...]
-
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
