@@ -231,6 +231,9 @@ def test_a_laptop_killed_mid_refresh_leaves_nothing_for_the_other_to_buy_blindly
     rows = store.charges()
     assert sum(r.amount_charged for r in rows) >= charged_by_sandbox(sandbox)  # no lost charge
     assert sorted(r.unknown_outcome for r in rows) == [False, False, True, True]
+    who = store.ledger_who()  # each row is its buyer's: ana's lost calls, ben's answers
+    assert sorted(who[r.charge_id][0] for r in rows if r.unknown_outcome) == ["ana", "ana"]
+    assert sorted(who[r.charge_id][0] for r in rows if not r.unknown_outcome) == ["ben", "ben"]
 
 
 # -- the team store's own rules --------------------------------------------------------------

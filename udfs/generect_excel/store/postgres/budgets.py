@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from ...errors import BudgetError
 from ..records import CacheEntry, Claim, Reservation, UnknownOutcome, _ts, _utcnow
@@ -53,6 +54,24 @@ class TeamBudgets(SQLiteStore):
             reservation=reservation,
             now=now,
         )
+
+    def _settle_abandoned(self, conn: Any, now: datetime) -> dict[str, UnknownOutcome]:
+        """See the SQLite store's; each ledger row it writes is the dead owner's purchase, so it
+        carries that claim's analyst and machine, not those of the laptop that records it."""
+        who = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                "SELECT key, analyst, machine FROM inflight WHERE sent_at IS NOT NULL"
+            ).fetchall()
+        }
+        settled: dict[str, UnknownOutcome] = super()._settle_abandoned(conn, now)
+        for key, unknown in settled.items():
+            analyst, machine = who.get(key, (None, None))
+            conn.execute(  # the row was written just now, in this transaction
+                "UPDATE ledger SET analyst = ?, machine = ? WHERE charge_id = ?",
+                (analyst, machine, unknown.charge_id),
+            )
+        return settled
 
     def _team_admit(
         self, reservation: Reservation, key: str, now: datetime
