@@ -170,7 +170,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
             except (sqlite3.Error, psycopg.Error) as exc:
                 raise self._error(exc, what) from exc
 
-    def _error(self, exc: BaseException, what: str) -> StoreError:  # type: ignore[override]
+    def _error(self, exc: BaseException, what: str) -> StoreError:
         import psycopg
 
         cause = exc.__cause__ if isinstance(exc, _PostgresError) else exc
