@@ -321,12 +321,17 @@ def test_a_local_history_is_copied_once_into_the_team_store(
 
 
 def test_an_unreachable_server_sends_nothing_and_says_so(
-    sandbox: Any, tmp_path: Path, postgres_server: Any
+    sandbox: Any, tmp_path: Path
 ) -> None:
+    import socket
+
     from generect_excel.criteria import criteria_from_kwargs
     from generect_excel.engine import Engine
 
-    dead = f"postgresql://ana:hunter2@127.0.0.1:{postgres_server.port + 1}/team"
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = f"postgresql://ana:hunter2@127.0.0.1:{port}/team"
     settings = load_settings(
         environ={"GENERECT_STORE_URL": dead},
         config_file=tmp_path / "absent.toml",
