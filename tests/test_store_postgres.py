@@ -320,9 +320,7 @@ def test_a_local_history_is_copied_once_into_the_team_store(
     assert team.get("k2") == local.get("k2")
 
 
-def test_an_unreachable_server_sends_nothing_and_says_so(
-    sandbox: Any, tmp_path: Path
-) -> None:
+def test_an_unreachable_server_sends_nothing_and_says_so(sandbox: Any, tmp_path: Path) -> None:
     import socket
 
     from generect_excel.criteria import criteria_from_kwargs
