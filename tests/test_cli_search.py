@@ -82,10 +82,15 @@ def test_lead_text_never_becomes_a_formula_in_the_csv(
 def test_a_csv_that_cannot_be_written_is_refused_before_buying(
     env: Path, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for bad in (tmp_path / "no-such-folder" / "leads.csv", tmp_path):
+    missing = tmp_path / "no-such-folder"
+    for bad, named in (
+        (missing / "leads.csv", f"the folder {missing} does not exist"),  # the missing folder
+        (missing / "deeper" / "leads.csv", f"the folder {missing} does not exist"),
+        (tmp_path, "it is a folder"),
+    ):
         assert main(["search", str(env), "--limit", "3", "--csv", str(bad)]) == 1
         err = capsys.readouterr().err
-        assert err.startswith("error: Cannot write ") and "choose another path" in err
+        assert err.startswith(f"error: Cannot write {bad}: {named}")
         assert "Traceback" not in err and len(err.splitlines()) == 1
     assert sandbox.billable_calls() == []
 

@@ -116,9 +116,11 @@ def test_csv_export(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_csv_that_cannot_be_written_is_one_line(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["spend", "--csv", str(tmp_path / "missing" / "spend.csv")]) == 1
+    target = tmp_path / "missing" / "spend.csv"
+    assert main(["spend", "--csv", str(target)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: Cannot write the CSV (No such file or directory)")
+    # The path at fault is the missing folder (issue 11), named in full.
+    assert err.startswith(f"error: Cannot write {target}: the folder {target.parent} does not")
     assert len(err.splitlines()) == 1
 
 
@@ -195,3 +197,26 @@ def test_a_lost_search_from_the_cli_is_not_sent_again_until_refreshed(
         assert len(sandbox.log_entries()) == 2 and len(sandbox.billable_calls()) == 1
     finally:
         close_shared_clients()
+
+
+def test_table_shows_money_in_dollars_and_the_csv_plain_numbers(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 11: the table printed 0.5, 0 and 0.04; a person reads $0.50, $0.00, $0.04.
+    assert main(["spend"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:5]
+    charged = [row.split()[5] for row in rows]  # time (2 words), mode, call, rows, charged
+    assert charged == ["$1.10", "$0.08", "$0.04", "$5.00"]
+    out_file = tmp_path / "spend.csv"
+    assert main(["spend", "--csv", str(out_file)]) == 0
+    assert "$" not in out_file.read_text(encoding="utf-8-sig")  # summable in a spreadsheet
+
+
+def test_since_after_until_is_an_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spend", "--since", "2026-12-02", "--until", "2026-12-01"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not an empty table that reads as "nothing was charged"
+    assert captured.err == (
+        "error: --since 2026-12-02 is after --until 2026-12-01: no day can match. "
+        "Swap the two dates.\n"
+    )

@@ -23,7 +23,7 @@ from generect_excel.criteria import (
     parse_block,
     with_paging,
 )
-from generect_excel.errors import CriteriaError
+from generect_excel.errors import CRITERIA_PROBLEMS_HINT, CriteriaError
 from generect_excel.models import (
     REALTIME_FIELDS,
     LeadSearchRequest,
@@ -500,45 +500,47 @@ ERRORS: list[tuple[str, object, str, list[str]]] = [
         "unknown label, vertical",
         [["Jbo title", "CEO"]],
         "database",
-        ['Unknown criteria label "Jbo title" (row 1); did you mean "Job titles"'],
+        ['Unknown criteria label "Jbo title" (row 1 of the criteria); did you mean "Job titles"'],
     ),
     (
         "unknown label, horizontal",
         [["Job title", "Senority"], ["CEO", "VP"]],
         "database",
-        ['Unknown criteria label "Senority" (column 2); did you mean "Seniority"'],
+        ['Unknown criteria label "Senority" (column 2 of the criteria); did you mean "Seniority"'],
     ),
     (
         "unknown industry with suggestion",
         [["Job title", "CEO"], ["Industry", "Software"]],
         "database",
         [
-            'Industry (row 2): "Software" is not a valid industry; did you mean "Software Development"'
+            'Industry (row 2 of the criteria): "Software" is not a valid industry; did you mean "Software Development"'
         ],
     ),
     (
         "unknown seniority",
         [["Seniority", "Boss"]],
         "database",
-        ['Seniority (row 1): "Boss" is not a valid seniority'],
+        ['Seniority (row 1 of the criteria): "Boss" is not a valid seniority'],
     ),
     (
         "unknown company size, horizontal",
         [["Company size"], ["50-100"]],
         "database",
-        ['Company size (column 1): "50-100" is not a valid company size'],
+        ['Company size (column 1 of the criteria): "50-100" is not a valid company size'],
     ),
     (
         "realtime-only field in database mode",
         [["Job title", "CEO"], ["Keywords", "kubernetes"]],
         "database",
-        ["Keywords (row 2) works only in realtime mode: use mode realtime"],
+        ["Keywords (row 2 of the criteria) works only in realtime mode: use mode realtime"],
     ),
     (
         "two company identifiers",
         [["Company", "Acme"], ["Company ID", 1035.0]],
         "database",
-        ["Company (row 1), Company ID (row 2): give only one company"],
+        [
+            "Company (row 1 of the criteria), Company ID (row 2 of the criteria): give only one company"
+        ],
     ),
     (
         "Company URL and Company link",
@@ -571,79 +573,85 @@ ERRORS: list[tuple[str, object, str, list[str]]] = [
         "a single value without a label",
         "CEO",
         "database",
-        ['Unknown criteria label "CEO" (row 1)'],
+        ['Unknown criteria label "CEO" (row 1 of the criteria)'],
     ),
     (
         "limit above 2400",
         [["Job title", "CEO"], ["Limit", 3000.0]],
         "database",
-        ["Limit (row 2): 3000 is too many; use 1 to 2400"],
+        ["Limit (row 2 of the criteria): 3000 is too many; use 1 to 2400"],
     ),
     (
         "limit zero",
         [["Job title", "CEO"], ["Limit", 0.0]],
         "database",
-        ["Limit (row 2): 0 is out of range; use 1 to 2400"],
+        ["Limit (row 2 of the criteria): 0 is out of range; use 1 to 2400"],
     ),
     (
         "offset above 2399",
         [["Job title", "CEO"], ["Offset", 2400.0]],
         "database",
-        ["Offset (row 2): 2400 is too far; use 0 to 2399"],
+        ["Offset (row 2 of the criteria): 2400 is too far; use 0 to 2399"],
     ),
     (
         "limit plus offset above 2400",
         [["Job title", "CEO"], ["Limit", 2000.0], ["Offset", 500.0]],
         "database",
-        ["Limit (row 2), Offset (row 3): limit plus offset is 2500; at most 2400"],
+        [
+            "Limit (row 2 of the criteria), Offset (row 3 of the criteria): limit plus offset is 2500; at most 2400"
+        ],
     ),
     (
         "1.5 for a whole number",
         [["Job title", "CEO"], ["Limit", 1.5]],
         "database",
-        ["Limit (row 2): 1.5 is not a whole number"],
+        ["Limit (row 2 of the criteria): 1.5 is not a whole number"],
     ),
     (
         "1.5 for years",
         [["Years in position", 1.5]],
         "realtime",
-        ["Years in position (row 1): 1.5 is not a whole number"],
+        ["Years in position (row 1 of the criteria): 1.5 is not a whole number"],
     ),
     (
         "years out of 1..5",
         [["Years in position", 7.0]],
         "realtime",
-        ["Years in position (row 1): 7 is out of range; use 1 to 5"],
+        ["Years in position (row 1 of the criteria): 7 is out of range; use 1 to 5"],
     ),
     (
         "bad boolean",
         [["Job title", "CEO"], ["Changed jobs", "maybe"]],
         "realtime",
-        ['Changed jobs (row 2): "maybe" is not yes or no'],
+        ['Changed jobs (row 2 of the criteria): "maybe" is not yes or no'],
     ),
     (
         "a number as a boolean",
         [["Job title", "CEO"], ["Changed jobs", 2.0]],
         "realtime",
-        ["Changed jobs (row 2): 2 is not yes or no"],
+        ["Changed jobs (row 2 of the criteria): 2 is not yes or no"],
     ),
     (
         "a date in a text field",
         [["Job title", dt.datetime(2026, 1, 10)]],
         "database",
-        ["Job title (row 1): the date 2026-01-10T00:00:00 is not a valid value", "as text"],
+        [
+            "Job title (row 1 of the criteria): the date 2026-01-10 is not a valid value: format "
+            "the cell as text",
+            "as text",
+        ],
     ),
     (
         "two values for a one-value field",
         [["Job title", "CEO"], ["Limit", 50.0, 100.0]],
         "database",
-        ["Limit (row 2): takes one value, found 2"],
+        ["Limit (row 2 of the criteria): takes one value, found 2"],
     ),
     (
         "values before any label",
         [[None, "CEO"], ["Seniority", "VP"]],
         "database",
-        ["Values without a label in row 1"],
+        ["Values without a label in row 1 of the criteria"],
     ),
     (
         "an empty range",
@@ -655,61 +663,61 @@ ERRORS: list[tuple[str, object, str, list[str]]] = [
         "mode inside the range",
         [["Mode", "realtime"], ["Job title", "CEO"]],
         "database",
-        ["Mode (row 1) is not a criterion"],
+        ["Mode (row 1 of the criteria) is not a criterion"],
     ),
     (
         "a number as a label",
         [["Job title", "CEO"], [5.0, "x"]],
         "database",
-        ["5 (row 2) is not a criteria label"],
+        ["5 (row 2 of the criteria) is not a criteria label"],
     ),
     (
         "an Excel error value in a cell",
         [["Job title", "#N/A"]],
         "database",
-        ["Job title (row 1): the cell shows the Excel error #N/A"],
+        ["Job title (row 1 of the criteria): the cell shows the Excel error #N/A"],
     ),
     (
         "personas in a range",
         [["Personas", "sales leaders"]],
         "realtime",
-        ["Personas (row 1): personas are lists"],
+        ["Personas (row 1 of the criteria): give personas in a criteria file or from Python"],
     ),
     (
         "a company link that is not LinkedIn",
         [["Company link", "acme.com"]],
         "database",
-        ['Company link (row 1): "acme.com" is not a LinkedIn company URL'],
+        ['Company link (row 1 of the criteria): "acme.com" is not a LinkedIn company URL'],
     ),
     (
         "TRUE in a text field",
         [["Job title", True]],
         "database",
-        ["Job title (row 1): TRUE is not a value here"],
+        ["Job title (row 1 of the criteria): TRUE is not a value here"],
     ),
     (
         "infinity in a text field",
         [["Job title", math.inf]],
         "database",
-        ["Job title (row 1): inf is not a value"],
+        ["Job title (row 1 of the criteria): inf is not a value"],
     ),
     (
         "emails from two domains",
         [["Emails", "a@acme.com, b@globex.com"]],
         "realtime",
-        ["Emails (row 1): every address must share one domain"],
+        ["Emails (row 1 of the criteria): every address must share one domain"],
     ),
     (
         "strict on an unknown field",
         [["Job title", "CEO"], ["Strict", "Nonsense"]],
         "database",
-        ['Strict (row 2): "Nonsense" is not a field to match strictly'],
+        ['Strict (row 2 of the criteria): "Nonsense" is not a field to match strictly'],
     ),
     (
         "connections range the wrong way round",
         [["Job title", "CEO"], ["Connections", "1000-500"]],
         "realtime",
-        ["Connections (row 2): the minimum (1000) is above the maximum (500)"],
+        ["Connections (row 2 of the criteria): the minimum (1000) is above the maximum (500)"],
     ),
 ]
 
@@ -732,11 +740,14 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(CriteriaError) as info:
         criteria_from_block(block)
     problems = info.value.problems
-    assert problems[0].startswith('Unknown criteria label "Jbo title" (row 1)')
-    assert "Limit (row 2): 1.5 is not a whole number" in problems
-    assert any(p.startswith('Changed jobs (row 3): "maybe"') for p in problems)
-    assert "Changed jobs (row 3) works only in realtime mode: use mode realtime" in problems
-    assert str(info.value).endswith(f"(+{len(problems) - 1} more)")
+    assert problems[0].startswith('Unknown criteria label "Jbo title" (row 1 of the criteria)')
+    assert "Limit (row 2 of the criteria): 1.5 is not a whole number" in problems
+    assert any(p.startswith('Changed jobs (row 3 of the criteria): "maybe"') for p in problems)
+    assert (
+        "Changed jobs (row 3 of the criteria) works only in realtime mode: use mode realtime"
+        in problems
+    )
+    assert str(info.value).endswith(f"(+{len(problems) - 1} more: {CRITERIA_PROBLEMS_HINT})")
 
 
 def test_parse_block_returns_api_fields_before_normalization() -> None:
@@ -745,7 +756,9 @@ def test_parse_block_returns_api_fields_before_normalization() -> None:
 
 
 def test_parse_block_raises_criteria_error_with_label() -> None:
-    with pytest.raises(CriteriaError, match=r"Limit \(row 1\): 1\.5 is not a whole number"):
+    with pytest.raises(
+        CriteriaError, match=r"Limit \(row 1 of the criteria\): 1\.5 is not a whole number"
+    ):
         parse_block([["Limit", 1.5]])
 
 
@@ -870,8 +883,8 @@ def test_file_personas_and_connections_in_realtime(tmp_path: Path) -> None:
     ("name", "text", "fragment"),
     [
         ("missing.toml", None, "Cannot read the criteria file"),
-        ("bad.toml", "job_titles = [", "is not valid JSON or TOML"),
-        ("bad.json", "{", "is not valid JSON or TOML"),
+        ("bad.toml", "job_titles = [", r"bad.toml is not valid TOML \(Invalid"),
+        ("bad.json", "{", r"bad.json is not valid JSON \(Expecting"),
         ("list.json", '["CEO"]', "expected field names and values"),
     ],
 )
@@ -1007,10 +1020,10 @@ def test_title_row_above_a_horizontal_block() -> None:
 def test_positions_count_from_the_top_left_of_the_range() -> None:
     # a blank first row and a title row: the unknown label sits in the range's 4th row
     block = [[None, None], ["Search criteria", None], ["Job title", "CEO"], ["Senority", "VP"]]
-    with pytest.raises(CriteriaError, match=r'"Senority" \(row 4\)'):
+    with pytest.raises(CriteriaError, match=r'"Senority" \(row 4 of the criteria\)'):
         criteria_from_block(block)
     horizontal = [[None, "Job title", "Sizes"], [None, "CEO", "1-10"]]
-    with pytest.raises(CriteriaError, match=r'"Senority" \(column 3\)'):
+    with pytest.raises(CriteriaError, match=r'"Senority" \(column 3 of the criteria\)'):
         criteria_from_block([[None, "Job title", "Senority"], [None, "CEO", "VP"]])
     assert criteria_from_block(horizontal).body() == {
         "job_titles": ["CEO"],
@@ -1024,5 +1037,5 @@ def test_curly_quotes_protect_a_comma() -> None:
 
 
 def test_values_under_a_header_line_need_a_label() -> None:
-    with pytest.raises(CriteriaError, match=r"Values without a label in row 2"):
+    with pytest.raises(CriteriaError, match=r"Values without a label in row 2 of the criteria"):
         criteria_from_block([["Filter", "Values"], [None, "CEO"], ["Seniority", "VP"]])

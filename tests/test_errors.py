@@ -6,6 +6,7 @@ import pytest
 
 from generect_excel import errors
 from generect_excel.errors import (
+    CRITERIA_PROBLEMS_HINT,
     APIError,
     APIStatusError,
     CriteriaError,
@@ -57,7 +58,7 @@ def test_format_detail(detail, expected):
 
 def test_criteria_error_counts_more_problems():
     err = CriteriaError(["first problem", "second", "third"])
-    assert str(err) == "first problem (+2 more)"
+    assert str(err) == f"first problem (+2 more: {CRITERIA_PROBLEMS_HINT})"
     assert err.details == "first problem\nsecond\nthird"
 
 

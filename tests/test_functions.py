@@ -174,6 +174,7 @@ def test_check_arguments_knows_every_function_and_returns_the_request() -> None:
         "GENERECT_SPEND",
         "GENERECT_BALANCE",
         "GENERECT_VALUES",
+        "GENERECT_LEADS",
     }
     search = check_arguments("GENERECT_SEARCH", {"criteria": CRITERIA, "limit": 7.0})
     assert search is not None and search.body()["limit_by"] == 7
@@ -181,6 +182,9 @@ def test_check_arguments_knows_every_function_and_returns_the_request() -> None:
     assert check_arguments("GENERECT_SPEND", {"period": "month"}) is None
     assert check_arguments("GENERECT_BALANCE", {}) is None
     assert check_arguments("GENERECT_VALUES", {"field": "Seniority"}) is None
+    assert check_arguments("GENERECT_LEADS", {}) is None
+    leads = check_arguments("GENERECT_LEADS", {"criteria": CRITERIA})
+    assert leads is not None and "limit_by" not in leads.body()
 
 
 def test_a_raw_field_outside_the_catalogue_is_fetched_and_shown(sandbox, engine: Engine) -> None:

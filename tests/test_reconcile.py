@@ -235,7 +235,7 @@ def test_the_cli_settles_reports_and_spend_shows_it(
         assert "No lost answer to settle." in out and "1 lost answer(s) settled before" in out
         assert main(["spend"]) == 0
         out = capsys.readouterr().out
-        assert "0.06 settled: charged (est. 0.20)" in out
+        assert "$0.06 settled: charged (est. $0.20)" in out
         assert "Charged today $0.06" in out and "estimated" not in out.split("\n")[-2]
     finally:
         close_shared_clients()

@@ -338,13 +338,23 @@ UNWRITABLE = {
     "demo --dir a file": (["demo", "--dir", "{file}"], "{file}", False),
     "demo --dir under a file": (["demo", "--dir", "{file}/demo"], "{file}/demo", False),
     "demo --dir on a read-only mount": (["demo", "--dir", "{dir}"], "{dir}", True),
+    # The CSV messages (check_output_folder/open_output) name the path at fault: the file that
+    # stands where a folder should be.
     "search --csv under a file": (
         ["search", "{criteria}", "--csv", "{file}/x.csv"],
-        "x.csv",
+        "{file} is a file, not a folder",
         False,
     ),
-    # The CSV messages are worded by check_output_folder/open_output (issue 11's messages).
-    "spend --csv under a file": (["spend", "--csv", "{file}/x.csv"], "CSV", False),
+    "spend --csv under a file": (
+        ["spend", "--csv", "{file}/x.csv"],
+        "{file} is a file, not a folder",
+        False,
+    ),
+    "spend --csv missing folder": (
+        ["spend", "--csv", "{missing}/x.csv"],
+        "the folder {missing} does not exist",
+        False,
+    ),
 }
 
 

@@ -139,6 +139,14 @@ def test_a_net_new_search_buys_no_lead_already_owned(sandbox, engine) -> None:
     assert "50 new" in status and "50 owned excluded" in status
 
 
+def test_the_store_says_which_ids_are_owned(sandbox, engine) -> None:
+    bought = ids(search_page(engine, CEOS_US, 5, None).answer)
+    asked = [*bought[:3], "never-bought-1", "never-bought-2"]
+    assert engine.store.owned_among(engine.settings.base_url, asked) == set(bought[:3])
+    assert engine.store.owned_among("http://another.example", bought) == set()
+    assert engine.store.owned_among(engine.settings.base_url, []) == set()
+
+
 def test_without_net_new_overlapping_criteria_buy_leads_twice(sandbox, engine) -> None:
     # The control: the same two searches without "New leads only" pay twice for some leads.
     first = ids(search_page(engine, CEOS_US, 50, None).answer)
@@ -331,6 +339,7 @@ def test_cli_leads_lists_and_exports_the_register(
     out = capsys.readouterr().out
     assert all(lead[:20] in out for lead in bought) and "4 owned lead(s)" in out
     assert "B.xlsx!S!A1" in out
+    assert "$0.02" in out  # each lead's share of the charge, in dollars
     target = tmp_path / "owned.csv"
     assert main(["leads", "--csv", str(target)]) == 0
     with target.open(encoding="utf-8-sig") as fh:

@@ -1204,8 +1204,10 @@ def test_expected_errors_show_one_line(context: ra.Context) -> None:
     def fails(_: Any) -> None:
         raise CriteriaError(["Unknown field 'Titel'.", "Another problem."])
 
-    assert ra.run(book, fails) == "Unknown field 'Titel'. (+1 more)"
-    assert book.app.alerts == [("Unknown field 'Titel'. (+1 more)", "ok", "critical")]
+    # A message box has room for every problem (a cell shows the first and "+1 more").
+    shown = "2 problems in the criteria:\nUnknown field 'Titel'.\nAnother problem."
+    assert ra.run(book, fails) == shown
+    assert book.app.alerts == [(shown, "ok", "critical")]
 
 
 def test_unexpected_errors_are_logged_not_shown(caplog: pytest.LogCaptureFixture) -> None:

@@ -72,7 +72,9 @@ def test_max_throttle_wait_is_minutes_from_env_or_config(tmp_path):
     assert s.max_throttle_wait == 2.5
     env = {"GENERECT_MAX_THROTTLE_WAIT": "30"}
     assert load_settings(environ=env, config_file=config, use_keyring=False).max_throttle_wait == 30
-    with pytest.raises(SettingsError, match=r"max_throttle_wait \(env\)"):
+    with pytest.raises(
+        SettingsError, match=r"max_throttle_wait \(from GENERECT_MAX_THROTTLE_WAIT\)"
+    ):
         load_settings(
             environ={"GENERECT_MAX_THROTTLE_WAIT": "-1"}, config_file=config, use_keyring=False
         )
@@ -187,7 +189,7 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(bad, tmp
         load_settings(
             environ={"GENERECT_API_KEY": bad}, config_file=tmp_path / "x.toml", use_keyring=False
         )
-    assert str(info.value).startswith("Invalid settings: api_key (env): ")
+    assert str(info.value).startswith("Invalid settings: api_key (from GENERECT_API_KEY): ")
     assert SECRET not in str(info.value) and SECRET not in info.value.details
     with pytest.raises(ValidationError) as direct:
         Settings(api_key=bad)

@@ -322,6 +322,25 @@ def test_unsavable_charge_goes_to_the_journal_and_comes_back(tmp_path: Path) -> 
     assert len(reopened.charges()) == 1
 
 
+def test_a_charge_neither_store_nor_journal_can_keep_names_the_journal(tmp_path: Path) -> None:
+    # Issue 11: "(see the log)" named no file and gave nothing to do.
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, busy_timeout=0.05)
+    store.journal_path.mkdir()  # the journal cannot be written either
+    locker = lock_exclusively(path)
+    try:
+        with pytest.raises(StoreError) as info:
+            store.save(make_entry(amount="0.50"), make_charge(amount="0.50"), retry_for=0.2)
+    finally:
+        locker.close()
+    assert str(info.value) == (
+        "Charged $0.50 but could not save it: free disk space or fix GENERECT_HOME's permissions."
+    )
+    assert f"neither the store nor {store.journal_path} could be written" in (
+        info.value.full_message
+    )
+
+
 # -- the hot path: pooled connections, decoded answers kept --------------------------------
 
 

@@ -272,8 +272,10 @@ def test_an_analyst_cap_names_whose_it_is_and_what_is_spent_and_reserved(
     with pytest.raises(BudgetError) as info:
         ana.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=reservation("0.50"))
     assert str(info.value).startswith(
-        "$0.50 more passes ana's team daily cap of $1.00 ($0.30 spent, $0.50 reserved"
+        "$0.50 more passes ana's team daily cap of $1.00: $0.30 spent, $0.50 reserved by calls "
+        "in flight."
     )
+    assert "generect-excel store cap" in info.value.full_message
     # Ben's purchases are his own: his laptop's check sees his spend, and no cap of his.
     claim = ben.claim("b", new_owner(), ttl=60, is_fresh=never, reservation=reservation("0.50"))
     assert claim.state == "claimed"

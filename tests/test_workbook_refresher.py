@@ -365,8 +365,12 @@ def test_every_refused_argument_is_refused_in_the_plan_for_free(sandbox, tmp_pat
     book = _refused_book(tmp_path / "refused.xlsx")
     engine = _engine(sandbox, tmp_path, key="live_refused")  # a live key: nothing may be sent
     dry = refresh_workbook(book, engine, dry_run=True)
-    not_run = [line for line in dry.lines() if " not run: #GENERECT! " in line]
+    # The dry run gives each refusal whole (no cell prefix): it is where a cell points to.
+    not_run = [line for line in dry.lines() if " not run: " in line]
     assert len(not_run) == len(REFUSED_FORMULAS)
+    for line in not_run:
+        coordinate = line.split("!")[1].split()[0]
+        assert REFUSED_FORMULAS[coordinate][1].split(":")[0] in line, line
     summary = refresh_workbook(book, engine, confirm=_yes)
     assert sandbox.log_entries() == []  # no call at all: billable, free or account
     assert len(summary.errors) == len(REFUSED_FORMULAS) and summary.new == 0

@@ -154,6 +154,7 @@ def check(
             setting="max_spend_per_request",
             what=what,
             reserved=reserved,
+            config_file=getattr(settings, "config_file", None),
         )
     if spent_today + reserved + estimate > per_day:
         raise _breach(
@@ -164,6 +165,7 @@ def check(
             setting="max_spend_per_day",
             what=what,
             reserved=reserved,
+            config_file=getattr(settings, "config_file", None),
         )
 
 
@@ -196,9 +198,13 @@ def _breach(
     setting: str,
     what: str,
     reserved: Decimal,
+    config_file: Any = None,
 ) -> BudgetError:
+    # The CLI prints the whole: where the cap is set; a cell keeps the first sentence.
+    where = f"`{setting} = ...` in {config_file}" if config_file else f"`{setting}` in the config"
     error = BudgetError(
-        message,
+        f"{message} Nothing was sent. The cap is {ENV_VARS[setting]} or {where}.",
+        short=message,
         details=(
             f"{what} was refused: {message} Nothing was sent. Worst case {format_money(estimate)}; "
             f"spent today {format_money(spent_today)} (unknown outcomes at their worst case); "

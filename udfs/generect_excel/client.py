@@ -46,7 +46,6 @@ from .errors import (
     ProtocolError,
     RateLimitedError,
     format_detail,
-    one_line,
 )
 from .responses import (
     Account,
@@ -478,7 +477,7 @@ class _BaseClient:
                 retry_after=error.retry_after,
             )
             outcome.cause, error = error, throttled
-        error.message = one_line(self._scrub(error.message))
+        error.message = self._scrub(error.full_message)
         error.details = self._scrub(error.details)
         error.args = (error.message,)
         logger.debug("%s %s failed: %s", endpoint.method, endpoint.path, error.details)

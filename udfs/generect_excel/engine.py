@@ -785,8 +785,8 @@ class Engine:
         error_kind = "ProtocolError" if isinstance(exc, ProtocolError) else "OutcomeUnknownError"
         unknown, stored = self._keep_doubt(call, owner, error_kind)
         template = self._doubt_error(call, unknown)
-        exc.details = f"{exc.message} {exc.details}. {template.details}"
-        exc.message = template.message
+        exc.details = f"{exc.full_message} {exc.details}. {template.details}"
+        exc.message = template.full_message
         exc.args = (template.message,)
         exc.unknown_outcome = unknown  # type: ignore[attr-defined]
         return stored

@@ -1,8 +1,11 @@
 """One error tree for the whole product.
 
-``str(error)`` is a short, cell-ready line (at most ~120 characters) that says what failed and
-what to do; ``error.details`` keeps the long form for logs. Only the edges catch: the CLI turns
-an error into a message and an exit code, a worksheet function into a prefixed line in the cell.
+``error.full_message`` is the whole message on one line, as the CLI prints it (it may be long:
+a path, every suggestion). ``str(error)`` (``error.message``) is its short, cell-ready form of at
+most ~120 characters: whole sentences first, parenthesized detail dropped before advice, never a
+word cut in half (:func:`shorten`). ``error.details`` keeps the technical form for logs and
+``--verbose``. Only the edges catch: the CLI turns an error into a message and an exit code, a
+worksheet function into a prefixed line in the cell.
 
     GenerectError
     ├── CriteriaError            invalid criteria, raised before any call (free)
@@ -26,11 +29,13 @@ an error into a message and an exit code, a worksheet function into a prefixed l
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._constants import CELL_MESSAGE_MAX
 
 __all__ = [
+    "CRITERIA_PROBLEMS_HINT",
     "APIError",
     "APIStatusError",
     "BadRequestError",
@@ -51,15 +56,60 @@ __all__ = [
     "WorkbookError",
     "format_detail",
     "one_line",
+    "shorten",
+    "whole_text",
 ]
 
 
 def one_line(text: str, limit: int = CELL_MESSAGE_MAX) -> str:
-    """Fold ``text`` to a single line of at most ``limit`` characters."""
+    """Fold ``text`` to a single line of at most ``limit`` characters (see :func:`shorten`)."""
+    return shorten(text, limit)
+
+
+# A full stop that ends a sentence, not an abbreviation's ("e.g. Job title", "i.e. the").
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.?!](?=\s)")
+_CLAUSE_END = re.compile(r"[;:,](?=\s)")
+_PARENTHESIS = re.compile(r"\s\([^()]*\)")
+_LAST_ALTERNATIVE = re.compile(r'(?<=") or "[^"]*"(?=\?)')
+
+
+def shorten(text: str, limit: int = CELL_MESSAGE_MAX) -> str:
+    """``text`` on one line in at most ``limit`` characters, keeping what a person acts on.
+
+    Messages say what failed, then what to do, then detail. When the whole does not fit:
+    the last guesses of a "did you mean "a" or "b"?" go first, then parenthesized detail
+    (``(BadZipFile)``, a path), then whole sentences are kept from the start; failing that the
+    text is cut after a clause (``;``, ``:``, ``,``) or at least between words, and ends with
+    ``…``. A word is never cut in half unless it alone is longer than the limit.
+
+    >>> shorten("Cannot read b.xlsx (BadZipFile). Open it and save it as .xlsx.", 50)
+    'Cannot read b.xlsx. Open it and save it as .xlsx.'
+    """
     flat = " ".join(str(text).split())
     if len(flat) <= limit:
         return flat
-    return flat[: limit - 1].rstrip() + "…"
+    lean = flat
+    while len(lean) > limit and (alternative := _LAST_ALTERNATIVE.search(lean)):
+        # "did you mean "a" or "b" or "c"?": the best guess comes first; drop from the end.
+        lean = lean[: alternative.start()] + lean[alternative.end() :]
+    while len(lean) > limit and _PARENTHESIS.search(lean):
+        # The last parenthesis first: the first usually names the thing the message is about.
+        *_, last = _PARENTHESIS.finditer(lean)
+        lean = lean[: last.start()] + lean[last.end() :]
+    if len(lean) <= limit:
+        return lean
+    for candidate in (lean, flat):
+        ends = [m.end() for m in _SENTENCE_END.finditer(candidate) if m.end() <= limit]
+        if ends and ends[-1] >= limit // 3:
+            return candidate[: ends[-1]]
+    room = lean[: limit - 1]
+    ends = [m.end() for m in _CLAUSE_END.finditer(lean) if m.end() <= limit - 1]
+    if ends and ends[-1] >= limit // 2:
+        return room[: ends[-1] - 1].rstrip() + "…"
+    cut = room.rfind(" ")
+    if cut >= limit // 2:
+        return room[:cut].rstrip(" ,;:") + "…"
+    return room.rstrip() + "…"
 
 
 def format_detail(detail: Any) -> str:
@@ -93,13 +143,33 @@ class GenerectError(Exception):
 
     default_message = "Generect request failed."
 
-    def __init__(self, message: str | None = None, *, details: str | None = None) -> None:
-        self.message = one_line(message or self.default_message)
+    def __init__(
+        self, message: str | None = None, *, details: str | None = None, short: str | None = None
+    ) -> None:
+        self.full_message = " ".join(str(message or self.default_message).split())
+        # An explicit cell form, for messages whose short form is not a prefix of the long one.
+        self.short_message = shorten(short) if short else None
         self.details = details or message or self.default_message
         super().__init__(self.message)
 
+    @property
+    def message(self) -> str:
+        """The cell-ready line: at most ``CELL_MESSAGE_MAX`` characters (:func:`shorten`)."""
+        return self.short_message or shorten(self.full_message)
+
+    @message.setter
+    def message(self, value: str) -> None:
+        # Kept for callers that rewrite a message (scrubbing, a clearer wording): the whole
+        # message becomes the new text.
+        self.full_message = " ".join(str(value).split())
+        self.short_message = None
+
     def __str__(self) -> str:
         return self.message
+
+
+# Where every problem of a criteria range is listed, one per line, with its sheet row.
+CRITERIA_PROBLEMS_HINT = "refresh --dry-run lists all"
 
 
 class CriteriaError(GenerectError):
@@ -109,12 +179,30 @@ class CriteriaError(GenerectError):
     fix them all at once; ``str()`` shows the first and how many more.
     """
 
-    def __init__(self, problems: str | list[str], *, details: str | None = None) -> None:
+    def __init__(
+        self, problems: str | list[str], *, details: str | None = None, short: str | None = None
+    ) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         first = self.problems[0] if self.problems else "Invalid criteria."
         more = len(self.problems) - 1
-        message = first if more <= 0 else f"{first} (+{more} more)"
-        super().__init__(message, details=details or "\n".join(self.problems))
+        if more > 0:
+            # A cell has room for one problem: say where the others are listed, in full.
+            tail = f" (+{more} more: {CRITERIA_PROBLEMS_HINT})"
+            short = shorten(first, CELL_MESSAGE_MAX - len(tail)) + tail
+        super().__init__(
+            "; ".join(self.problems) or first,
+            details=details or "\n".join(self.problems),
+            short=short,
+        )
+
+
+def whole_text(error: GenerectError) -> str:
+    """An error's whole message for a place with room (a terminal, a message box): the full
+    message, or every criteria problem on its own line under a count."""
+    problems = getattr(error, "problems", None)
+    if isinstance(error, CriteriaError) and problems and len(problems) > 1:
+        return "\n".join([f"{len(problems)} problems in the criteria:"] + problems)
+    return error.full_message
 
 
 class BudgetError(GenerectError):

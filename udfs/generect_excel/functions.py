@@ -211,29 +211,47 @@ def _block(criteria: Any) -> Any:
     return criteria
 
 
-def request_for_count(criteria: Any, mode: Any = None) -> LeadSearchRequest:
-    """The validated count request for a criteria block (raises CriteriaError; free)."""
+def request_for_count(
+    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    """The validated count request for a criteria block (raises CriteriaError; free).
+
+    ``origin``: the sheet row and column of the block's top left cell when the caller knows
+    them (the refresher does): problems then name the sheet's rows instead of the block's.
+    """
     return _memoized_request(
-        ("count", criteria, mode),
-        lambda: criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode"))),
+        ("count", criteria, mode, origin),
+        lambda: criteria_from_block(
+            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+        ),
     )
 
 
 def request_for_search(
-    criteria: Any, limit: Any = None, offset: Any = None, mode: Any = None
+    criteria: Any,
+    limit: Any = None,
+    offset: Any = None,
+    mode: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> LeadSearchRequest:
     """The validated search request: criteria, then the page (``limit``/``offset``).
 
     An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
+    ``origin`` as for :func:`request_for_count`.
     """
     return _memoized_request(
-        ("search", criteria, limit, offset, mode),
-        lambda: _parse_search(criteria, limit, offset, mode),
+        ("search", criteria, limit, offset, mode, origin),
+        lambda: _parse_search(criteria, limit, offset, mode, origin),
     )
 
 
-def _parse_search(criteria: Any, limit: Any, offset: Any, mode: Any) -> LeadSearchRequest:
-    request = criteria_from_block(_block(criteria), mode=parse_mode(scalar(mode, "mode")))
+def _parse_search(
+    criteria: Any, limit: Any, offset: Any, mode: Any, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest:
+    request = criteria_from_block(
+        _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
+    )
     limit = _page_number(limit, "limit", "Limit")
     offset = _page_number(offset, "offset", "Offset")
     if limit is None and request.body().get("limit_by") is None:
@@ -292,17 +310,30 @@ def run_search(
     return Outcome(_table(answer.result, info, columns), answer)
 
 
-def _check_count(criteria: Any, mode: Any = None, refresh: Any = None) -> LeadSearchRequest:
-    request = request_for_count(criteria, mode)
+def _check_count(
+    criteria: Any,
+    mode: Any = None,
+    refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
+) -> LeadSearchRequest:
+    request = request_for_count(criteria, mode, origin=origin)
     scalar(refresh, "refresh")
     return request
 
 
 def _search_arguments(
-    criteria: Any, limit: Any, offset: Any, fields: Any, mode: Any, refresh: Any
+    criteria: Any,
+    limit: Any,
+    offset: Any,
+    fields: Any,
+    mode: Any,
+    refresh: Any,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> tuple[LeadSearchRequest, list[str] | None]:
     """The request and the columns; every argument checked before anything is bought."""
-    request = request_for_search(criteria, limit, offset, mode)
+    request = request_for_search(criteria, limit, offset, mode, origin=origin)
     columns = checked_fields(fields)
     scalar(refresh, "refresh")
     return request, columns
@@ -315,8 +346,10 @@ def _check_search(
     fields: Any = None,
     mode: Any = None,
     refresh: Any = None,
+    *,
+    origin: tuple[int, int] | None = None,
 ) -> LeadSearchRequest:
-    return _search_arguments(criteria, limit, offset, fields, mode, refresh)[0]
+    return _search_arguments(criteria, limit, offset, fields, mode, refresh, origin=origin)[0]
 
 
 def _period(period: Any) -> str:
@@ -374,14 +407,23 @@ _ARGUMENT_CHECKS: dict[str, Callable[..., LeadSearchRequest | None]] = {
 }
 
 
-def check_arguments(function: str, args: Mapping[str, Any]) -> LeadSearchRequest | None:
+# The functions whose first argument is a criteria range.
+_CRITERIA_FUNCTIONS = frozenset({"GENERECT_COUNT", "GENERECT_SEARCH"})
+
+
+def check_arguments(
+    function: str, args: Mapping[str, Any], *, origin: tuple[int, int] | None = None
+) -> LeadSearchRequest | None:
     """Run every check ``function`` makes on ``args`` before it sends anything, and nothing
     else (free, no network): raises :class:`CriteriaError` for anything the call would refuse.
 
     ``args`` maps the argument names of :data:`FUNCTION_NAMES` to values as xlwings hands them
     (omitted ones may be left out). Returns the validated request of a count or search, else
-    ``None``.
+    ``None``. ``origin``: the sheet row and column of the criteria range's top left cell, when
+    known (problems then name the sheet's rows; see :func:`request_for_count`).
     """
+    if origin is not None and function in _CRITERIA_FUNCTIONS:
+        return _ARGUMENT_CHECKS[function](**args, origin=origin)
     return _ARGUMENT_CHECKS[function](**args)
 
 

@@ -269,7 +269,11 @@ def csv_safe(value: Any) -> Any:
 
 
 def write_csv(entries: Iterable[LedgerEntry], fh: IO[str]) -> int:
-    """Write ``entries`` as CSV with a header row; returns the number of data rows."""
+    """Write ``entries`` as CSV with a header row; returns the number of data rows.
+
+    ``amount_charged`` stays a plain number in US dollars (``0.5``, ``0.04``), without ``$``,
+    so that a spreadsheet opening the file can sum it; the printed table shows ``$0.50``.
+    """
     writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     count = 0
@@ -323,12 +327,15 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
             where = f"[{entry.origin.workbook}]{where}"
         base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
         base["where"] = where
+        # Money as a person reads it ($0.50, $0.00), unlike the CSV's plain numbers.
+        base["amount_charged"] = format_money(entry.counted_amount)
         if entry.unknown_outcome:
             # A settled row keeps its estimate in view: the ledger row itself never changes.
             base["amount_charged"] = (
-                f"{entry.amount_charged} {OUTCOME_UNKNOWN}"
+                f"{format_money(entry.amount_charged)} {OUTCOME_UNKNOWN}"
                 if entry.settlement is None
-                else f"{entry.counted_amount} {outcome(entry)} (est. {entry.amount_charged})"
+                else f"{format_money(entry.counted_amount)} {outcome(entry)} "
+                f"(est. {format_money(entry.amount_charged)})"
             )
         rows.append({key: str(base[key]) for key, _ in _TABLE_COLUMNS})
     widths = {key: max([len(title)] + [len(r[key]) for r in rows]) for key, title in _TABLE_COLUMNS}

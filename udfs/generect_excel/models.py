@@ -253,37 +253,7 @@ class LeadSearchRequest(BaseModel):
                 )
             )
         if not anchors:
-            if self.limit_by is not None and self.limit_by > MAX_LIMIT:
-                problems.append(
-                    (
-                        ["limit_by"],
-                        f"{self.limit_by} is too many; use 1 to {MAX_LIMIT} "
-                        "(a search without a company anchor)",
-                    )
-                )
-            if self.offset_by is not None and self.offset_by > MAX_OFFSET:
-                problems.append(
-                    (
-                        ["offset_by"],
-                        f"{self.offset_by} is too far; use 0 to {MAX_OFFSET} "
-                        "(a search without a company anchor)",
-                    )
-                )
-            total = (self.limit_by or 0) + (self.offset_by or 0)
-            if (
-                self.limit_by is not None
-                and self.offset_by is not None
-                and self.limit_by <= MAX_LIMIT
-                and self.offset_by <= MAX_OFFSET
-                and total > MAX_LIMIT_PLUS_OFFSET
-            ):
-                problems.append(
-                    (
-                        ["limit_by", "offset_by"],
-                        f"limit plus offset is {total}; at most {MAX_LIMIT_PLUS_OFFSET} "
-                        "for a search without a company anchor",
-                    )
-                )
+            problems.extend(_paging_rules(self.limit_by, self.offset_by))
         problems.extend(self._extra_rules())
         if problems:
             raise PydanticCustomError(
@@ -387,6 +357,45 @@ class RealtimeLeadSearchRequest(LeadSearchRequest):
                 {"domains": ", ".join(domains[:3])},
             )
         return [e.lower() for e in value]
+
+
+def _paging_rules(limit: Any, offset: Any) -> list[tuple[list[str], str]]:
+    """Generect's paging limits for a search without a company anchor, as (fields, message).
+
+    Shared by the model's cross-field rules and by :func:`_paging_problems`, which applies them
+    when other fields failed and so the model's own rules never ran."""
+    limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+    offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else None
+    problems: list[tuple[list[str], str]] = []
+    if limit is not None and limit > MAX_LIMIT:
+        problems.append(
+            (
+                ["limit_by"],
+                f"{limit} is too many; use 1 to {MAX_LIMIT} (a search without a company anchor)",
+            )
+        )
+    if offset is not None and offset > MAX_OFFSET:
+        problems.append(
+            (
+                ["offset_by"],
+                f"{offset} is too far; use 0 to {MAX_OFFSET} (a search without a company anchor)",
+            )
+        )
+    if (
+        limit is not None
+        and offset is not None
+        and limit <= MAX_LIMIT
+        and offset <= MAX_OFFSET
+        and limit + offset > MAX_LIMIT_PLUS_OFFSET
+    ):
+        problems.append(
+            (
+                ["limit_by", "offset_by"],
+                f"limit plus offset is {limit + offset}; at most {MAX_LIMIT_PLUS_OFFSET} "
+                "for a search without a company anchor",
+            )
+        )
+    return problems
 
 
 # -- field sets -------------------------------------------------------------------------------
@@ -503,21 +512,45 @@ def build_request(
     try:
         return cls.model_validate(dict(fields))
     except ValidationError as exc:
-        raise CriteriaError(_problems(exc, cls, labels or {})) from None
+        problems = _problems(exc, cls, labels or {})
+        if not any(error.get("type") == "criteria" for error in exc.errors()):
+            # A bad value stops pydantic before the cross-field rules: report the paging
+            # limits now too, rather than after the other problems are fixed.
+            problems = _unique(problems + _paging_problems(fields, labels or {}))
+        raise CriteriaError(problems) from None
 
 
 def field_problems(
-    mode: Mode, fields: Mapping[str, Any], *, labels: Mapping[str, str] | None = None
+    mode: Mode,
+    fields: Mapping[str, Any],
+    *,
+    labels: Mapping[str, str] | None = None,
+    given: Iterable[str] = (),
 ) -> list[str]:
-    """The per-field problems of ``fields`` (unknown fields, bad values), without the
-    cross-field rules: used to report everything at once when some criteria were already
-    dropped as unreadable (a "no filter" verdict would then be misleading)."""
+    """The per-field problems of ``fields`` (unknown fields, bad values) and the paging limits,
+    without the other cross-field rules: used to report everything at once when some criteria
+    were already dropped as unreadable (a "no filter" verdict would then be misleading).
+    ``given`` names fields that were given but unreadable (a company among them means the
+    search may be anchored, so the paging limits are not applied)."""
     cls = request_class(mode)
+    problems: list[str] = []
     try:
         cls.model_validate(dict(fields))
     except ValidationError as exc:
-        return _problems(exc, cls, labels or {}, cross_field=False)
-    return []
+        problems = _problems(exc, cls, labels or {}, cross_field=False)
+    if not any(name in ANCHOR_FIELDS for name in given):
+        problems = _unique(problems + _paging_problems(fields, labels or {}))
+    return problems
+
+
+def _paging_problems(fields: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
+    """The paging limits of :func:`_paging_rules` as sentences, for raw ``fields``."""
+    if any(fields.get(name) is not None for name in ANCHOR_FIELDS):
+        return []
+    return [
+        f"{', '.join(_label(labels, f) for f in names)}: {message}"
+        for names, message in _paging_rules(fields.get("limit_by"), fields.get("offset_by"))
+    ]
 
 
 def with_paging(

@@ -292,6 +292,17 @@ def is_retryable(error: APIStatusError, policy: RetryPolicy) -> bool:
     return "try again later" in format_detail(error.detail).lower()
 
 
+def _server_of(exc: Exception) -> str | None:
+    """``scheme://host:port`` of the request an httpx exception belongs to (never a path or a
+    query, never a header), or None when it carries no request."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it has no request
+        return None
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}" if url.host else None
+
+
 def exception_outcome(call: Call, exc: Exception, *, scrub: Callable[[str], str] = str) -> Attempt:
     """Translate an httpx exception: which error, and whether sending again is safe."""
     name = type(exc).__name__
@@ -302,6 +313,13 @@ def exception_outcome(call: Call, exc: Exception, *, scrub: Callable[[str], str]
             message = "Too many Generect requests waiting for a connection. Refresh fewer at once."
         elif isinstance(exc, httpx.ConnectTimeout):
             message = f"Timed out connecting to Generect. Check the network or {C.ENV_BASE_URL}."
+        elif (where := _server_of(exc)) is not None:
+            # Which server: with the sandbox's URL set and the sandbox stopped, the URL is the
+            # clue a newcomer needs.
+            message = (
+                f"Cannot reach Generect at {where}. Check the network or {C.ENV_BASE_URL}, "
+                "then retry."
+            )
         else:
             message = None  # ConnectionFailedError's default says what to check
         error: GenerectError = ConnectionFailedError(message, details=details, path=path)

@@ -89,7 +89,7 @@ from typing import Any
 
 from ._constants import CELL_ERROR_PREFIX
 from .budget import format_money
-from .errors import GenerectError
+from .errors import GenerectError, whole_text
 
 # __all__ is the API. The other names imported here were public names of this module before
 # it was split (and _resolve, which the tests read arguments through): they stay importable.
@@ -329,7 +329,8 @@ def run(book: Book, action: Callable[[Book], Any], *, log_file: str | None = Non
         text = outcome.message() if hasattr(outcome, "message") else str(outcome or "")
     except GenerectError as exc:
         log.info("ribbon action failed: %s", exc.details)
-        text, mode = str(exc), "critical"
+        # A message box has room: the whole message, every criteria problem (a cell has not).
+        text, mode = whole_text(exc), "critical"
     except Exception as exc:
         log.exception("unexpected error in a ribbon action")
         text = f"Something unexpected went wrong ({type(exc).__name__})."

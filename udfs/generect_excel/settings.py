@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from . import _constants as C
 from .errors import SettingsError
+from .suggest import closest, did_you_mean
 
 __all__ = [
     "Settings",
@@ -124,10 +125,14 @@ class Settings(BaseModel):
     max_throttle_wait: float = Field(default=C.DEFAULT_MAX_THROTTLE_WAIT, ge=0, le=24 * 60)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
     # The team store (issue 15): a postgresql:// URL; None keeps the local SQLite file. Secret:
-    # it may hold the database password (else the keyring's, see store.backend).
+    # it may hold the database password (else the keyring's, see store.postgres).
     store_url: SecretStr | None = None
     # Who this laptop's purchases are recorded for in the team store (default: the OS user).
     analyst: str | None = None
+    config_file: Path | None = None  # the config file read (or looked for), for messages
+    # Environment variables spelt like GENERECT_API_KEY but not it ("GENERECT_APIKEY"): named
+    # when no key is found, since they look set to whoever typed them.
+    misspelt_key_vars: tuple[str, ...] = ()
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -186,12 +191,20 @@ class Settings(BaseModel):
         return self.home / "store.sqlite3"
 
     def require_key(self) -> str:
-        """The key, or a :class:`SettingsError` saying where it is read from."""
+        """The key, or a :class:`SettingsError` saying where it is read from (the config
+        file's path included: "the config file" alone leaves a newcomer searching)."""
         if not self.key:
+            path = self.config_file or config_file_path()
+            advice = f'No Generect API key. Set {C.ENV_API_KEY}, or add api_key = "..." to '
+            if self.misspelt_key_vars:
+                names = " and ".join(self.misspelt_key_vars)
+                verb = "is" if len(self.misspelt_key_vars) == 1 else "are"
+                typo = f"{names} {verb} set, but the key is read from {C.ENV_API_KEY}: rename it."
+                advice = f'No Generect API key: {typo} Or add api_key = "..." to '
             raise SettingsError(
-                f"No Generect API key. Set {C.ENV_API_KEY}, api_key in the config file, "
-                "or the keyring.",
-                details=f"Config file: {config_file_path()}",
+                f"{advice}the config file {path}, or store it in the keyring.",
+                details=f"Config file: {path}",
+                short=f"{advice}the config file, or store it in the keyring.",
             )
         return self.key
 
@@ -208,8 +221,16 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     data = data.get("generect", data)
     unknown = sorted(set(data) - set(ENV_VARS))
     if unknown:
+        hints = []
+        for name in unknown:
+            hint = did_you_mean(closest(name, ENV_VARS, n=1, words=False))
+            hints.append(f'"{name}" ({hint})' if hint else f'"{name}"')
+        plural = len(unknown) > 1
+        what = f"Unknown setting{'s' if plural else ''} {', '.join(hints)} in"
+        advice = f"fix or remove {'them' if plural else 'it'}."
         raise SettingsError(
-            f"Unknown setting(s) {', '.join(unknown)} in {path}. Known: {', '.join(ENV_VARS)}."
+            f"{what} {path}: {advice} Known settings: {', '.join(ENV_VARS)}.",
+            short=f"{what} the config file: {advice}",  # a cell has no room for the path
         )
     return data
 
@@ -255,13 +276,28 @@ def load_settings(
         if from_keyring:
             values["api_key"], sources["api_key"] = from_keyring, "keyring"
     values["key_source"] = sources.get("api_key", "none") if values.get("api_key") else "none"
+    values["config_file"] = path
+    values["misspelt_key_vars"] = tuple(
+        name
+        for name in sorted(environ)
+        if name != C.ENV_API_KEY
+        and name.upper().startswith("GENERECT")
+        and environ[name]
+        and closest(name.upper(), [C.ENV_API_KEY], n=1, cutoff=0.8, words=False)
+    )
     try:
         return Settings(**values)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            where = sources.get(field, "default")
+            # Where to fix it, by name: "env" alone does not say which variable.
+            where = {
+                "env": f"from {ENV_VARS.get(field, 'the environment')}",
+                "config": f"in {path}",
+                "keyring": "from the keyring",
+                "init": "given directly",
+            }.get(sources.get(field, ""), "default")
             # Never echo the input: it could be the key.
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{field} ({where}): {message}")

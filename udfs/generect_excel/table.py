@@ -643,6 +643,7 @@ def _unknown_fields_error(unknown: list[str]) -> CriteriaError:
         if close:
             message += f" Did you mean {' or '.join(close)}?"
         message += f" Unlisted field? Use raw:{first}."
+    head = message
     # Fit as many catalogued names as the cell line allows; the full list goes to details.
     shown = 0
     for name in _DOCUMENTED_FIELDS:
@@ -655,6 +656,7 @@ def _unknown_fields_error(unknown: list[str]) -> CriteriaError:
         shown += 1
     if shown and shown < len(_DOCUMENTED_FIELDS):
         message += f" (+{len(_DOCUMENTED_FIELDS) - shown} more)"
+    whole = f"{head} Fields: {', '.join(_DOCUMENTED_FIELDS)}."
     details = (
         f"Unknown field(s): {', '.join(unknown)}. Nothing was sent.\n"
         "Ask for a column (" + ", ".join(DEFAULT_COLUMNS) + "), a lead field of the list "
@@ -662,7 +664,8 @@ def _unknown_fields_error(unknown: list[str]) -> CriteriaError:
         "other field of the rows (raw:some_new_field).\n"
         "Fields: " + ", ".join(FIELD_CATALOGUE)
     )
-    return CriteriaError(message, details=details)
+    # A cell shows as many names as fit; the CLI and a message box, every one of them.
+    return CriteriaError(whole, details=details, short=message)
 
 
 # --------------------------------------------------------------------------- tables

@@ -7,11 +7,12 @@ unknown one fails for free with the closest valid values.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+
+from .suggest import closest, did_you_mean
 
 __all__ = [
     "FIELD_VOCABULARY",
@@ -32,9 +33,13 @@ class UnknownValueError(ValueError):
         self.raw = raw
         self.suggestions = suggestions
         if suggestions:
-            hint = "did you mean " + " or ".join(f'"{s}"' for s in suggestions) + "?"
+            hint = did_you_mean(suggestions)
         else:
-            hint = f'see GENERECT_VALUES("{vocabulary.name}") for the list'
+            # Both ways to see the list: a cell's short form drops the parenthesis.
+            hint = (
+                f'see the list with =GENERECT_VALUES("{vocabulary.name}") '
+                f"(or: generect-excel values {vocabulary.name})"
+            )
         super().__init__(f'"{raw}" is not a valid {vocabulary.label}; {hint}')
 
 
@@ -83,20 +88,9 @@ class Vocabulary:
         return self.lookup(raw) is not None
 
     def suggest(self, raw: str, n: int = 3) -> list[str]:
-        """The closest valid values: containment first, then spelling similarity."""
-        k = _key(raw)
-        words = [w for w in re.split(r"[^0-9a-z]+", str(raw).lower()) if len(w) >= 2]
-        scored: list[tuple[float, str]] = []
-        for value in self.values:
-            vk = _key(value)
-            v_words = re.split(r"[^0-9a-z]+", value.lower())
-            score = difflib.SequenceMatcher(None, k, vk).ratio()
-            if len(k) >= 4 and (k in vk or vk in k):
-                score += 1.0
-            score += 0.8 * sum(1 for w in words if w in v_words)
-            scored.append((score, value))
-        scored.sort(key=lambda item: (-item[0], len(item[1])))
-        return [value for score, value in scored[:n] if score >= 0.6]
+        """The closest valid values (:func:`generect_excel.suggest.closest`): containment,
+        whole spelling and word-by-word spelling ("Sofware" -> "Software Development")."""
+        return closest(str(raw), self.values, n=n)
 
 
 def _syn(mapping: dict[str, list[str]]) -> dict[str, str]:
@@ -319,7 +313,11 @@ def get_vocabulary(name: str) -> Vocabulary:
         for vname in vocabularies:
             if _key(vname) == candidate:
                 return vocabularies[vname]
-    raise KeyError(f'No value list for "{name}". Lists exist for: {", ".join(vocabularies)}.')
+    # A typo of a list's name or alias ("industy", "seniorty") gets the closest list.
+    aliases = {**{_key(v): v for v in vocabularies}, **_VOCAB_ALIASES}
+    guess = closest(k, aliases, n=1, words=False)
+    hint = f' Did you mean "{aliases[guess[0]]}"?' if guess else ""
+    raise KeyError(f'No value list for "{name}".{hint} Lists exist for: {", ".join(vocabularies)}.')
 
 
 def allowed_values(name: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import GenerectError
+from ..errors import GenerectError, whole_text
 
 __all__ = ["build_parser", "main"]
 
@@ -55,7 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    _verbose_anywhere(parser)
     return parser
+
+
+def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept ``-v`` after the command too (``generect-excel spend -v``), as people type it.
+
+    SUPPRESS as the default: a subcommand that was not given ``-v`` must not reset a ``-v``
+    given before the command.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in set(action.choices.values()):
+            if "--verbose" not in sub._option_string_actions:
+                options = [o for o in ("-v", "--verbose") if o not in sub._option_string_actions]
+                sub.add_argument(
+                    *options,
+                    dest="verbose",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="show error details (never the API key)",
+                )
+            _verbose_anywhere(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,8 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or EXIT_OK)
     except GenerectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if args.verbose and exc.details != exc.message:
+        # A terminal has room for the whole message (a cell gets the short str(exc)); several
+        # criteria problems go one per line.
+        text = whole_text(exc)
+        print("error: " + text.replace("\n", "\n  "), file=sys.stderr)
+        problems = getattr(exc, "problems", None) or ()
+        shown = (exc.message, exc.full_message, "\n".join(problems))
+        if args.verbose and exc.details not in shown:
             print(exc.details, file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

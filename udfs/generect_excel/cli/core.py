@@ -27,6 +27,7 @@ __all__ = [
     "register",
     "register_fetch_commands",
     "search",
+    "values",
 ]
 
 EXIT_OK = 0
@@ -52,23 +53,41 @@ def check_output_folder(path: str) -> None:
     from ..errors import GenerectError
 
     target = Path(path)
-    if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
-        problem = "it is a folder" if target.is_dir() else "its folder does not exist"
-        raise GenerectError(f"Cannot write {target.name} ({problem}): choose another path.")
+    problem = _output_problem(target)
+    if problem:
+        raise GenerectError(f"Cannot write {target}: {problem}.")
+
+
+def _output_problem(target: Any) -> str | None:
+    """What stops ``target`` from being written as a file, naming the path at fault (the
+    missing folder, not the file that would be in it), or None."""
+    if target.is_dir():
+        return f"it is a folder; give a file in it, such as {target / 'leads.csv'}"
+    folder = target.parent
+    missing = None
+    while not folder.exists() and folder != folder.parent:
+        missing, folder = folder, folder.parent
+    if missing is not None:
+        return f"the folder {missing} does not exist; create it or choose another path"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder; choose another path"
+    return None
 
 
 @contextlib.contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
     """A CSV file opened for writing (UTF-8 with a BOM, as Excel reads it); a failure is a
     one-line :class:`~generect_excel.errors.GenerectError`, not a traceback."""
+    from pathlib import Path
+
     from ..errors import GenerectError
 
     try:
         fh = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
+        problem = _output_problem(Path(path)) or (exc.strerror or type(exc).__name__).lower()
         raise GenerectError(
-            f"Cannot write the CSV ({exc.strerror or type(exc).__name__}): choose another path. "
-            "A stored answer costs nothing to fetch again.",
+            f"Cannot write {path}: {problem}. A stored answer costs nothing to fetch again.",
             details=f"{path}: {exc}",
         ) from None
     with fh:
@@ -114,7 +133,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_criteria_arguments(parser)
     parser.set_defaults(handler=check_criteria)
+    parser = subparsers.add_parser(
+        "values",
+        help="list the allowed values of a field (industries, seniorities, ...); free",
+        description=(
+            "List the values a vocabulary field accepts, one per line, as GENERECT_VALUES "
+            "does in a sheet; without FIELD, the fields that have such a list. Free, offline. "
+            "Example: generect-excel values industry"
+        ),
+    )
+    parser.add_argument(
+        "field",
+        metavar="FIELD",
+        nargs="?",
+        help="a field or label: industry, seniority, company size, company type, ...",
+    )
+    parser.set_defaults(handler=values)
     register_fetch_commands(subparsers)
+
+
+def values(args: argparse.Namespace) -> int:
+    """Print a vocabulary's allowed values, one per line (free; the CLI twin of
+    ``=GENERECT_VALUES``), or the fields that have one.
+
+    Example::
+
+        generect-excel values seniority
+    """
+    from ..errors import CriteriaError
+    from ..vocab import allowed_values, vocabulary_names
+
+    if not args.field:
+        print("\n".join(vocabulary_names()))
+        return EXIT_OK
+    try:
+        names = allowed_values(args.field)
+    except KeyError as exc:
+        raise CriteriaError(str(exc.args[0])) from None
+    print("\n".join(names))
+    return EXIT_OK
 
 
 # -- count and search: through the engine (cache, budget, ledger) ------------------------------

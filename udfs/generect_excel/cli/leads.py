@@ -16,7 +16,10 @@ import argparse
 import csv
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
+
+from ..budget import format_money
 
 __all__ = ["leads", "register"]
 
@@ -57,7 +60,10 @@ def _table(columns: Sequence[str], rows: list[list[Any]]) -> str:
                 str(row[index[part]]) for part in ("workbook", "sheet", "cell") if row[index[part]]
             )
         )
-        text = "" if value is None else str(value)
+        if name == "cost" and value is not None:
+            text = format_money(Decimal(str(value)))  # dollars, as every money column shows
+        else:
+            text = "" if value is None else str(value)
         return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
 
     shown = [[show(row, name) for name in _TABLE_COLUMNS] for row in rows]

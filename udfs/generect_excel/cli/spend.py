@@ -42,10 +42,17 @@ def spend(args: argparse.Namespace) -> int:
     """
     from ..budget import format_money
     from ..engine import Engine
+    from ..errors import GenerectError
     from ..ledger import estimated_note, format_table, write_csv
     from ..settings import load_settings
     from .core import open_output
 
+    if args.since and args.until and args.since > args.until:
+        # Otherwise an empty table: it would read as "nothing was charged".
+        raise GenerectError(
+            f"--since {args.since} is after --until {args.until}: no day can match. "
+            "Swap the two dates."
+        )
     engine = Engine(load_settings())
     entries = engine.charges(args.since, args.until)
     if args.csv:

@@ -13,8 +13,10 @@ Layouts
     column); then the first column and the first row are each scored by the share of their
     non-empty cells that are known labels (header words left out). The higher share wins; on
     a tie, close misspellings of labels are scored the same way; then the layout whose value
-    cells hold fewer labels wins; then vertical. Positions in messages ("row 4", "column 3")
-    count from the top left cell of the range as given.
+    cells hold fewer labels wins; then vertical. Positions in messages count from the top
+    left cell of the range as given ("row 4 of the criteria", "column 3 of the criteria"), or
+    are the sheet's own row and column ("row 9", "column C") when the caller passes the range's
+    ``origin`` (the refresher knows the range's address; a worksheet function does not).
 
 Lines
     Empty cells and empty lines are ignored; a label with no values is an empty criterion and

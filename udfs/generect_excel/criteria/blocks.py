@@ -97,16 +97,39 @@ def _is_horizontal(rows: list[list[Any]]) -> bool:
     return in_horizontal_values < in_vertical_values
 
 
-def _lines(grid: _Grid) -> list[tuple[Any, list[Any], str]]:
-    """(label cell, value cells, "row N"/"column N") per line; N counts from the range's top
-    left cell, as the analyst sees it."""
+Origin = tuple[int, int]
+"""The sheet row and column (1-based) of a criteria range's top left cell, when known."""
+
+
+def _position(axis: str, index: int, origin: Origin | None) -> str:
+    """Where line ``index`` (0-based, from the range's top left cell) is, as the analyst finds
+    it: the sheet's own row number or column letter when the range's address is known (the
+    refresher knows it), else "row N of the criteria" (a worksheet function is handed the
+    values only; a bare "row 2" would point at the sheet's row 2)."""
+    if origin is None:
+        return f"{axis} {index + 1} of the criteria"
+    if axis == "row":
+        return f"row {origin[0] + index}"
+    return f"column {_column_letter(origin[1] + index)}"
+
+
+def _column_letter(number: int) -> str:
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _lines(grid: _Grid, origin: Origin | None = None) -> list[tuple[Any, list[Any], str]]:
+    """(label cell, value cells, where) per line (see :func:`_position`)."""
     rows = grid.rows
     if _is_horizontal(rows):
         return [
-            (rows[0][c], [r[c] for r in rows[1:]], f"column {grid.left + c + 1}")
+            (rows[0][c], [r[c] for r in rows[1:]], _position("column", grid.left + c, origin))
             for c in range(len(rows[0]))
         ]
-    return [(r[0], r[1:], f"row {grid.top + i + 1}") for i, r in enumerate(rows)]
+    return [(r[0], r[1:], _position("row", grid.top + i, origin)) for i, r in enumerate(rows)]
 
 
 def _where(label: Any, position: str) -> str:
@@ -114,7 +137,7 @@ def _where(label: Any, position: str) -> str:
     return f"{text} ({position})"
 
 
-def _parse(block: Any) -> _Parsed:
+def _parse(block: Any, origin: Origin | None = None) -> _Parsed:
     parsed = _Parsed()
     grid = _grid(block)
     if not grid.rows:
@@ -122,7 +145,7 @@ def _parse(block: Any) -> _Parsed:
             "The criteria range is empty: fill in labels (e.g. Job title) and their values."
         )
         return parsed
-    lines = _lines(grid)
+    lines = _lines(grid, origin)
     raw: dict[str, list[Any]] = {}
     where_of: dict[str, str] = {}
     current: str | None = None  # the field an unlabelled line continues
@@ -177,27 +200,35 @@ def _unknown_label(label: Any, position: str) -> str:
     return f'Unknown criteria label "{text}" ({position}); {hint}'
 
 
-def parse_block(block: Sequence[Sequence[Any]] | Sequence[Any] | Any) -> dict[str, Any]:
+def parse_block(
+    block: Sequence[Sequence[Any]] | Sequence[Any] | Any, *, origin: Origin | None = None
+) -> dict[str, Any]:
     """A criteria range (as xlwings hands it) -> request fields (API name -> value).
 
     Values are split and typed but not yet normalized (that is the request model's job).
-    Raises :class:`CriteriaError` naming the row or column label of every problem.
+    Raises :class:`CriteriaError` naming the row or column label of every problem: "row 2 of
+    the criteria", or the sheet's "row 7" / "column C" when ``origin`` (the sheet row and
+    column of the range's top left cell) is given.
 
     >>> parse_block([["Job titles", "CEO; Founder"], ["Location", "San Francisco, CA"]])
     {'job_titles': ['CEO', 'Founder'], 'locations': ['San Francisco, CA']}
     """
-    parsed = _parse(block)
+    parsed = _parse(block, origin)
     _raise(parsed)
     return parsed.fields
 
 
-def criteria_from_block(block: Any, *, mode: Mode | str = "database") -> LeadSearchRequest:
+def criteria_from_block(
+    block: Any, *, mode: Mode | str = "database", origin: Origin | None = None
+) -> LeadSearchRequest:
     """A criteria range -> a validated request for ``mode`` (raises :class:`CriteriaError`).
+    ``origin``: the sheet row and column of the range's top left cell, when known (problems
+    then give the sheet's row or column; see :func:`parse_block`).
 
     >>> criteria_from_block([["Seniority", "CXO"], ["Company size", "10,000+"]]).body()
     {'seniorities': ['c_suite'], 'company_headcounts': ['10 000+']}
     """
     resolved = parse_mode(mode)
-    parsed = _parse(block)
+    parsed = _parse(block, origin)
     _raise(parsed, resolved)
     return build_request(resolved, parsed.fields, labels=parsed.labels)

@@ -83,6 +83,8 @@ def _show(cell: Any) -> str:
         return str(int(cell))
     if isinstance(cell, str):
         return f'"{cell.strip()}"'
+    if isinstance(cell, dt.datetime) and cell.time() == dt.time(0):
+        return f"the date {cell.date().isoformat()}"  # Excel's dates come as midnight datetimes
     if isinstance(cell, dt.date | dt.time):
         return f"the date {cell.isoformat()}"
     return str(cell)
@@ -165,8 +167,9 @@ def _text_of(cell: Any, field_name: str) -> str:
             if size is not None:
                 return size
         raise _CellError(
-            f"{_show(cell)} is not a valid value; Excel turned what was typed into a date: "
-            "format the cell as text and type it again"
+            # Advice first: a cell's short form drops the parenthesis, never the advice.
+            f"{_show(cell)} is not a valid value: format the cell as text and type it again "
+            "(Excel turned what was typed into a date)"
         )
     raise _CellError(f"{_show(cell)} is not a valid value")
 
@@ -286,8 +289,8 @@ def _convert(field_name: str, cells: list[Any], where: str, problems: _Problems)
             return [list(c) for c in cells]
         problems.add(
             where,
-            "personas are lists [name, functions, seniorities, prohibits, priority?]: "
-            "give them in a criteria file or from Python",
+            "give personas in a criteria file or from Python, each a list "
+            "[name, functions, seniorities, prohibits, priority?]",
         )
         return None
     if kind == CONNECTIONS:

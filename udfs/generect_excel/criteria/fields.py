@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
+
+from ..suggest import closest
 
 TEXT_LIST = "text list"  # split on ; , and line breaks
 LOCATION_LIST = "location list"  # split on ; and line breaks only
@@ -294,7 +295,7 @@ def _display(field_name: str) -> str:
 
 def _suggest_labels(label: str, n: int = 3, cutoff: float = 0.7) -> list[str]:
     k = _key(label)
-    close = difflib.get_close_matches(k, list(_LABEL_TABLE), n=12, cutoff=cutoff)
+    close = closest(k, _LABEL_TABLE, n=12, cutoff=cutoff, words=False)
     out: list[str] = []
     for match in close:
         shown = _display(_LABEL_TABLE[match])

@@ -107,7 +107,10 @@ def _load_text(text: str, p: Path) -> Any:
             errors.append(f"{name}: {exc}")
             if suffix in (".json", ".toml"):
                 break
-    raise CriteriaError(f"{p.name} is not valid JSON or TOML ({errors[0]}).")
+    # Name the format the file claims to be, and where the parser stopped: a line to fix.
+    kind = {".json": "JSON", ".toml": "TOML"}.get(suffix, "JSON or TOML")
+    detail = errors[0] if kind == "JSON or TOML" else errors[0].split(": ", 1)[1]
+    raise CriteriaError(f"{p.name} is not valid {kind} ({detail}): fix the file and retry.")
 
 
 def criteria_from_kwargs(mode: Mode | str = "database", **fields: Any) -> LeadSearchRequest:

@@ -84,5 +84,12 @@ def _raise(parsed: _Parsed, mode: Mode | None = None) -> None:
             for name, where in parsed.seen.items():
                 if name.split(".")[0] in REALTIME_ONLY_FIELDS:
                     problems.append(f"{where} works only in realtime mode: use mode realtime")
-        problems.extend(field_problems(mode, parsed.fields, labels=parsed.labels))
+        problems.extend(
+            field_problems(mode, parsed.fields, labels=parsed.labels, given=_given(parsed))
+        )
     raise CriteriaError(list(dict.fromkeys(problems)))
+
+
+def _given(parsed: _Parsed) -> list[str]:
+    # Every field given, readable or not: an unreadable company still anchors the search.
+    return [name.split(".")[0] for name in parsed.seen]

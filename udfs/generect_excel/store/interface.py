@@ -223,6 +223,10 @@ class StoreBackend(Protocol):
         """The register of owned leads (see :func:`generect_excel.store.sqlite.register.owned_leads`)."""
         ...
 
+    def owned_among(self, base_url: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` (lead identifiers) the register already owns for ``base_url``."""
+        ...
+
     def register_counts(self) -> dict[str, int]:
         """See :func:`generect_excel.store.sqlite.register.counts`."""
         ...

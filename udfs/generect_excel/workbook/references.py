@@ -38,6 +38,7 @@ from .formulas import (
     mentions_generect,
     parse_expression,
 )
+from .xlsxpatch.package import unreadable_workbook
 
 __all__ = ["FormulaCell", "WorkbookReader", "load_books", "resolve_argument"]
 
@@ -71,11 +72,7 @@ def load_books(path: Path) -> tuple[Workbook, Workbook]:
     except FileNotFoundError:
         raise WorkbookError(f"No such workbook: {path}") from None
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) for bad files
-        raise WorkbookError(
-            f"Cannot read {path.name}: not an .xlsx workbook ({exc.__class__.__name__}). "
-            "Save it as an Excel Workbook (.xlsx) and retry.",
-            details=f"{path}: {exc!r}",
-        ) from exc
+        raise unreadable_workbook(path, exc) from exc
     return formulas, values
 
 
@@ -177,6 +174,21 @@ class WorkbookReader:
         Raises :class:`WorkbookError` for an argument that cannot be read from the file.
         """
         return resolve_argument(arg, sheet, block=self.block, name_target=self._name_target)
+
+    def origin(self, arg: Arg, sheet: str) -> tuple[int, int] | None:
+        """The sheet row and column of the top left cell ``arg`` refers to (through defined
+        names), or None for a value: criteria problems then name the sheet's own rows."""
+        for _ in range(MAX_NAME_DEPTH):
+            if isinstance(arg, Reference):
+                c1, r1, _c2, _r2 = arg.bounds
+                return (r1, c1)
+            if not isinstance(arg, Name):
+                return None
+            try:
+                arg, sheet = self._name_target(arg, sheet), arg.sheet or sheet
+            except WorkbookError:
+                return None
+        return None
 
     def _name_target(self, name: Name, sheet: str) -> Arg:
         key = name.name.lower()

@@ -303,10 +303,12 @@ def _prepare(reader: WorkbookReader, query: Query, call: Call) -> None:
     except WorkbookError as exc:
         query.skipped = str(exc)
         return
+    # Where the criteria range starts on its sheet: problems then say "row 7", the sheet's row.
+    origin = reader.origin(call.args[0], query.cell.sheet) if call.args else None
     try:
         # Every check the function makes before sending, so that what would be refused is
         # refused here: free, and listed by the dry run.
-        query.request = check_arguments(call.function, query.args)
+        query.request = check_arguments(call.function, query.args, origin=origin)
     except GenerectError as exc:
         query.invalid = exc
 
@@ -320,6 +322,19 @@ def _request_key(query: Query) -> tuple[str, str, str, str | None]:
     # only if the second call happens to join the first in flight).
     token = refresh_token(scalar(query.args.get("refresh"), "refresh"))
     return (query.kind or "", query.mode, canonical_json(query.request.body()), token)
+
+
+def _not_run_lines(query: Query) -> list[str]:
+    """Why a call will not run, in full: the cell shows one problem and "(+N more: refresh
+    --dry-run lists all)", so here every criteria problem gets its own line."""
+    head = f"{query.where:<24} {query.function:<17} not run:"
+    problems = getattr(query.invalid, "problems", None)
+    if isinstance(query.invalid, CriteriaError) and problems and len(problems) > 1:
+        return [f"{head} {len(problems)} problems in the criteria"] + [
+            f"{'':<24}   {problem}" for problem in problems
+        ]
+    invalid = query.invalid.full_message if query.invalid else ""
+    return [f"{head} {query.skipped or invalid}"]
 
 
 def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
@@ -339,8 +354,7 @@ def quote_plan(plan: Plan, engine: Any, *, sharpen: bool = True) -> Quote:
     sharpened = False
     for query in plan.queries:
         if not query.runnable:
-            reason = query.skipped or (query.invalid and cell_error(query.invalid))
-            lines.append(f"{query.where:<24} {query.function:<17} not run: {reason}")
+            lines.extend(_not_run_lines(query))
             continue
         if query.kind is None:
             status = "free (local)" if query.function != "GENERECT_BALANCE" else "free (account)"

@@ -107,14 +107,16 @@ class TeamBudgets(SQLiteStore):
 
         if spent + reserved + estimate <= cap:
             return
-        message = (
-            f"{format_money(estimate)} more passes {whose} daily cap of {format_money(cap)} "
-            f"({format_money(spent)} spent, {format_money(reserved)} reserved by calls in "
-            "flight). Ask the team's admin: generect-excel store cap."
+        # Whose cap, and spent apart from reserved (a reservation is not a charge): the cell's
+        # line; what to do follows in the full message.
+        short = (
+            f"{format_money(estimate)} more passes {whose} daily cap of {format_money(cap)}: "
+            f"{format_money(spent)} spent, {format_money(reserved)} reserved by calls in flight."
         )
         error = BudgetError(
-            message,
-            details=f"Refused before sending: {message} Nothing was sent.",
+            f"{short} Ask the team's admin to raise it (generect-excel store cap).",
+            details=f"Refused before sending, nothing was sent: {short}",
+            short=short,
         )
         error.estimate = estimate  # type: ignore[attr-defined]
         error.cap = cap  # type: ignore[attr-defined]

@@ -179,8 +179,8 @@ class PostgresStore(TeamBudgets, TeamHistory):
         unreachable = isinstance(cause, psycopg.OperationalError) or "timeout" in text
         if unreachable and ("connect" in text or "timeout" in text or "closed" in text):
             return StoreError(
-                "The team store is unreachable, so nothing was sent or charged: check the "
-                "PostgreSQL server or GENERECT_STORE_URL, then retry.",
+                "The team store is unreachable: nothing was sent or charged. Check the "
+                "PostgreSQL server or GENERECT_STORE_URL.",
                 details=details,
             )
         return StoreError(f"The team store failed while {what}: {cause}", details=details)

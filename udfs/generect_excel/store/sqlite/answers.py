@@ -95,6 +95,11 @@ class SQLiteAnswers(SQLiteJournal):
         with self._transaction("reading the register of owned leads", write=False) as conn:
             return register.owned_leads(conn, since, criteria_keys=criteria_keys)
 
+    def owned_among(self, base_url: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` the register already owns for ``base_url`` (enrich skips them)."""
+        with self._transaction("reading the register of owned leads", write=False) as conn:
+            return register._owned_among(conn, base_url, ids)
+
     def register_counts(self) -> dict[str, int]:
         """See :func:`generect_excel.store.sqlite.register.counts`."""
         with self._transaction("reading the register of owned leads", write=False) as conn:

@@ -61,6 +61,51 @@ def _rels_name(part: str) -> str:
     return str(path.parent / "_rels" / (path.name + ".rels"))
 
 
+# The first bytes of a file say what it is: an .xlsx is a zip ("PK"); Excel 97-2003's .xls is
+# an OLE compound file.
+_ZIP_MAGIC = b"PK"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
+
+
+def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
+    """The error for a file that cannot be opened as a workbook, in plain words: damaged (a zip
+    cut short or broken), an old .xls, or not a workbook at all. The Python exception's name
+    goes to ``details`` only: it tells a person nothing."""
+    path = Path(path)
+    if path.is_dir():
+        return WorkbookError(
+            f"{path} is a folder, not a workbook: give the path of an .xlsx or .xlsm file.",
+            details=f"{path}: {exc!r}",
+        )
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as read_exc:
+        return WorkbookError(
+            f"Cannot open {path}: {read_exc.strerror or read_exc}.", details=f"{path}: {exc!r}"
+        )
+    if path.suffix.lower() not in _WORKBOOK_SUFFIXES and zipfile.is_zipfile(path):
+        # openpyxl goes by the name: a workbook saved as "x.xls" or "x.csv" is refused.
+        message = (
+            f"{path.name} holds a workbook but its name ends in {path.suffix or 'nothing'}: "
+            f"rename it to {path.stem}.xlsx, then retry."
+        )
+    elif head.startswith(_OLE_MAGIC):
+        message = (
+            f"{path.name} is an old Excel 97-2003 (.xls) file: open it in Excel, save it as an "
+            "Excel Workbook (.xlsx), then retry."
+        )
+    elif head.startswith(_ZIP_MAGIC):
+        message = (
+            f"{path.name} is damaged (its contents are incomplete or broken): use a copy "
+            "that opens in Excel, or a backup."
+        )
+    else:
+        message = f"{path.name} is not an Excel workbook: give the path of an .xlsx or .xlsm file."
+    return WorkbookError(message, details=f"{path}: {exc!r}")
+
+
 class Package:
     """An .xlsx file's zip members, read once, and where its sheets live."""
 
@@ -70,10 +115,10 @@ class Package:
             with zipfile.ZipFile(self.path) as archive:
                 self.infos = archive.infolist()
                 self.data = {info.filename: archive.read(info.filename) for info in self.infos}
+        except FileNotFoundError:
+            raise WorkbookError(f"No such workbook: {self.path}") from None
         except (OSError, zipfile.BadZipFile) as exc:
-            raise WorkbookError(
-                f"Cannot read {self.path.name}: not an .xlsx file ({exc})."
-            ) from exc
+            raise unreadable_workbook(self.path, exc) from exc
         self.workbook_part = self._office_document()
         self._sheets: list[tuple[str, str]] | None = None
 
