@@ -143,7 +143,8 @@ class SQLiteConnections:
             pass  # another process created it between our check and our create
         except OSError as exc:
             raise StoreError(
-                f"Cannot create the local store ({exc.strerror or exc}). Check GENERECT_HOME.",
+                f"Cannot create the local store {self.path} ({exc.strerror or exc}): set "
+                "GENERECT_HOME to a folder you can write to.",
                 details=f"{self.path}: {exc}",
             ) from exc
         with self._connection("opening") as conn:
@@ -226,18 +227,28 @@ class SQLiteConnections:
     def _error(self, exc: sqlite3.Error, what: str) -> StoreError:
         text = str(exc).lower()
         details = f"{self.path} ({what}): {type(exc).__name__}: {exc}"
+        short = None
         if "locked" in text or "busy" in text:
             message = (
                 "The local Generect store is locked by another program. "
-                "Wait for it to finish, then retry."
+                f"Wait for it to finish, then retry. Store: {self.path}"
             )
         elif "not a database" in text or "malformed" in text or "corrupt" in text:
+            # The path in full: a newcomer does not know where GENERECT_HOME is.
             message = (
+                f"The local Generect store {self.path} is damaged: move it aside (it holds "
+                "your spend history), then retry; a new one is made."
+            )
+            short = (
                 f"The local Generect store is damaged: move {self.path.name} aside "
-                "(it holds your spend history), then retry."
+                "(in GENERECT_HOME), then retry."
             )
         elif "unable to open" in text or "readonly" in text or "read-only" in text:
-            message = "Cannot open the local Generect store: check GENERECT_HOME's permissions."
+            message = (
+                f"Cannot open the local Generect store {self.path}: check that its folder "
+                "exists and is writable, or set GENERECT_HOME to one that is."
+            )
+            short = "Cannot open the local Generect store: check GENERECT_HOME's permissions."
         else:
-            message = f"The local Generect store failed while {what}: {exc}"
-        return StoreError(message, details=details)
+            message = f"The local Generect store failed while {what}: {exc}. Store: {self.path}"
+        return StoreError(message, details=details, short=short)

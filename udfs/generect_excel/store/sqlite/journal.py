@@ -33,13 +33,19 @@ class SQLiteJournal(SQLiteRows):
             # Last resort: the log. Neither the entry nor the charge contains the key.
             log.error("UNSAVED GENERECT CHARGE (store and journal failed): %s", line)
             return StoreError(
-                f"Charged {format_money(amount)} but could not save the answer or its charge "
-                "(see the log).",
+                f"Charged {format_money(amount)} but could not save the answer or its charge: "
+                f"neither the store nor {self.journal_path} could be written "
+                f"({exc.strerror or exc}). Free disk space or fix GENERECT_HOME's permissions; "
+                "the charge is written in full to the error log.",
+                short=f"Charged {format_money(amount)} but could not save it: free disk space "
+                "or fix GENERECT_HOME's permissions.",
                 details=f"{cause.details}; journal {self.journal_path}: {exc}",
             )
         log.error("charge of $%s kept in %s: %s", amount, self.journal_path, cause.details)
         return StoreError(
             f"Charged {format_money(amount)}, but the store is unavailable: kept in "
+            f"{self.journal_path}, saved on the next start.",
+            short=f"Charged {format_money(amount)}, but the store is unavailable: kept in "
             f"{self.journal_path.name}, saved on the next start.",
             details=f"{cause.details}; journal: {self.journal_path}",
         )
@@ -53,12 +59,18 @@ class SQLiteJournal(SQLiteRows):
         except OSError as exc:
             log.error("UNSAVED GENERECT UNKNOWN OUTCOME (store and journal failed): %s", line)
             return StoreError(
-                "A call that may have been charged could not be recorded (see the log).",
+                "A call that may have been charged could not be recorded: neither the store nor "
+                f"{self.journal_path} could be written ({exc.strerror or exc}). Check the "
+                "balance before retrying; free disk space or fix GENERECT_HOME's permissions.",
+                short="A call that may have been charged could not be recorded: check the "
+                "balance before retrying.",
                 details=f"{cause.details}; journal {self.journal_path}: {exc}",
             )
         log.error("unknown outcome kept in %s: %s", self.journal_path, cause.details)
         return StoreError(
-            f"A call that may have been charged was kept in {self.journal_path.name}, "
+            f"A call that may have been charged was kept in {self.journal_path}, "
+            "saved on the next start.",
+            short=f"A call that may have been charged was kept in {self.journal_path.name}, "
             "saved on the next start.",
             details=f"{cause.details}; journal: {self.journal_path}",
         )
@@ -84,7 +96,8 @@ class SQLiteJournal(SQLiteRows):
             return 0
         except OSError as exc:
             raise StoreError(
-                "Cannot read the store's journal of unsaved charges.",
+                f"Cannot read the store's journal of unsaved charges {self.journal_path}: "
+                "check its permissions (it holds charges not yet in the ledger), then retry.",
                 details=f"{self.journal_path}: {exc}",
             ) from exc
         records: list[tuple[CacheEntry | UnknownOutcome, Charge | None]] = []
