@@ -26,13 +26,13 @@ from typing import Any
 
 import _support as S
 import httpx
-from generect_excel.store.register import lead_key
 
 from generect_excel import _constants as C
 from generect_excel.emails import run_email
 from generect_excel.engine import Engine
 from generect_excel.functions import run_search
 from generect_excel.picks import buy, run_preview
+from generect_excel.store.register import lead_key
 
 CRITERIA = [["Seniority", "C-Suite; VP"], ["Location", "United States"]]
 PREVIEW_ROWS = 500

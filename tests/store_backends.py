@@ -61,5 +61,44 @@ class SQLiteHarness:
         pass  # the file goes with the test's tmp_path
 
 
-# name -> how to make a harness for one test (given the test's tmp_path).
-BACKENDS: dict[str, Callable[[Path], Harness]] = {"sqlite": SQLiteHarness}
+class PostgresHarness:
+    """The team store (issue 15): a fresh database on the session's throw-away cluster
+    (conftest's ``postgres_url``); raw SQL goes through the store's own SQLite-to-PostgreSQL
+    translation, as the store's shared code does."""
+
+    name = "postgres"
+
+    def __init__(self, tmp_path: Path, url: str) -> None:
+        self.url = url
+        self.home = tmp_path / "home"
+        self._opened: list[StoreBackend] = []
+
+    def open(self) -> StoreBackend:
+        from generect_excel.store.postgres import PostgresStore
+
+        store = PostgresStore(self.url, analyst="ada", home=self.home)
+        self._opened.append(store)
+        return store
+
+    def sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        from generect_excel.store.postgres.dialect import _translate
+
+        text, order = _translate(statement)
+        values = list(params) if order is None else [params[i] for i in order]
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cursor = conn.execute(text, values)
+            return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+
+    def close(self) -> None:
+        for store in self._opened:
+            store.close()
+
+
+# name -> how to make a harness for one test (given the test's tmp_path; PostgreSQL's also
+# takes the URL of a fresh database, see conftest's store_backend).
+BACKENDS: dict[str, Callable[..., Harness]] = {
+    "postgres": PostgresHarness,
+    "sqlite": SQLiteHarness,
+}

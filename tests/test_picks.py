@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from generect_excel.store.register import lead_key
 
 from generect_excel import _constants as C
 from generect_excel.emails import NO_EMAIL, email_request, run_email
@@ -26,6 +25,7 @@ from generect_excel.picks import (
     preview_request,
     run_preview,
 )
+from generect_excel.store.register import lead_key
 from workbook_support import sandbox_settings
 
 LIVE = "live-key-picks"

@@ -118,6 +118,9 @@ ENV_HOME = "GENERECT_HOME"
 ENV_CONFIG_FILE = "GENERECT_CONFIG"
 KEYRING_SERVICE = "generect-excel"
 KEYRING_USERNAME = "api-key"
+# The team store (issue 15): its URL, and the keyring entry of its password when the URL has none.
+ENV_STORE_URL = "GENERECT_STORE_URL"
+KEYRING_STORE_PASSWORD = "store-password"
 
 # The local store (store/, engine.py). A writer waits this long for another writer (Excel,
 # the CLI, a scheduled refresh) before the store is reported as locked.

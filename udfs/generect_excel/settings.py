@@ -55,6 +55,8 @@ ENV_VARS: dict[str, str] = {
     "free_count_max_age": "GENERECT_FREE_COUNT_MAX_AGE",
     "confirm_above": "GENERECT_CONFIRM_ABOVE",
     "max_throttle_wait": "GENERECT_MAX_THROTTLE_WAIT",
+    "store_url": C.ENV_STORE_URL,
+    "analyst": "GENERECT_ANALYST",
 }
 
 
@@ -122,6 +124,11 @@ class Settings(BaseModel):
     # it fails; counted from its first 429.
     max_throttle_wait: float = Field(default=C.DEFAULT_MAX_THROTTLE_WAIT, ge=0, le=24 * 60)
     key_source: str = "none"  # where the key came from: init, env, config, keyring, none
+    # The team store (issue 15): a postgresql:// URL; None keeps the local SQLite file. Secret:
+    # it may hold the database password (else the keyring's, see store.postgres).
+    store_url: SecretStr | None = None
+    # Who this laptop's purchases are recorded for in the team store (default: the OS user).
+    analyst: str | None = None
     config_file: Path | None = None  # the config file read (or looked for), for messages
     # Environment variables spelt like GENERECT_API_KEY but not it ("GENERECT_APIKEY"): named
     # when no key is found, since they look set to whoever typed them.
@@ -148,6 +155,15 @@ class Settings(BaseModel):
             raise ValueError(f"base URL must look like https://host, got {value!r}")
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise ValueError("base URL must use https (plain http only for 127.0.0.1/localhost)")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql://user@host/database URL")
         return value
 
     @field_validator("home", mode="before")

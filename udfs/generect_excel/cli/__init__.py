@@ -28,6 +28,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = [
     "core",
     "spend",
+    "store",
     "reconcile",
     "leads",
     "companies",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from decimal import Decimal
 
 __all__ = ["register", "spend"]
 
@@ -70,6 +71,23 @@ def spend(args: argparse.Namespace) -> int:
         # Calls sent whose answer was lost: counted at their worst case, which may overstate.
         summary += f"; all time {estimated_note(estimated, unknown)}: check the balance"
     print(summary, file=sys.stderr if args.csv else sys.stdout)
+    team = getattr(engine.store, "spend_by_analyst", None)
+    if team is not None:  # the team store (issue 15): who spent what today, and the caps
+        from datetime import UTC, datetime
+
+        from ..ledger import period_bounds
+
+        since, until = period_bounds("today", datetime.now(UTC))
+        caps = engine.store.caps()  # type: ignore[attr-defined]
+        spent = team(since, until)
+        who = " · ".join(
+            f"{name or '?'} {format_money(amount)}"
+            + (f" of {format_money(caps[name])}" if name in caps else "")
+            for name, amount in sorted(spent.items())
+        )
+        cap = f" of the team's {format_money(caps['*'])} cap" if "*" in caps else ""
+        line = f"Team today {format_money(sum(spent.values(), Decimal(0)))}{cap}"
+        print(f"{line}: {who or 'nothing yet'}", file=sys.stderr if args.csv else sys.stdout)
     return EXIT_OK
 
 

@@ -55,9 +55,12 @@ if TYPE_CHECKING:
 def open_store(settings: Settings) -> StoreBackend:
     """The store ``settings`` name, opened: the one place that picks a backend.
 
-    Today that is always the SQLite file at ``settings.store_path``. Another backend (issue 15:
-    PostgreSQL, chosen by a ``postgresql://`` store URL in the settings) is a sibling module
-    implementing :class:`StoreBackend`, picked here from the settings; nothing else in the
-    package names a backend class.
+    The SQLite file at ``settings.store_path``, unless ``settings.store_url`` names the team's
+    PostgreSQL server (issue 15: :mod:`generect_excel.store.postgres`, a sibling module
+    implementing :class:`StoreBackend`); nothing else in the package names a backend class.
     """
+    if settings.store_url is not None:
+        from .postgres import open_team_store
+
+        return open_team_store(settings)
     return Store(settings.store_path)

@@ -1,0 +1,141 @@
+"""A throw-away PostgreSQL cluster for the tests, the benchmarks and a try-out on one machine.
+
+The team store (:mod:`generect_excel.store_postgres`) needs a real server. Nothing here assumes
+one is running: :class:`LocalPostgres` runs the distribution's ``initdb`` and ``pg_ctl`` (found
+on ``PATH`` or under ``/usr/lib/postgresql/*/bin``; ``.ci/run`` installs them) into a fresh
+folder, listens on 127.0.0.1 at a free port and on a Unix socket inside that folder, trusts
+local connections, and removes everything on :meth:`LocalPostgres.stop`.
+
+``initdb`` refuses to run as root, so under root (CI, containers) the cluster runs as the
+unprivileged ``postgres`` account that the distribution's package creates.
+
+Example::
+
+    with LocalPostgres() as server:
+        url = server.create_database("team")  # postgresql://postgres@127.0.0.1:PORT/team
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["LocalPostgres", "PostgresNotInstalledError", "find_bindir"]
+
+# The server's own settings: a throw-away cluster trades durability for speed (never do this
+# with the team's real server).
+_SERVER_OPTIONS = (
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    "-c max_connections=200 -c listen_addresses=127.0.0.1"
+)
+
+
+class PostgresNotInstalledError(RuntimeError):
+    """No ``initdb``/``pg_ctl`` on this machine: install PostgreSQL (``.ci/run`` does)."""
+
+
+def find_bindir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``: on PATH, else the newest Debian one."""
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("pg_ctl"):
+        return Path(on_path).parent
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalPostgres:
+    """One throw-away cluster: :meth:`start` it, :meth:`create_database` per test, :meth:`stop`."""
+
+    def __init__(self, *, user: str = "postgres") -> None:
+        bindir = find_bindir()
+        if bindir is None:
+            raise PostgresNotInstalledError(
+                "PostgreSQL is not installed: run `apt-get install postgresql` (or `.ci/run`)."
+            )
+        self.bindir = bindir
+        self.user = user  # the database superuser's name
+        self.port = _free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="generect-pg-"))
+        self.data = self.folder / "data"
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")  # created by the distribution's package
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+            self._run_as = ["runuser", "-u", "postgres", "--"]
+        self._databases = 0
+
+    def _pg(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self._run_as, str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr or done.stdout}")
+
+    def start(self) -> LocalPostgres:
+        """Create the cluster and start its server (a few seconds)."""
+        self._pg("initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8")
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-o",
+            f"{_SERVER_OPTIONS} -p {self.port} -k {self.folder}",
+            "start",
+        )
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        """The connection URL of ``database`` (TCP on 127.0.0.1, no password: trusted)."""
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database; returns its URL."""
+        import psycopg
+
+        self._databases += 1
+        name = name or f"test_{os.getpid()}_{self._databases}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server at once and delete the cluster."""
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> LocalPostgres:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
