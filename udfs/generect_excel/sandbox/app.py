@@ -29,11 +29,9 @@ When it is off, the application is the plain Starlette one: nothing is added to 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,9 +48,11 @@ from starlette.types import ASGIApp
 from .. import _constants as C
 from ..operations import OPERATIONS
 from ..settings import key_fingerprint
-from . import billing, leadops
+from . import leadops
 from .accounts import Accounts
-from .companies import company_page, company_row, matching_companies, validate_companies
+from .admin import _AdminMixin
+from .app_ops import INSUFFICIENT_FUNDS, MODE_HEADER, _OperationsMixin
+from .companies import company_row
 from .config import SandboxConfig
 from .faults import CHARGED_DROP, DELAY_FAULTS, Fault, FaultQueue, fault_for_key, parse_fault
 from .population import Population
@@ -65,7 +65,6 @@ from .wire import (
     ResponseObserver,
     _decode,
     _envelope,
-    _json_bytes,
     _JSONResponse,
     _leads_answer,
     _money,
@@ -79,8 +78,6 @@ __all__ = ["DropConnection", "ResponseObserver", "SandboxApp"]
 logger = logging.getLogger(__name__)
 
 TEST_BEHAVIOUR_HEADER = "X-Generect-Test-Behaviour"
-MODE_HEADER = "X-Generect-Mode"
-INSUFFICIENT_FUNDS = "Insufficient funds in the account."
 THROTTLED = "Request was throttled."
 _POLL = 0.05  # how often long waits look up (shutdown, released hangs, gone clients)
 # Database rows never change (each is a pure function of the seed and its number), so their
@@ -128,7 +125,7 @@ ENDPOINTS = tuple(
 LEAD_OPERATIONS = ("preview", "enrich", "email", "email_bulk", "email_job")
 
 
-class SandboxApp:
+class SandboxApp(_OperationsMixin, _AdminMixin):
     """The state behind one sandbox server, and its ASGI application (``.asgi``).
 
     ``observer`` (optional) sees every response sent (see the module docstring).
@@ -457,231 +454,3 @@ class SandboxApp:
         return _JSONResponse(
             {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
         )
-
-    def _charge(self, entry: dict[str, Any], path: str, amount: Decimal) -> bool:
-        """Debit ``amount`` for ``path`` (not in test mode); False when the balance is short."""
-        debited = Decimal("0")
-        if amount and not entry["test_mode"]:
-            operation = C.TRANSACTION_TYPES.get(path)
-            if not self.accounts.debit(entry["key"], amount, operation=operation):
-                return False
-            debited = amount
-        entry.update(amount_charged=_money(amount), debited=_money(debited))
-        return True
-
-    def _preview_free(self, fingerprint: str) -> bool:
-        """Preview is free once this month's spend reaches the published threshold."""
-        return self.accounts.snapshot(fingerprint).used_this_month >= C.PREVIEW_TIER_SPEND
-
-    def _serve_leadop(
-        self, endpoint: _Endpoint, request: Request, raw: bytes, entry: dict[str, Any]
-    ) -> Response:
-        """Preview, enrich by id, email find (one, bulk, job status): see :mod:`.leadops`."""
-        test_mode = entry["test_mode"]
-        headers = {MODE_HEADER: "test"} if test_mode else None
-        pop = self.population
-        if endpoint.kind == "email_job":
-            job = self.bulk_jobs.get(entry["key"], request.path_params.get("job_id", ""))
-            if job is None:
-                return self._error(404, "Job not found", test_mode)
-            job.reads += 1
-            done = job.reads >= 2  # the first read says "processing": clients must poll
-            if done and not job.debited:
-                if not self._charge(entry, endpoint.path, job.amount):
-                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
-                job.debited = True
-            meta = {
-                "job_id": job.job_id,
-                "status": "completed" if done else "processing",
-                "total": len(job.results),
-                "processed": len(job.results) if done else 0,
-                "amount_charged": _money(job.amount if done else Decimal("0")),
-                "error": None,
-            }
-            entry["rows"] = len(job.results) if done else 0
-            return _JSONResponse(
-                {"data": job.results if done else None, "meta": meta}, 200, headers
-            )
-        try:
-            body = _decode(raw)
-            if endpoint.kind == "email_bulk":
-                job = self.bulk_jobs.submit(pop, entry["key"], body)
-                meta = {
-                    "job_id": job.job_id,
-                    "status": "pending",
-                    "total": len(job.results),
-                    "processed": 0,
-                    "amount_charged": 0,
-                    "error": None,
-                }
-                return _JSONResponse({"data": None, "meta": meta}, 202, headers)
-            if endpoint.kind == "email":
-                data, amount = leadops.find_email(pop, body)
-                if not self._charge(entry, endpoint.path, amount):
-                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
-                entry["rows"] = 1 if data.get("valid_email") else 0
-                meta = {"amount_charged": _money(amount)}
-                return _JSONResponse({"data": data, "meta": meta}, 200, headers)
-            if endpoint.kind == "enrich":
-                row = leadops.enrich_lookup(pop, body)
-                amount = Decimal("0") if row is None else C.PRICE_ENRICH_DATABASE_LEAD
-                if not self._charge(entry, endpoint.path, amount):
-                    return self._error(402, INSUFFICIENT_FUNDS, test_mode)
-                entry["rows"] = 0 if row is None else 1
-                data = {} if row is None else leadops.full_profile(pop, row)
-                meta = {"amount_charged": _money(amount)}
-                return _JSONResponse({"data": data, "meta": meta}, 200, headers)
-            flat = leadops.preview_search_body(body)
-        except InvalidRequest as exc:
-            return self._error(400, exc.detail, test_mode)
-        self._searches += 1
-        shuffle = (
-            None if self.config.stable_order else self.config.seed * 1_000_003 + self._searches
-        )
-        result = run_search(pop, flat, "database", shuffle=shuffle)
-        price = Decimal("0") if self._preview_free(entry["key"]) else C.PRICE_PREVIEW_ROW
-        amount = price * len(result.row_ids)
-        if not self._charge(entry, endpoint.path, amount):
-            return self._error(402, INSUFFICIENT_FUNDS, test_mode)
-        entry.update(rows=len(result.row_ids), results_count=result.total)
-        rows = [leadops.masked_row(pop, i) for i in result.row_ids]
-        return _JSONResponse(
-            {"data": {"leads": rows}, "meta": {"amount_charged": _money(amount)}}, 200, headers
-        )
-
-    async def _serve_companies(
-        self, endpoint: _Endpoint, raw: bytes, entry: dict[str, Any]
-    ) -> Response:
-        """A company search or count (see :mod:`.companies`): checked, priced per company
-        returned (a count per request in realtime), debited, answered in the spec's shape."""
-        test_mode, fingerprint = entry["test_mode"], entry["key"]
-        mode = endpoint.mode or "database"
-        try:
-            body = validate_companies(_decode(raw), mode)
-        except InvalidRequest as exc:
-            return self._error(400, exc.detail, test_mode)
-        if mode == "realtime":
-            await self._sleep(self.config.realtime_latency)
-        pop = self.population
-        found = matching_companies(pop, body)
-        rows: list[dict[str, Any]] | None = None
-        if endpoint.kind == "company_count":
-            price = C.PRICE_REALTIME_COMPANY_COUNT if mode == "realtime" else C.PRICE_DATABASE_COUNT
-            amount = price
-        else:
-            rows = [company_row(pop, c) for c in company_page(found, body)]
-            price = C.PRICE_REALTIME_COMPANY if mode == "realtime" else C.PRICE_DATABASE_COMPANY
-            amount = price * len(rows)
-        debited = Decimal("0")
-        if amount and not test_mode:
-            operation = C.TRANSACTION_TYPES.get(endpoint.path)
-            if not self.accounts.debit(fingerprint, amount, operation=operation):
-                return self._error(402, INSUFFICIENT_FUNDS, test_mode)
-            debited = amount
-        entry.update(
-            rows=None if rows is None else len(rows),
-            results_count=len(found),
-            amount_charged=_money(amount),
-            debited=_money(debited),
-        )
-        data: dict[str, Any] = {"results_count": len(found)}
-        if rows is not None:
-            data = {"companies": rows, "results_count": len(found)}
-        headers = {MODE_HEADER: "test"} if test_mode else None
-        return _JSONResponse(
-            {"data": data, "meta": {"amount_charged": _money(amount)}}, 200, headers
-        )
-
-    def _render_database_row(self, i: int) -> bytes:
-        return _json_bytes(self.population.database_row(i))
-
-    def _account(self, fingerprint: str, test_mode: bool) -> Response:
-        account = self.accounts.snapshot(fingerprint)
-        data = {
-            "id": str(uuid.UUID(hex=fingerprint * 2)),
-            "email": "analyst@sandbox.example",
-            "name": "Sandbox Analyst",
-            "plan": "Sandbox",
-            "credits": {
-                "balance": _money(account.balance),
-                "used_this_month": _money(account.used_this_month),
-                "monthly_limit": _money(self.accounts.monthly_limit),
-            },
-            "preview_tier": account.used_this_month >= C.PREVIEW_TIER_SPEND,
-        }
-        headers = {MODE_HEADER: "test"} if test_mode else None
-        return _JSONResponse({"data": data}, 200, headers)
-
-    def _transactions(self, fingerprint: str, request: Request, test_mode: bool) -> Response:
-        page = billing.select(self.accounts.transactions(fingerprint), request.query_params)
-        headers = {MODE_HEADER: "test"} if test_mode else None
-        return _JSONResponse(
-            {"data": {"transactions": [billing.to_json(t) for t in page]}}, 200, headers
-        )
-
-    # ----------------------------------------------------------------- admin (loopback only)
-    @staticmethod
-    def _loopback(request: Request) -> bool:
-        host = request.client.host if request.client else ""
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
-
-    def _admin_guard(self, request: Request) -> Response | None:
-        if not self._loopback(request):
-            return _JSONResponse(_envelope(403, "The sandbox admin API is loopback-only."), 403)
-        return None
-
-    async def _admin_info(self, request: Request) -> Response:
-        if denied := self._admin_guard(request):
-            return denied
-        c = self.config
-        return _JSONResponse(
-            {
-                "sandbox": "generect-excel",
-                "seed": c.seed,
-                "leads": self.population.size,
-                "clean": self.population.clean,
-                "latency": c.latency,
-                "realtime_latency": c.realtime_latency,
-                "max_parallel": c.max_parallel,
-                "retry_after": c.retry_after,
-                "balance": _money(c.balance),
-                "pending_faults": self.faults.pending(),
-            }
-        )
-
-    async def _admin_faults(self, request: Request) -> Response:
-        if denied := self._admin_guard(request):
-            return denied
-        if request.method == "DELETE":
-            self.faults.clear()
-        elif request.method == "POST":
-            try:
-                payload = _decode(await request.body())
-                faults = payload["faults"] if isinstance(payload, dict) else payload
-                path = payload.get("path") if isinstance(payload, dict) else None
-                if not isinstance(faults, list) or not (path is None or isinstance(path, str)):
-                    raise TypeError
-                self.faults.push(faults, path=path)
-            except InvalidRequest as exc:
-                return _JSONResponse(_envelope(400, exc.detail), 400)
-            except (KeyError, TypeError):
-                return _JSONResponse(
-                    _envelope(400, 'Send {"faults": ["rate_limited", ...], "path": null}.'), 400
-                )
-            except ValueError as exc:
-                return _JSONResponse(_envelope(400, str(exc)), 400)
-        return _JSONResponse({"pending": self.faults.pending()})
-
-    async def _admin_log(self, request: Request) -> Response:
-        if denied := self._admin_guard(request):
-            return denied
-        return _JSONResponse({"entries": self.log.entries()})
-
-    async def _admin_reset(self, request: Request) -> Response:
-        if denied := self._admin_guard(request):
-            return denied
-        self.reset()
-        return _JSONResponse({"reset": True})

@@ -51,33 +51,43 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from ._constants import (
-    CELL_ERROR_PREFIX,
-    CELL_MESSAGE_MAX,
-    STORE_MEMO_ENTRIES,
-    TABLE_MEMO_CELLS,
-)
-from .criteria import criteria_from_block, with_paging
-from .errors import (
-    APIError,
-    CriteriaError,
-    GenerectError,
-    OutcomeUnknownError,
-    ProtocolError,
-    one_line,
-)
-from .ledger import PERIODS, Origin
-from .memo import BoundedMemo
-from .models import LeadSearchRequest, parse_mode
-from .ports import EngineAPI
-from .table import HeldTable, SearchInfo, checked_fields, kept_status_line, search_table
-from .vocab import allowed_values
-from .worksheet import WORKSHEET_FUNCTIONS
+from .._constants import CELL_ERROR_PREFIX, CELL_MESSAGE_MAX, STORE_MEMO_ENTRIES, TABLE_MEMO_CELLS
+from ..errors import APIError, GenerectError, OutcomeUnknownError, ProtocolError, one_line
+from ..ledger import Origin
+from ..memo import BoundedMemo
+from ..models import LeadSearchRequest
+from ..ports import EngineAPI
+from ..table import HeldTable, SearchInfo, kept_status_line, search_table
+from ..worksheet import WORKSHEET_FUNCTIONS
+
+# Re-exported: what moved to arguments.py and checks.py is still read here (the registry,
+# worksheet.py, looks its checks up in this module; companies.py imports the helpers).
+from .arguments import _REQUESTS as _REQUESTS
+from .arguments import DEFAULT_SEARCH_LIMIT as DEFAULT_SEARCH_LIMIT
+from .arguments import _block as _block
+from .arguments import _cells as _cells
+from .arguments import _count_value as _count_value
+from .arguments import _frozen as _frozen
+from .arguments import _memoized_request as _memoized_request
+from .arguments import _page_number as _page_number
+from .arguments import _parse_search as _parse_search
+from .arguments import request_for_count as request_for_count
+from .arguments import request_for_search as request_for_search
+from .arguments import scalar as scalar
+from .checks import _check_balance as _check_balance
+from .checks import _check_count as _check_count
+from .checks import _check_search as _check_search
+from .checks import _check_spend as _check_spend
+from .checks import _check_values as _check_values
+from .checks import _leads_criteria as _leads_criteria
+from .checks import _period as _period
+from .checks import _search_arguments as _search_arguments
+from .checks import _values as _values
 
 __all__ = [
     "DEFAULT_SEARCH_LIMIT",
@@ -102,10 +112,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# GENERECT_SEARCH's page size when neither the formula nor the criteria say: small, so a
-# half-built sheet never buys thousands of rows by accident.
-DEFAULT_SEARCH_LIMIT = 25
-
 # Every worksheet function, with its arguments in order (the public Excel signatures), as
 # the registry (worksheet.py) describes them.
 FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
@@ -114,10 +120,6 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
 
 UNEXPECTED_MESSAGE = "Unexpected error in Generect for Excel. Retry; if it persists, report it."
 
-# (function, arguments frozen with their types) -> the request they parse to.
-_REQUESTS: BoundedMemo[Any, LeadSearchRequest] = BoundedMemo(
-    STORE_MEMO_ENTRIES, 4 * STORE_MEMO_ENTRIES
-)
 # (id of the result, columns, status) -> (the result, its table): the result is kept so its id
 # cannot be reused by another object while the item lives.
 _TABLES: BoundedMemo[Any, tuple[Any, list[list[Any]]]] = BoundedMemo(
@@ -138,140 +140,6 @@ class Outcome:
     value: Any
     answer: Any = None
     failure: BaseException | None = None
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-def _cells(value: Any) -> Iterator[Any]:
-    """Every cell of a range, row by row (a bare value is one cell)."""
-    if isinstance(value, list | tuple):
-        for item in value:
-            yield from _cells(item)
-    else:
-        yield value
-
-
-def scalar(value: Any, name: str, *, blank_is_omitted: bool = True) -> Any:
-    """One value from an argument that may come as a 1x1 range (``[[v]]`` or ``[v]``).
-
-    Raises :class:`CriteriaError` when a range of several cells (or none) is given where one
-    value is expected. Blank text counts as empty (``None``) unless ``blank_is_omitted`` is
-    False.
-    """
-    if isinstance(value, list | tuple):
-        cells = list(_cells(value))
-        if len(cells) != 1:
-            # A reference is clipped to the sheet's used area: its count may not be the
-            # range's size, so the message does not quote it.
-            size = "a range of several cells" if cells else "an empty range"
-            raise CriteriaError(
-                f"{name}: expected one cell or value, got {size}. Point it at a single cell."
-            )
-        value = cells[0]
-    if blank_is_omitted and isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _page_number(value: Any, name: str, label: str) -> Any:
-    """``limit``/``offset``: one value; empty text is an error, not the default."""
-    value = scalar(value, name, blank_is_omitted=False)
-    if isinstance(value, str) and not value.strip():
-        raise CriteriaError(
-            f"{label}: empty text is not a number. Leave it out (or its cell empty) for the "
-            "default, or give a whole number."
-        )
-    return value
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable twin of an argument that keeps each value's type (``1.0``, ``1`` and
-    ``True`` are equal in Python, not in a criteria range). Raises TypeError when a value
-    cannot be hashed."""
-    if isinstance(value, list | tuple):
-        return (value.__class__, tuple([_frozen(item) for item in value]))
-    hash(value)
-    return (value.__class__, value)
-
-
-def _memoized_request(key: Any, parse: Any) -> LeadSearchRequest:
-    """``parse()``, or the request it gave for the same ``key`` last time."""
-    try:
-        frozen = _frozen(key)
-    except TypeError:  # an unhashable cell value: parse it every time
-        return parse()
-    request = _REQUESTS.get(frozen)
-    if request is None:
-        request = parse()
-        _REQUESTS.put(frozen, request)
-    return request
-
-
-def _block(criteria: Any) -> Any:
-    # A single cell or text arrives as a bare value; the criteria parser takes any shape.
-    if criteria is None:
-        raise CriteriaError(
-            "No criteria: give the range holding your filters as the first argument."
-        )
-    return criteria
-
-
-def request_for_count(
-    criteria: Any, mode: Any = None, *, origin: tuple[int, int] | None = None
-) -> LeadSearchRequest:
-    """The validated count request for a criteria block (raises CriteriaError; free).
-
-    ``origin``: the sheet row and column of the block's top left cell when the caller knows
-    them (the refresher does): problems then name the sheet's rows instead of the block's.
-    """
-    return _memoized_request(
-        ("count", criteria, mode, origin),
-        lambda: criteria_from_block(
-            _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
-        ),
-    )
-
-
-def request_for_search(
-    criteria: Any,
-    limit: Any = None,
-    offset: Any = None,
-    mode: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,
-) -> LeadSearchRequest:
-    """The validated search request: criteria, then the page (``limit``/``offset``).
-
-    An omitted limit keeps the criteria's own ``limit_by``, else :data:`DEFAULT_SEARCH_LIMIT`.
-    ``origin`` as for :func:`request_for_count`.
-    """
-    return _memoized_request(
-        ("search", criteria, limit, offset, mode, origin),
-        lambda: _parse_search(criteria, limit, offset, mode, origin),
-    )
-
-
-def _parse_search(
-    criteria: Any, limit: Any, offset: Any, mode: Any, origin: tuple[int, int] | None = None
-) -> LeadSearchRequest:
-    request = criteria_from_block(
-        _block(criteria), mode=parse_mode(scalar(mode, "mode")), origin=origin
-    )
-    limit = _page_number(limit, "limit", "Limit")
-    offset = _page_number(offset, "offset", "Offset")
-    if limit is None and request.body().get("limit_by") is None:
-        limit = DEFAULT_SEARCH_LIMIT
-    if limit is None and offset is None:
-        return request
-    return with_paging(request, limit=limit, offset=offset)
-
-
-def _count_value(answer: Any) -> int | str:
-    count = answer.result.results_count
-    if count is None:
-        raise ProtocolError("Generect's count answer had no results_count. Refresh later.")
-    return count
 
 
 # --------------------------------------------------------------------------- evaluations
@@ -314,92 +182,6 @@ def run_search(
         # A test key is never debited, whatever the answer's own header said.
         info = dataclasses.replace(info, test_mode=True)
     return Outcome(_table(answer.result, info, columns), answer)
-
-
-def _check_count(
-    criteria: Any,
-    mode: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,
-) -> LeadSearchRequest:
-    request = request_for_count(criteria, mode, origin=origin)
-    scalar(refresh, "refresh")
-    return request
-
-
-def _search_arguments(
-    criteria: Any,
-    limit: Any,
-    offset: Any,
-    fields: Any,
-    mode: Any,
-    refresh: Any,
-    *,
-    origin: tuple[int, int] | None = None,
-) -> tuple[LeadSearchRequest, list[str] | None]:
-    """The request and the columns; every argument checked before anything is bought."""
-    request = request_for_search(criteria, limit, offset, mode, origin=origin)
-    columns = checked_fields(fields)
-    scalar(refresh, "refresh")
-    return request, columns
-
-
-def _check_search(
-    criteria: Any,
-    limit: Any = None,
-    offset: Any = None,
-    fields: Any = None,
-    mode: Any = None,
-    refresh: Any = None,
-    *,
-    origin: tuple[int, int] | None = None,
-) -> LeadSearchRequest:
-    return _search_arguments(criteria, limit, offset, fields, mode, refresh, origin=origin)[0]
-
-
-def _period(period: Any) -> str:
-    value = scalar(period, "period")
-    text = "today" if value is None else str(value).strip().lower()
-    if text not in PERIODS:
-        raise CriteriaError(f'Period {value!r} is not valid: use "today", "month" or "all".')
-    return text
-
-
-def _values(field: Any) -> list[list[str]]:
-    name = scalar(field, "field")
-    if name is None:
-        raise CriteriaError('Name a field, for example =GENERECT_VALUES("seniorities").')
-    try:
-        values: Sequence[str] = allowed_values(str(name).strip())
-    except KeyError as exc:
-        raise CriteriaError(
-            str(exc.args[0]) if exc.args else f"No value list for {name!r}."
-        ) from None
-    return [[value] for value in values]
-
-
-def _check_spend(period: Any = None) -> None:
-    _period(period)
-
-
-def _check_balance() -> None:
-    return None
-
-
-def _check_values(field: Any = None) -> None:
-    _values(field)
-
-
-def _leads_criteria(criteria: Any = None) -> LeadSearchRequest | None:
-    """GENERECT_LEADS' optional criteria as a request (None: the whole register)."""
-    if criteria is None:
-        return None
-    try:
-        return criteria_from_block(criteria)
-    except CriteriaError:
-        # Realtime-only fields (keywords...): the same criteria read in realtime mode.
-        return criteria_from_block(criteria, mode="realtime")
 
 
 def check_arguments(
@@ -476,7 +258,7 @@ def _kept_search(
 ) -> Outcome | None:
     """The table stored earlier for this question, with a status line saying the refresh
     failed and why; None when the store holds none (or the "failure" is a pending fetch)."""
-    from .pending import FetchPendingError
+    from ..pending import FetchPendingError
 
     stored = getattr(engine, "stored", None)
     if isinstance(failure, FetchPendingError) or stored is None:
@@ -564,8 +346,8 @@ def evaluate_leads(engine: EngineAPI, criteria: Any = None) -> list[list[Any]]:
     """``=GENERECT_LEADS([criteria])``: the register of owned leads (every lead bought on this
     computer, once), a header row then one row per lead, oldest first; with ``criteria``, the
     leads bought by searches with those criteria (any page, either mode). Free, no network."""
-    from .store.register import OWNED_COLUMNS, owned_row
-    from .table import to_cell
+    from ..store.register import OWNED_COLUMNS, owned_row
+    from ..table import to_cell
 
     request = _leads_criteria(criteria)
     rows = [[to_cell(v) for v in owned_row(lead)] for lead in engine.owned_leads(request)]

@@ -67,11 +67,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import xlwings as xw
+
+from .recalc import EXCEL_BUSY_HRESULTS as EXCEL_BUSY_HRESULTS
+from .recalc import EXCEL_BUSY_RETRY_SECONDS as EXCEL_BUSY_RETRY_SECONDS
+from .recalc import XL_CALCULATION_MANUAL as XL_CALCULATION_MANUAL
+from .recalc import _com_ready as _com_ready
+from .recalc import _join_com as _join_com
+from .recalc import _recalculate as _recalculate
+from .recalc import _when_excel_listens as _when_excel_listens
 
 __all__ = [
     "GENERECT_BALANCE",
@@ -91,13 +98,6 @@ CRITERIA_DOC = (
     "The range holding your filters: labels (Job titles, Seniority, Location...) and their "
     "values, down or across."
 )
-
-# Excel's Application.Calculation for manual mode (xlCalculationManual): respected, no Calculate.
-XL_CALCULATION_MANUAL = -4135
-# COM errors meaning "Excel is busy (editing a cell, calculating, a dialog open); call later":
-# RPC_E_SERVERCALL_RETRYLATER, RPC_E_CALL_REJECTED, and Excel's VBA_E_IGNORE.
-EXCEL_BUSY_HRESULTS = frozenset({-2147417846, -2147418111, -2146777998})
-EXCEL_BUSY_RETRY_SECONDS = 120.0  # how long a landed fetch keeps asking a busy Excel
 
 
 # ----------------------------------------------------------------------------- the runtime
@@ -136,7 +136,7 @@ def _environment() -> Any:
 
 def _settings() -> Any:
     """``load_settings()``, or the same settings again when nothing they are read from changed."""
-    from .settings import config_file_path, load_settings
+    from ..settings import config_file_path, load_settings
 
     environment = _environment()
     kept = _Runtime.kept_settings
@@ -162,7 +162,7 @@ def _settings() -> Any:
 
 
 def _engine() -> Any:
-    from .engine import Engine
+    from ..engine import Engine
 
     settings = _settings()
     with _Runtime.lock:
@@ -173,7 +173,7 @@ def _engine() -> Any:
 
 def _background_engine(caller: Any) -> Any:
     """The engine for one billable call: slow calls that are not stored go to the background."""
-    from .pending import BackgroundEngine, PendingFetches
+    from ..pending import BackgroundEngine, PendingFetches
 
     engine = _engine()
     with _Runtime.lock:
@@ -186,7 +186,7 @@ def _background_engine(caller: Any) -> Any:
 
 def _origin(caller: Any) -> Any:
     """Workbook, sheet and cell of the calling formula, or None when Excel does not say."""
-    from .ledger import Origin
+    from ..ledger import Origin
 
     if caller is None:
         return None
@@ -200,66 +200,9 @@ def _origin(caller: Any) -> Any:
 
 
 def _error(exc: BaseException) -> str:
-    from .functions import cell_error
+    from ..functions import cell_error
 
     return cell_error(exc)
-
-
-# ----------------------------------------------------------------------------- Windows only
-
-
-_com_ready = threading.local()
-
-
-def _join_com() -> None:
-    """Make this thread a COM apartment once (like xlwings' own COM executor threads)."""
-    if getattr(_com_ready, "done", False):
-        return
-    try:
-        import pythoncom  # pywin32, always beside xlwings on Windows
-    except ImportError:  # the Excel contract harness on Linux: its fakes need no apartment
-        pythoncom = None
-    if pythoncom is not None:
-        pythoncom.CoInitialize()
-    _com_ready.done = True
-
-
-def _when_excel_listens(
-    call: Callable[[], Any], sleep: Callable[[float], None] = time.sleep
-) -> Any:
-    """Run a COM call, retrying while Excel answers "busy" (a cell being edited, a dialog)."""
-    deadline = time.monotonic() + EXCEL_BUSY_RETRY_SECONDS
-    pause = 0.05
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            busy = getattr(exc, "hresult", None) in EXCEL_BUSY_HRESULTS
-            if not busy or time.monotonic() > deadline:
-                raise
-        sleep(pause)
-        pause = min(pause * 2, 2.0)
-
-
-def _recalculate(cells: Sequence[Any]) -> None:
-    """Ask Excel to recalculate the cells whose background fetch has landed.
-
-    Runs on a fetch worker thread, never on Excel's calculation thread. ``cells`` are the
-    callers (xlwings ComRanges, marshalled for use from this thread, each usable once): each is
-    marked dirty, then the application calculates (dirty cells and their dependents), unless
-    calculation is manual, where the answer shows at the next F9. Windows-only, and on the
-    manual checklist.
-    """
-    if not cells:
-        return
-    _join_com()
-    application = None
-    for cell in cells:
-        api = cell.api
-        _when_excel_listens(api.Dirty)
-        application = api.Application
-    if application is not None and application.Calculation != XL_CALCULATION_MANUAL:
-        _when_excel_listens(application.Calculate)
 
 
 # ----------------------------------------------------------------------------- the functions
@@ -268,7 +211,7 @@ def _recalculate(cells: Sequence[Any]) -> None:
 def _worksheet_function(name: str) -> Callable[[Any], Any]:
     """xlwings' ``func`` decorator with the options the registry gives ``name``: volatile, and
     whether it may run while the function wizard is open (worksheet.py)."""
-    from .worksheet import WORKSHEET_FUNCTIONS
+    from ..worksheet import WORKSHEET_FUNCTIONS
 
     described = WORKSHEET_FUNCTIONS[name]
     return xw.func(
@@ -295,7 +238,7 @@ def _worksheet_function(name: str) -> Callable[[Any], Any]:
 def GENERECT_COUNT(criteria, mode=None, refresh=None, caller=None):
     """How many leads match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused: recalculating costs nothing."""
     try:
-        from .functions import evaluate_count
+        from ..functions import evaluate_count
 
         return evaluate_count(_background_engine(caller), criteria, mode, refresh, _origin(caller))
     except Exception as exc:
@@ -337,7 +280,7 @@ def GENERECT_SEARCH(
 ):
     """Spills matching leads: a status row (matches, rows, charge, when fetched), a header row, one row per lead. Billed per row once; recalculating reuses the stored answer. =DROP(A1#,1) gives a clean table."""
     try:
-        from .functions import evaluate_search
+        from ..functions import evaluate_search
 
         engine = _background_engine(caller)
         return evaluate_search(
@@ -382,7 +325,7 @@ def GENERECT_COMPANIES(
 ):
     """Spills matching companies (an account list): a status row, a header row, one row per company. Billed per company once; recalculating reuses the stored answer."""
     try:
-        from .companies import evaluate_companies
+        from ..companies import evaluate_companies
 
         engine = _background_engine(caller)
         return evaluate_companies(
@@ -411,7 +354,7 @@ def GENERECT_COMPANIES(
 def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
     """How many companies match the criteria. Database counts are free; realtime counts cost per request. Stored answers are reused."""
     try:
-        from .companies import evaluate_company_count
+        from ..companies import evaluate_company_count
 
         return evaluate_company_count(
             _background_engine(caller), criteria, mode, refresh, _origin(caller)
@@ -425,7 +368,7 @@ def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
 def GENERECT_SPEND(period=None):
     """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
     try:
-        from .functions import evaluate_spend
+        from ..functions import evaluate_spend
 
         return evaluate_spend(_engine(), period)
     except Exception as exc:
@@ -436,7 +379,7 @@ def GENERECT_SPEND(period=None):
 def GENERECT_BALANCE():
     """The Generect account's balance in USD (a free call, kept for a minute). Recalculate with Ctrl+Alt+F9."""
     try:
-        from .functions import evaluate_balance
+        from ..functions import evaluate_balance
 
         return evaluate_balance(_engine())
     except Exception as exc:
@@ -452,7 +395,7 @@ def GENERECT_BALANCE():
 def GENERECT_VALUES(field):
     """Spills the values a field accepts, down one column: use it as the source of a drop-down list (Data Validation, =A1#). Free, no network."""
     try:
-        from .functions import evaluate_values
+        from ..functions import evaluate_values
 
         return evaluate_values(field)
     except Exception as exc:
@@ -469,7 +412,7 @@ def GENERECT_VALUES(field):
 def GENERECT_LEADS(criteria=None):
     """Spills the leads you own: every lead bought on this computer, once, with when it was first bought, what it cost and the workbook and cell that bought it. Free, no network. Updates at every recalculation."""
     try:
-        from .functions import evaluate_leads
+        from ..functions import evaluate_leads
 
         return evaluate_leads(_engine(), criteria)
     except Exception as exc:
@@ -478,7 +421,7 @@ def GENERECT_LEADS(criteria=None):
 
 def _evaluated(name: str, args: dict[str, Any], caller: Any) -> Any:
     """``name``'s value for ``args`` through the registry (issue 14's functions)."""
-    from .functions import evaluate
+    from ..functions import evaluate
 
     return evaluate(name, _engine(), args, _origin(caller)).value
 
