@@ -122,7 +122,7 @@ KEYRING_USERNAME = "api-key"
 ENV_STORE_URL = "GENERECT_STORE_URL"
 KEYRING_STORE_PASSWORD = "store-password"
 
-# The local store (store/, engine.py). A writer waits this long for another writer (Excel,
+# The local store (store/, engine/). A writer waits this long for another writer (Excel,
 # the CLI, a scheduled refresh) before the store is reported as locked.
 STORE_BUSY_TIMEOUT = 5.0
 # After the API has answered (and so may have charged), saving the answer is retried this long
