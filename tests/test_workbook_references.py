@@ -148,6 +148,7 @@ def _kinds_book(tmp_path: Path) -> Path:
     ws["A4"], ws["B4"] = "Size", 2.5
     ws["A5"] = "ERR"
     ws["A6"] = "TEXT"
+    ws["A7"], ws["B7"] = "  padded  ", ""  # inline strings, kept as they are
     ws["D1"] = "Merged"
     ws.merge_cells("D1:E2")
     ws["G9"].number_format = "0.00"  # a styled empty cell: part of the used area
@@ -183,13 +184,14 @@ def test_values_are_what_openpyxl_reads(tmp_path: Path) -> None:
 
 def test_kinds_of_values(tmp_path: Path) -> None:
     reader = WorkbookReader(_kinds_book(tmp_path))
-    assert reader.resolve(_arg("A1:B6"), "Kinds") == [
+    assert reader.resolve(_arg("A1:B7"), "Kinds") == [
         ["Founded after", datetime(2020, 5, 17)],
         ["At", time(9, 30)],
         ["Flag", True],
         ["Size", 2.5],
         ["#N/A", None],
         ["=GENERECT_COUNT(A1:B2)", None],
+        ["  padded  ", None],
     ]
     assert reader.resolve(_arg("D1:E2"), "Kinds") == [["Merged", None], [None, None]]
     assert list(reader.formula_cells()) == []  # A6 holds text, not a formula

@@ -26,7 +26,12 @@ from typing import Any
 
 from lxml import etree
 from openpyxl import load_workbook
-from openpyxl.utils.cell import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.utils.cell import (
+    column_index_from_string,
+    coordinate_to_tuple,
+    get_column_letter,
+    range_boundaries,
+)
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -78,10 +83,33 @@ class _CellParser(WorkSheetParser):
     (shared formulas translated to the cell, as openpyxl does when it reads formulas)."""
 
     def parse_cell(self, element: Any) -> dict[str, Any]:
+        text = _plain_inline_string(element)
+        if text is not None:  # openpyxl's rich-text model is slow for a plain string
+            row, column = coordinate_to_tuple(element.get("r"))
+            self.col_counter = column
+            style = element.get("s", 0)
+            return {
+                "row": row,
+                "column": column,
+                "value": text,
+                "data_type": "s",
+                "style_id": int(style) if style else 0,
+            }
         cell: dict[str, Any] = super().parse_cell(element)
         if element.find(FORMULA_TAG) is not None:
             cell["formula"] = self.parse_formula(element)
         return cell
+
+
+def _plain_inline_string(element: Any) -> str | None:
+    """The text of ``<c r=".." t="inlineStr"><is><t>text</t></is></c>`` (openpyxl writes
+    every string so), or None for any other cell (a formula, rich text, no r="...")."""
+    if element.get("t") != "inlineStr" or len(element) != 1 or not element.get("r"):
+        return None
+    string = element[0]
+    if string.tag != _INLINE_STRING or len(string) != 1 or string[0].tag != _TEXT:
+        return None
+    return str(string[0].text or "")
 
 
 class SheetIndex:
@@ -203,6 +231,8 @@ _NO_CELLS: dict[int, Any] = {}
 _ROW = f"{{{SHEET_MAIN_NS}}}row"
 _MERGE_CELL = f"{{{SHEET_MAIN_NS}}}mergeCell"
 _HYPERLINK = f"{{{SHEET_MAIN_NS}}}hyperlink"
+_INLINE_STRING = f"{{{SHEET_MAIN_NS}}}is"
+_TEXT = f"{{{SHEET_MAIN_NS}}}t"
 
 
 def _row_number(text: str | None, previous: int) -> int:
