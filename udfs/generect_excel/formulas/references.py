@@ -1,14 +1,17 @@
 """Read a workbook file the way the worksheet functions would see it (openpyxl, read only).
 
-:func:`read_workbook` streams the file once (openpyxl's read-only mode and its own sheet
-parser, one row at a time) into a compact :class:`WorkbookIndex`: per sheet, the saved value
-of every non-empty cell (a criteria cell that is itself a formula, such as ``=B3`` or
-``=TODAY()``, is read as its saved value, exactly what Excel would hand the function), every
-formula's text, the used area, and the defined names by lower-case name. Values are read as
-openpyxl reads them with ``data_only=True`` (dates by number format, booleans, errors, shared
-and inline strings), and nothing else is kept: no cell objects, no second copy of a sheet.
-Reading a range then costs the cells of the range, a name one dictionary look-up. Nothing
-here writes: the refresher patches the file's XML itself (see :mod:`.xlsxpatch`).
+:func:`read_workbook` streams the file once (lxml's ``iterparse``, one row at a time; the
+workbook parts through openpyxl's read-only mode) into a :class:`WorkbookIndex`: per sheet,
+every formula's text, the used area, the defined names by lower-case name, and the rows
+themselves: a row holding a formula is decoded as it is read, any other row is kept as its
+own XML text and decoded when a range first asks for it. Cells are decoded by openpyxl's own
+cell reader with ``data_only=True`` (dates by number format, booleans, errors, shared and
+inline strings): a criteria cell that is itself a formula, such as ``=B3`` or ``=TODAY()``,
+is read as its saved value, exactly what Excel would hand the function. So reading a range
+costs the rows of the range, a name one dictionary look-up, and planning a workbook decodes
+its formulas and the cells their arguments name, not the tables they spilled; no cell
+objects are built and no second copy of a sheet is held. Nothing here writes: the refresher
+patches the file's XML itself (see :mod:`.xlsxpatch`).
 
 Arguments become what xlwings would pass: a range -> a list of rows (``[[v]]`` for one cell),
 a literal -> its value, an array constant -> its rows, an omitted argument -> ``None``. A
@@ -121,7 +124,8 @@ class SheetIndex:
     a workbook thus decodes the formulas and the cells their arguments name, not the tables
     they spilled. ``max_row``/``max_column`` are the used area as openpyxl counts it (every
     cell element, merged ranges, hyperlinks; 1 for an empty sheet); ``names`` the
-    sheet-scope defined names (lower-case name -> the text they refer to).
+    sheet-scope defined names (lower-case name -> the text they refer to). Reading a row
+    decodes it in place: one thread at a time (the plan step reads in order).
     """
 
     def __init__(self, title: str, parser: _CellParser) -> None:
