@@ -5,6 +5,7 @@ in :mod:`generect_excel.models`."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -413,6 +414,7 @@ boolean filter counts when it is True."""
 _ORDERED_FIELDS = frozenset({"personas"})
 
 
+@functools.cache  # a handful of annotations, asked for every field of every request built
 def _is_list_field(annotation: Any) -> bool:
     """``list[X] | None`` -> True (personas, a list of lists, is handled by its own validator)."""
     return any(typing.get_origin(arg) is list for arg in typing.get_args(annotation))

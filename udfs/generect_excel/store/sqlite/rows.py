@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ...ledger import Charge
 from ..records import CacheEntry, UnknownOutcome, _parse_ts, _ts
 from .connection import SQLiteConnections
@@ -41,7 +43,13 @@ class SQLiteRows(SQLiteConnections):
         kept = self._memo.get(key)
         if kept is not None and kept[0] == text:
             return kept[1]
-        answer: dict[str, Any] = json.loads(text)
+        answer: dict[str, Any]
+        try:
+            # orjson: a third of json.loads' time, the same values (a recalculation of a
+            # search from the store is mostly this decode: ~80 fields per lead row).
+            answer = orjson.loads(text)
+        except orjson.JSONDecodeError:  # what only json reads (NaN from a lenient API answer)
+            answer = json.loads(text)
         self._memo.put(key, (text, answer), weight=len(text))
         return answer
 
