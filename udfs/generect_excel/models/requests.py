@@ -152,8 +152,8 @@ class LeadSearchRequest(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _lists_and_text(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields[str(info.field_name)]  # "*": always a field's validator
-        if info.field_name != "personas" and _is_list_field(field.annotation):
+        # "*": always a field's validator
+        if info.field_name != "personas" and _takes_list(cls, str(info.field_name)):
             return _as_list(value)
         if isinstance(value, str):
             return value.strip() or None
@@ -414,7 +414,11 @@ boolean filter counts when it is True."""
 _ORDERED_FIELDS = frozenset({"personas"})
 
 
-@functools.cache  # a handful of annotations, asked for every field of every request built
+@functools.cache  # asked for every field of every request built; the answer never changes
+def _takes_list(cls: type[BaseModel], name: str) -> bool:
+    return _is_list_field(cls.model_fields[name].annotation)
+
+
 def _is_list_field(annotation: Any) -> bool:
     """``list[X] | None`` -> True (personas, a list of lists, is handled by its own validator)."""
     return any(typing.get_origin(arg) is list for arg in typing.get_args(annotation))
