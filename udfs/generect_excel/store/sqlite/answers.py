@@ -21,6 +21,8 @@ from . import register
 from .journal import SQLiteJournal
 from .rows import SQLiteRows
 
+_READ_COLUMNS = SQLiteRows._read_columns("c")
+
 
 class SQLiteAnswers(SQLiteJournal):
     """Reads and one-transaction writes of answers and doubts."""
@@ -154,7 +156,7 @@ class SQLiteAnswers(SQLiteJournal):
     # key's unknown outcome joined on (each a primary-key probe; NULLs where there is none).
     _FIND = (
         "SELECT "
-        + ", ".join(f"c.{column.strip()}" for column in SQLiteRows._ENTRY_COLUMNS.split(","))
+        + _READ_COLUMNS
         + ", m.token, m.failed_at, u.token, u.at, u.error, u.amount, u.charge_id"
         " FROM (SELECT ?2 AS key) AS q"
         " LEFT JOIN cache AS c ON c.key = q.key"
@@ -212,7 +214,7 @@ class SQLiteAnswers(SQLiteJournal):
         values = ", ".join(["(?, ?, ?)"] * size)
         return (
             f"WITH q(i, key, origin) AS (VALUES {values}) SELECT q.i, "
-            + ", ".join(f"c.{column.strip()}" for column in SQLiteRows._ENTRY_COLUMNS.split(","))
+            + _READ_COLUMNS
             + ", m.token, m.failed_at, u.token, u.at, u.error, u.amount, u.charge_id"
             " FROM q"
             " LEFT JOIN cache AS c ON c.key = q.key"
