@@ -86,6 +86,7 @@ from .. import _constants as C
 from .. import budget
 from ..errors import GenerectError, OutcomeUnknownError, ProtocolError
 from ..ledger import LedgerEntry, Origin, period_bounds
+from ..operations import operation
 from ..responses import Account
 from ..store import Found
 from . import keys
@@ -211,15 +212,20 @@ class Engine(_FetchMixin):
 
         ``cached``: whether it is, when the caller has just read the store (e.g. with
         :meth:`cached_many`); the store is then not read again."""
-        call = self._call(kind, request, None, None)
         if cached is None:
+            call = self._call(kind, request, None, None)
             entry, _ = self.store.lookup(call.key, "")
             cached = entry is not None and self._usable(call, entry, None)
+            mode, endpoint, body = call.mode, call.endpoint, call.body
+        else:  # no store read, so no cache key to hash (the dry run prices thousands)
+            mode = str(request.mode)
+            endpoint = operation(kind, mode)
+            body = request.body()
         return budget.Estimate(
             kind=kind,
-            mode=call.mode,
-            amount=call.endpoint.estimate(call.body),
-            rows=call.endpoint.rows(call.body),
+            mode=mode,
+            amount=endpoint.estimate(body),
+            rows=endpoint.rows(body),
             cached=cached,
             test_mode=self.settings.test_mode_key,
         )
