@@ -357,7 +357,8 @@ def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
         return
     results: dict[tuple[str, str], Any] = {}
     size = max(1, min(engine.settings.max_parallel, len(counts)))
-    with ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-quote") as pool:
+    pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-quote")
+    try:
         futures = {
             pool.submit(engine.count, request, origin=origins[key]): key
             for key, request in counts.items()
@@ -367,6 +368,8 @@ def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
                 results[futures[future]] = future.result().result.results_count
             except GenerectError:
                 continue
+    finally:  # Ctrl+C: the counts not yet sent are dropped, not waited for
+        pool.shutdown(wait=True, cancel_futures=True)
     for query in queries:
         count = results.get(wanted.get(id(query), ("", "")))
         if isinstance(count, int) and query.likely is not None:
