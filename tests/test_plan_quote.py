@@ -13,6 +13,7 @@ from openpyxl import Workbook
 
 from generect_excel import _constants as C
 from generect_excel.engine import Engine
+from generect_excel.formulas.plan import run_plan
 from generect_excel.store import Found, SQLiteStore
 from generect_excel.workbook.refresher import plan_refresh, quote_plan, refresh_workbook
 from workbook_support import sandbox_settings, save
@@ -115,3 +116,36 @@ def test_a_warm_quote_reads_the_store_once_for_the_whole_workbook(sandbox, tmp_p
     assert (quote.new, quote.cached, quote.worst_case) == (0, 10, Decimal(0))
     assert all(line.endswith("from the store") for line in quote.lines)
     assert len(sandbox.log_entries()) == sent  # stored answers: nothing asked, not even counts
+
+
+class DecodeCountingStore(SQLiteStore):
+    """The SQLite store, counting the stored answers it parses (its memo's misses)."""
+
+    parses = 0
+
+    def _decode(self, key: str, text: str | bytes) -> dict:
+        kept = self._memo.get(key)
+        if kept is None or kept[0] != text:
+            self.parses += 1
+        return super()._decode(key, text)
+
+
+def test_a_warm_refresh_reads_each_stored_answer_once_however_far_apart_its_cells(
+    sandbox, tmp_path: Path, monkeypatch
+) -> None:
+    # Memos smaller than the workbook's distinct requests, as thousands of formulas make them:
+    # the calls of one request still share one parse, for they run together.
+    monkeypatch.setattr(C, "STORE_MEMO_ENTRIES", 2)
+    book = _book(tmp_path)  # 9 distinct searches, D1 asked again in H1 (8 others between)
+    settings = sandbox_settings(sandbox, tmp_path / "home", "test_run")
+    plan = plan_refresh(book)
+    run_plan(plan, Engine(settings), workers=1)  # cold: every answer bought and stored
+    assert all(q.error is None for q in plan.queries)
+    store = DecodeCountingStore(settings.home / "store.sqlite3")
+    plan = plan_refresh(book)
+    sent = len(sandbox.log_entries())
+    run_plan(plan, Engine(settings, store=store), workers=1)
+    assert all(q.outcome is not None and q.outcome.answer.from_cache for q in plan.queries)
+    assert store.parses == 9 and len(sandbox.log_entries()) == sent
+    d1, h1 = (next(q for q in plan.queries if q.where == w) for w in ("Leads!D1", "Leads!H1"))
+    assert h1.outcome.value == d1.outcome.value

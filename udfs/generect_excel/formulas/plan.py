@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -407,29 +406,52 @@ def run_plan(
 
     A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
     the background threads and land in the store: nothing bought is lost).
+
+    Calls of the same request (pages repeated across sheets, the same question in two cells)
+    run one after another in one task: each is still evaluated in full for its own cell, but
+    the second finds the first's decoded, validated answer in the memos, which a workbook of
+    thousands of distinct requests would otherwise have pushed out in between.
     """
     todo = plan.runnable
     total = len(todo)
     done = 0
-    lock = threading.Lock()
     size = max(1, min(workers or engine.settings.max_parallel, total or 1))
     last = [q for q in todo if q.function in AFTER_PURCHASES]
     first = [q for q in todo if q.function not in AFTER_PURCHASES]
     pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-refresh")
     try:
         for batch in (first, last):
-            futures = {pool.submit(_evaluate, engine, query): query for query in batch}
+            futures = [pool.submit(_evaluate_group, engine, group) for group in _groups(batch)]
             for future in as_completed(futures):
-                query = futures[future]
-                try:
-                    query.outcome = future.result()
-                except Exception as exc:  # shown in its cell, like the worksheet function
-                    query.error = exc
-                else:  # failed, showing what the store held: a failure all the same
-                    query.error = query.outcome.failure
-                with lock:
+                for _ in future.result():  # one step per call, as each cell is done
                     done += 1
-                if progress is not None:
-                    progress(done, total)
+                    if progress is not None:
+                        progress(done, total)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _groups(queries: list[Query]) -> list[list[Query]]:
+    """``queries`` with the calls of one request together, in order of first appearance."""
+    groups: dict[Any, list[Query]] = {}
+    for query in queries:
+        key: Any = id(query)
+        if query.kind is not None and query.request is not None:
+            try:
+                key = _request_key(query)
+            except (GenerectError, AttributeError):  # evaluated alone: it fails there
+                key = id(query)
+        groups.setdefault(key, []).append(query)
+    return list(groups.values())
+
+
+def _evaluate_group(engine: EngineAPI, group: list[Query]) -> list[Query]:
+    """Evaluate each query of ``group`` in turn; each gets its outcome or error."""
+    for query in group:
+        try:
+            query.outcome = _evaluate(engine, query)
+        except Exception as exc:  # shown in its cell, like the worksheet function
+            query.error = exc
+        else:  # failed, showing what the store held: a failure all the same
+            query.error = query.outcome.failure
+    return group
