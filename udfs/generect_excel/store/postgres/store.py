@@ -71,7 +71,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
         # Messages and the journal's name; no file lives here but the journal.
         self.path = Path(home).expanduser() / "team-store"
         self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
-        self._memo: BoundedMemo[str, tuple[str, dict[str, Any]]] = BoundedMemo(
+        self._memo: BoundedMemo[str, tuple[str | bytes, dict[str, Any]]] = BoundedMemo(
             C.STORE_MEMO_ENTRIES, C.STORE_MEMO_CHARS
         )
         self._lock = threading.Lock()
