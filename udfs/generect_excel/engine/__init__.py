@@ -31,7 +31,8 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
 at fetch time from the register (:meth:`Engine._wire`): pages of the same criteria exclude
 each other's leads (``exclude_ids``, with ``offset_by`` reduced by the earlier pages' leads), and
 "New leads only" excludes the register's most recent leads. Searches of one criteria family
-fetch one at a time in a process, so parallel pages cannot buy the same leads.
+fetch one at a time, in a process (a lock) and across the processes and machines sharing the
+store (a claim in it), so parallel pages cannot buy the same leads.
 
 **Unknown outcomes.** A billable call that was sent and whose answer was lost
 (:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or

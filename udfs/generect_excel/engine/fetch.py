@@ -124,7 +124,7 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
         if not call.endpoint.register:  # only searches that buy leads page through the register
             return self._fetch_and_save_locked(call, owner, None, marked)
         family = self._criteria_key(call)
-        with self._family_lock(family):
+        with self._family_turn(family, self._claim_ttl(call)):
             return self._fetch_and_save_locked(call, owner, family, marked)
 
     def _fetch_and_save_locked(
