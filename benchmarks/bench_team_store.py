@@ -2,7 +2,8 @@
 coalescing.
 
 Both run against the sandbox on 127.0.0.1 and a throw-away PostgreSQL cluster started here
-(``generect_excel.sandbox.postgres``: the distribution's initdb/pg_ctl, loopback TCP).
+(``generect_excel.sandbox.postgres``: the system's initdb/pg_ctl, else the pgserver wheel's;
+loopback TCP). Also figure 10 of ``benchmarks/run.py``.
 
 1. Recalculation per call: the worksheet function ``GENERECT_SEARCH`` (settings read from the
    environment, as in Excel) on answers already stored, first with the SQLite file (figure 1's
@@ -168,7 +169,15 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             value=max(api_calls),
         ),
     ]
-    return {"rows": rows}
+    return {
+        "sqlite_ms": sqlite_ms,
+        "postgres_ms": team_ms,
+        "calls": calls,
+        "processes": PROCESSES,
+        "api_calls_per_run": api_calls,
+        "ratios": ratios,
+        "rows": rows,
+    }
 
 
 if __name__ == "__main__":
