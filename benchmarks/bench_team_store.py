@@ -13,9 +13,10 @@ loopback TCP). Also figure 10 of ``benchmarks/run.py``.
    PostgreSQL), ask the same cold question at once of a sandbox answering after 250 ms. The
    figure is the number of API calls (must be 1) and the time from the start signal to the last
    answer, as a ratio of one cold call alone timed the same way (a process of its own). The
-   ratio has no target: a process waiting on another's claim polls the store with a growing
-   pause (``INFLIGHT_POLL_INTERVAL`` 50 ms, x1.5, up to 0.5 s), the same mechanism as with
-   SQLite, so it sees the answer up to a pause after it is stored.
+   ratio has no target: a process waiting on another's claim looks again after a growing
+   pause (``INFLIGHT_POLL_INTERVAL`` 50 ms, x1.5, up to 0.5 s), woken early by the server's
+   notification that the claim went (LISTEN/NOTIFY), so it sees the answer about a round trip
+   after it is stored; what remains is 8 interpreters starting their calls on 2 cores.
 
     python benchmarks/bench_team_store.py            # 100 distinct requests, 500 calls, 3 runs
     python benchmarks/bench_team_store.py --quick    # 20 distinct requests, 100 calls, 1 run

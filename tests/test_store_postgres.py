@@ -365,6 +365,34 @@ def test_migrations_are_recorded_safe_to_rerun_and_a_newer_schema_is_refused(
     assert "newer generect-excel" in str(info.value)
 
 
+def test_a_waiter_is_woken_when_another_laptop_s_claim_goes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # Waiting on another laptop's claim ends when the server says the claim went (LISTEN/
+    # NOTIFY), not at the end of the poll's pause; a claim still held waits the pause out.
+    from concurrent.futures import ThreadPoolExecutor
+
+    ana, ben = team_store(postgres_url, tmp_path, "ana"), team_store(postgres_url, tmp_path, "ben")
+    never = lambda entry: False  # noqa: E731
+    holder = "another-laptop|4242|abc"  # another machine's claim: only its expiry would tell
+    for key in ("saved", "released"):
+        assert ana.claim(key, holder, ttl=600, is_fresh=never).state == "claimed"
+    assert ben.wait_for_release("saved", 0.2) is False  # held: the full pause
+    with ThreadPoolExecutor(2) as pool:
+        saved = pool.submit(ben.wait_for_release, "saved", 120.0)
+        released = pool.submit(ben.wait_for_release, "released", 120.0)
+        time.sleep(0.5)
+        assert not saved.done() and not released.done()
+        ana.save(make_entry("saved"), make_charge("saved"), owner=holder)  # the answer lands
+        assert saved.result(timeout=HANG_GUARD) is True  # long before its 120 s
+        assert not released.done()  # woken only by its own key
+        ana.release("released", holder)
+        assert released.result(timeout=HANG_GUARD) is True
+    assert ben.wait_for_release("saved", 120.0) is True  # already gone: at once
+    ana.close()
+    ben.close()
+
+
 def test_an_analyst_cap_names_whose_it_is_and_what_is_spent_and_reserved(
     postgres_url: str, tmp_path: Path
 ) -> None:

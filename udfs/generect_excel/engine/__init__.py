@@ -15,8 +15,9 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    exempt.
 4. **Coalesced fetch.** Identical requests in flight at once make one API call: threads of one
    process share a future per key; separate processes (Excel and the CLI) coordinate through
-   the store's ``inflight`` claims, the others polling until the answer lands (or the claim is
-   abandoned: owner gone, or older than the request timeout plus a margin). A call whose key
+   the store's ``inflight`` claims, the others polling (woken early by the team store) until
+   the answer lands (or the claim is abandoned: owner gone, or older than the request timeout
+   plus a margin). A call whose key
    is being fetched in this process joins that fetch before it even reads the store (step 2):
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.

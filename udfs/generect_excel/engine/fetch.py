@@ -4,7 +4,6 @@ answer (see :mod:`generect_excel.engine`, steps 3 to 5)."""
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import replace
 from decimal import Decimal
@@ -91,7 +90,7 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
                 error = self._doubt_error(call, claim.unknown)
                 self._remember_doubt(call, error)
                 raise error
-            time.sleep(pause)  # another process is fetching this very request
+            store.wait_for_release(call.key, pause)  # another process is fetching it
             pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
         released = False

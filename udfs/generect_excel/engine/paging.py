@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -131,7 +130,7 @@ class _PagingMixin(_EngineBase):
             key, owner = FAMILY_CLAIM_PREFIX + family, new_owner()
             pause = C.INFLIGHT_POLL_INTERVAL
             while self.store.claim(key, owner, ttl=ttl, is_fresh=_never_fresh).state != "claimed":
-                time.sleep(pause)  # another process is buying a page of this family
+                self.store.wait_for_release(key, pause)  # another is buying a page of it
                 pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
             try:
                 yield
