@@ -15,8 +15,9 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    exempt.
 4. **Coalesced fetch.** Identical requests in flight at once make one API call: threads of one
    process share a future per key; separate processes (Excel and the CLI) coordinate through
-   the store's ``inflight`` claims, the others polling until the answer lands (or the claim is
-   abandoned: owner gone, or older than the request timeout plus a margin). A call whose key
+   the store's ``inflight`` claims, the others polling (woken early by the team store) until
+   the answer lands (or the claim is abandoned: owner gone, or older than the request timeout
+   plus a margin). A call whose key
    is being fetched in this process joins that fetch before it even reads the store (step 2):
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.
@@ -31,7 +32,8 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
 at fetch time from the register (:meth:`Engine._wire`): pages of the same criteria exclude
 each other's leads (``exclude_ids``, with ``offset_by`` reduced by the earlier pages' leads), and
 "New leads only" excludes the register's most recent leads. Searches of one criteria family
-fetch one at a time in a process, so parallel pages cannot buy the same leads.
+fetch one at a time, in a process (a lock) and across the processes and machines sharing the
+store (a claim in it), so parallel pages cannot buy the same leads.
 
 **Unknown outcomes.** A billable call that was sent and whose answer was lost
 (:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or

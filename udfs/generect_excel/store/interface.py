@@ -164,6 +164,11 @@ class StoreBackend(Protocol):
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
         ...
 
+    def wait_for_release(self, key: str, seconds: float) -> bool:
+        """Wait up to ``seconds`` for another process's claim on ``key`` to go (True: it
+        went, as far as the backend can tell; False: the full pause passed)."""
+        ...
+
     def settle_abandoned(self, now: datetime | None = None) -> list[UnknownOutcome]:
         """Record every claim whose owner is gone after marking its request sent as an unknown
         outcome; returns what was recorded."""
