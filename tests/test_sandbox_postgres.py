@@ -5,6 +5,7 @@ machine without PostgreSQL) start a server the team store works on."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -71,3 +72,27 @@ def test_the_wheel_s_programs_run_a_server_the_team_store_uses(tmp_path: Path) -
     finally:
         server.stop()
     assert not server.folder.exists()  # the cluster is gone with its data
+
+
+@pytest.mark.skipif(
+    os.name == "nt" or os.geteuid() != 0, reason="only root runs the cluster as another account"
+)
+def test_programs_the_cluster_s_account_cannot_reach_are_run_from_a_copy(tmp_path: Path) -> None:
+    # CI's checkout may sit under a private home (mode 700): the wheel's programs in its venv
+    # are then out of reach of the account that runs the server.
+    wheel = find_bindir("wheel")
+    if wheel is None:
+        pytest.skip("no pgserver wheel for this platform")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    package = wheel.parent.parent
+    shutil.copytree(package, private / package.name, symlinks=True)
+    shutil.copytree(package.parent / f"{package.name}.libs", private / f"{package.name}.libs")
+    hidden = private / package.name / wheel.parent.name / wheel.name
+    server = LocalPostgres(programs=str(hidden))
+    try:
+        assert server.bindir != hidden and server.bindir.is_relative_to(server.folder)
+        server.start()
+        server.create_database("reachable")
+    finally:
+        server.stop()

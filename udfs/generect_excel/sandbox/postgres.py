@@ -146,7 +146,32 @@ class LocalPostgres:
             account = _unprivileged_account()
             os.chown(self.folder, account.pw_uid, account.pw_gid)
             self._run_as = ["runuser", "-u", account.pw_name, "--"]
+            self.bindir = self._reachable(bindir)
         self._databases = 0
+
+    def _reachable(self, bindir: Path) -> Path:
+        """``bindir``, or a copy of its installation the unprivileged account can run: a
+        virtual environment under a private home (``/root``, mode 700) holds the wheel's
+        programs where that account cannot reach them (``initdb`` exits 126)."""
+        check = subprocess.run(
+            [*self._run_as, "test", "-x", str(bindir / "initdb")], capture_output=True, timeout=60
+        )
+        if check.returncode == 0:
+            return bindir
+        # The wheel's layout, kept: its programs find their libraries by a relative path
+        # ($ORIGIN/../../../pgserver.libs, beside the package).
+        install = bindir.parent
+        root = self.folder / "programs"
+        copy = root / install.parent.name / install.name
+        shutil.copytree(install, copy, symlinks=True)
+        libs = install.parent.parent / f"{install.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, root / libs.name, symlinks=True)
+        for path in (root, *root.rglob("*")):
+            if not path.is_symlink():  # readable by all; folders and programs enterable too
+                mode = path.stat().st_mode
+                os.chmod(path, mode | (0o555 if path.is_dir() else 0o444))
+        return copy / bindir.name
 
     def _pg(self, tool: str, *args: str) -> None:
         done = subprocess.run(
