@@ -144,6 +144,9 @@ STORE_IDLE_CONNECTIONS = 8
 STORE_FILE_CHECK_SECONDS = 1.0
 STORE_MEMO_ENTRIES = 512
 STORE_MEMO_CHARS = 16_000_000
+# The ledger is read this many rows at a time by exports (``generect-excel spend --csv``):
+# memory stays one page whatever the ledger's size, and a page's query costs far less than it.
+LEDGER_PAGE_ROWS = 2_000
 # The engine keeps the validated results of that many lead rows in memory, the worksheet
 # functions the shaped tables of that many cells (for recalculations of unchanged answers).
 RESULT_MEMO_ROWS = 20_000
