@@ -30,13 +30,21 @@ __all__ = [
     "LedgerEntry",
     "Origin",
     "Period",
+    "SPEND_VIEWS",
     "Settlement",
+    "SpendView",
     "parse_date",
     "period_bounds",
 ]
 
 Period = Literal["today", "month", "all"]
 PERIODS: tuple[str, ...] = ("today", "month", "all")
+
+# Whose spending a report shows (issue 15): "me" this analyst's (on the SQLite store, which is
+# one analyst's own, the whole store), "team" every analyst's on the team store, "analysts"
+# the team's split per analyst.
+SpendView = Literal["me", "team", "analysts"]
+SPEND_VIEWS: tuple[str, ...] = ("me", "team", "analysts")
 
 
 @dataclass(frozen=True)

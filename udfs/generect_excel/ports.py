@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from .budget import Estimate
     from .engine import Answer
-    from .ledger import LedgerEntry, Origin
+    from .ledger import LedgerEntry, Origin, SpendView
     from .models import LeadSearchRequest as Request  # database or realtime
     from .responses import Account
     from .settings import Settings
@@ -78,6 +78,7 @@ class EngineAPI(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> Decimal: ...
 
     def estimated(
@@ -86,7 +87,10 @@ class EngineAPI(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> tuple[Decimal, int]: ...
+
+    def spend_by_analyst(self, period: str = "today") -> dict[str, Decimal]: ...
 
     def charges(
         self,
@@ -94,6 +98,7 @@ class EngineAPI(Protocol):
         until: date | datetime | None = None,
         *,
         account: str | None = None,
+        view: SpendView = "me",
     ) -> list[LedgerEntry]: ...
 
     def owned_leads(
