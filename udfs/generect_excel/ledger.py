@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "Charge",
     "LedgerEntry",
+    "LedgerRow",
     "Origin",
     "Period",
     "SPEND_VIEWS",
@@ -140,6 +141,33 @@ class Settlement:
     @property
     def charged(self) -> bool:
         return self.transaction_id is not None
+
+
+class LedgerRow(NamedTuple):
+    """One ledger row as the store keeps it, for exports that stream a ledger of any size
+    without decoding each row into a :class:`LedgerEntry`: ``time`` is the stored UTC text
+    (fixed width, ``2026-03-14T12:00:00.000000Z``), amounts their exact decimal text,
+    ``request`` the canonical JSON text the store wrote (sorted keys, no spaces). A settled
+    row has ``settled`` set, its ``settled_amount`` and (when charged) ``transaction_id``."""
+
+    id: int
+    time: str
+    endpoint: str
+    mode: str
+    rows: int
+    results_count: int | str | None
+    amount_charged: str
+    test_mode: bool
+    account: str
+    base_url: str
+    workbook: str | None
+    sheet: str | None
+    cell: str | None
+    request: str
+    unknown_outcome: bool
+    settled_amount: str | None
+    transaction_id: str | None
+    settled: bool
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ from typing import Any
 from .. import _constants as C
 from .. import budget
 from ..errors import SettingsError
-from ..ledger import LedgerEntry, Origin, SpendView, period_bounds
+from ..ledger import LedgerEntry, LedgerRow, Origin, SpendView, period_bounds
 from ..responses import Account
 from ..store import Found
 from . import keys
@@ -304,6 +304,19 @@ class Engine(_FetchMixin):
         return self.store.iter_charges(
             start, stop, account=account, analyst=self.ledger_analyst(view)
         )
+
+    def iter_ledger_rows(
+        self,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        *,
+        view: SpendView = "me",
+    ) -> Iterator[LedgerRow]:
+        """The rows of :meth:`iter_charges` as stored, undecoded (``generect-excel spend``'s
+        table and CSV: a ledger of any size, streamed)."""
+        start = _local_bound(since, end=False)
+        stop = _local_bound(until, end=True)
+        return self.store.iter_ledger_rows(start, stop, analyst=self.ledger_analyst(view))
 
     def _settled(self, call: _Call, found: Found) -> Answer | None:
         """What the store answers for this call: the stored answer, the error of an unknown

@@ -31,7 +31,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from ..ledger import Charge, LedgerEntry, Settlement
+from ..ledger import Charge, LedgerEntry, LedgerRow, Settlement
 from .records import CacheEntry, Claim, Found, Reservation, UnknownOutcome
 from .register import OwnedLead, Purchase
 
@@ -197,6 +197,17 @@ class StoreBackend(Protocol):
         analyst: str | None = None,
     ) -> Iterator[LedgerEntry]:
         """:meth:`charges`, read a page at a time: memory stays one page whatever the size."""
+        ...
+
+    def iter_ledger_rows(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        analyst: str | None = None,
+    ) -> Iterator[LedgerRow]:
+        """:meth:`iter_charges` as stored, undecoded, for exports (see :class:`LedgerRow`)."""
         ...
 
     def total_charged(

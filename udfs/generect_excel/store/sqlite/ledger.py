@@ -20,10 +20,16 @@ from decimal import Decimal
 from typing import Any
 
 from ... import _constants as C
-from ...ledger import LedgerEntry, Origin, Settlement
+from ...ledger import LedgerEntry, LedgerRow, Origin, Settlement
 from ..records import MICROS, _micros, _parse_ts, _ts
 from .connection import SQLiteConnections
 
+# LedgerRow's fields, in order (the id first: see _ledger_pages).
+_RAW_COLUMNS = (
+    "ledger.id, time, endpoint, mode, rows, results_count, amount_charged, test_mode, account, "
+    "base_url, workbook, sheet, cell, request, unknown_outcome, s.amount, s.transaction_id, "
+    "s.settled_at IS NOT NULL"
+)
 _LEDGER_COLUMNS = (
     "ledger.id, ledger.charge_id, time, endpoint, mode, request, rows, results_count, "
     "amount_charged, test_mode, account, base_url, workbook, sheet, cell, cache_key, "
@@ -104,6 +110,36 @@ class SQLiteLedger(SQLiteConnections):
         """:meth:`charges`, read ``page`` rows at a time (in (time, id) order, each page a
         query of its own that resumes after the last row seen): an export of any size holds
         one page in memory, and no transaction stays open while the caller writes."""
+        for rows in self._ledger_pages(_LEDGER_COLUMNS, 2, since, until, account, analyst, page):
+            yield from (self._ledger_entry(r) for r in rows)
+
+    def iter_ledger_rows(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        analyst: str | None = None,
+        page: int = C.LEDGER_PAGE_ROWS,
+    ) -> Iterator[LedgerRow]:
+        """:meth:`iter_charges` as stored, undecoded (:class:`LedgerRow`): what a CSV export of
+        100,000 rows needs, at a fraction of the cost of decoding every row."""
+        for rows in self._ledger_pages(_RAW_COLUMNS, 1, since, until, account, analyst, page):
+            yield from map(LedgerRow._make, rows)
+
+    def _ledger_pages(
+        self,
+        columns: str,
+        time_at: int,
+        since: datetime | None,
+        until: datetime | None,
+        account: str | None,
+        analyst: str | None,
+        page: int,
+    ) -> Iterator[list[Any]]:
+        """The ledger's rows in (time, id) order, ``page`` at a time (``columns`` start with
+        the row's id, ``time_at`` is the time's place: the next page resumes after the last
+        row of this one)."""
         clauses, params = self._clauses(since, until, account, analyst)
         after: tuple[str, int] | None = None
         while True:
@@ -114,15 +150,16 @@ class SQLiteLedger(SQLiteConnections):
             sql_where = (" WHERE " + " AND ".join(where)) if where else ""
             with self._transaction("reading the ledger", write=False) as conn:
                 rows = conn.execute(
-                    f"SELECT {_LEDGER_COLUMNS} FROM ledger "
+                    f"SELECT {columns} FROM ledger "
                     f"LEFT JOIN settlements s ON s.charge_id = ledger.charge_id{sql_where} "
                     "ORDER BY time, ledger.id LIMIT ?",
                     [*values, page],
                 ).fetchall()
-            yield from (self._ledger_entry(r) for r in rows)
+            if rows:
+                yield rows
             if len(rows) < page:
                 return
-            after = (rows[-1][2], rows[-1][0])
+            after = (rows[-1][time_at], rows[-1][0])
 
     @staticmethod
     def _ledger_entry(r: Any) -> LedgerEntry:
