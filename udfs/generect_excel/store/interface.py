@@ -31,6 +31,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from .. import _constants as C
 from ..ledger import Charge, LedgerEntry, LedgerRow, Settlement
 from .records import CacheEntry, Claim, Found, Reservation, UnknownOutcome
 from .register import OwnedLead, Purchase
@@ -195,8 +196,10 @@ class StoreBackend(Protocol):
         *,
         account: str | None = None,
         analyst: str | None = None,
+        page: int = C.LEDGER_PAGE_ROWS,
     ) -> Iterator[LedgerEntry]:
-        """:meth:`charges`, read a page at a time: memory stays one page whatever the size."""
+        """:meth:`charges`, read ``page`` rows at a time: memory stays one page whatever the
+        ledger's size."""
         ...
 
     def iter_ledger_rows(
@@ -206,6 +209,7 @@ class StoreBackend(Protocol):
         *,
         account: str | None = None,
         analyst: str | None = None,
+        page: int = C.LEDGER_PAGE_ROWS,
     ) -> Iterator[LedgerRow]:
         """:meth:`iter_charges` as stored, undecoded, for exports (see :class:`LedgerRow`)."""
         ...

@@ -23,7 +23,12 @@ class TeamBudgets(SQLiteStore):
     """The team store's caps and per-analyst views (a part of
     :class:`~generect_excel.store.postgres.PostgresStore`; ``analyst`` is set there)."""
 
-    analyst: str
+    _analyst: str
+
+    @property
+    def analyst(self) -> str:
+        """The analyst whose purchases this laptop records (every ledger row names one)."""
+        return self._analyst
 
     def claim(
         self,

@@ -62,7 +62,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
         timeout: float = C.STORE_BUSY_TIMEOUT,
     ) -> None:
         self.url = redact_url(url)
-        self.analyst = analyst
+        self._analyst = analyst
         self.machine = machine
         self.busy_timeout = timeout
         self._conninfo = url

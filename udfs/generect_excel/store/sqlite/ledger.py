@@ -40,9 +40,11 @@ _LEDGER_COLUMNS = (
 class SQLiteLedger(SQLiteConnections):
     """Ledger rows, totals and settlements."""
 
-    # Whose purchases this store records as this machine's: the team store's analyst; None
-    # here, the SQLite store being one analyst's own (its rows carry no analyst).
-    analyst: str | None = None
+    @property
+    def analyst(self) -> str | None:
+        """Whose purchases this store records as this machine's: ``None``, the SQLite store
+        being one analyst's own (its rows name no analyst; the team store names one)."""
+        return None
 
     @staticmethod
     def _where(
