@@ -12,7 +12,9 @@ totals and the daily budget count it conservatively. Reports show its amount as 
 later settle such a row against Generect's billing history: the :class:`Settlement` is a new
 fact kept beside the row (the row itself is never changed), and from then on the row counts at
 the settled amount ("settled: charged" or "settled: not charged"). Amounts are ``Decimal`` end to end (stored as
-text, summed in Python), because SQLite's ``SUM`` would add them as binary floats.
+exact text, with whole micro-dollars beside it that the store's database sums as integers; a
+row without exact micro-dollars is summed from its text), because SQL's ``SUM`` of the text
+would add binary floats.
 
 Periods ("today", "month") follow the computer's local clock, which is what an analyst means by
 "today"; times are stored in UTC and converted at the boundaries (:func:`period_bounds`).
