@@ -114,6 +114,9 @@ def _kept(memo: dict[str, Any], value: Any) -> Any:
 
 _MEMO_SIZE = 4096
 
+# A local time as the table shows it: "2026-03-14 13:00:00".
+_LOCAL_TIME_LENGTH = 19
+
 # What the store writes (records._ts): fixed width, UTC.
 _STORED_TIME_LENGTH = 27
 
@@ -241,7 +244,7 @@ def write_table(rows: Callable[[], Iterable[LedgerRow]], out: IO[str]) -> None:
             shown = money[text] = format_money(formats.amount(text))
         return shown
 
-    def cells(row: LedgerRow) -> tuple[str, ...]:
+    def charged_cell(row: LedgerRow) -> str:
         charged = dollars(_counted(row))
         if row.unknown_outcome:
             # A settled row keeps its estimate in view: the ledger row itself never changes.
@@ -250,6 +253,9 @@ def write_table(rows: Callable[[], Iterable[LedgerRow]], out: IO[str]) -> None:
                 if not row.settled
                 else f"{charged} {_outcome(row)} (est. {dollars(row.amount_charged)})"
             )
+        return charged
+
+    def cells(row: LedgerRow) -> tuple[str, ...]:
         where = "!".join(p for p in (row.sheet, row.cell) if p)
         if row.workbook:
             where = f"[{row.workbook}]{where}"
@@ -258,17 +264,25 @@ def write_table(rows: Callable[[], Iterable[LedgerRow]], out: IO[str]) -> None:
             row.mode,
             formats.kind(row.endpoint),
             str(row.rows),
-            charged,
+            charged_cell(row),
             "yes" if row.test_mode else "no",
             where,
         )
 
+    # The first pass measures only the columns whose width varies: the local time is always
+    # 19 characters, "yes"/"no" fit under "test", and the last column is never padded.
     widths = [len(title) for _, title in _TABLE_COLUMNS]
+    widths[0], widths[-1] = max(widths[0], _LOCAL_TIME_LENGTH), 0
     count = 0
     billed = test = estimated = Decimal(0)
     unknown = settled = 0
     for row in rows():
-        for i, text in enumerate(cells(row)):
+        for i, text in (
+            (1, row.mode),
+            (2, formats.kind(row.endpoint)),
+            (3, str(row.rows)),
+            (4, charged_cell(row)),
+        ):
             if len(text) > widths[i]:
                 widths[i] = len(text)
         count += 1
