@@ -220,3 +220,36 @@ def test_since_after_until_is_an_error(home: Path, capsys: pytest.CaptureFixture
         "error: --since 2026-12-02 is after --until 2026-12-01: no day can match. "
         "Swap the two dates.\n"
     )
+
+
+def test_a_ledger_of_many_pages_is_exported_whole_and_in_order(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generect_excel import _constants as C
+
+    store = Store(home / "store.sqlite3")
+    start = datetime.now(UTC) - timedelta(days=3)
+    extra = C.LEDGER_PAGE_ROWS * 2 + 7  # several pages, the last one short
+    with store._transaction("planting a big ledger", write=True) as conn:
+        for n in range(extra):
+            # Pairs of rows at the same instant: a page may end between the two.
+            when = start + timedelta(seconds=n // 2)
+            store._add_charge(conn, replace(_charge(100 + n, when, "0.02"), charge_id=f"x{n}"))
+    out_file = tmp_path / "big.csv"
+    assert main(["spend", "--csv", str(out_file)]) == 0
+    assert f"wrote {extra + 4} ledger row(s)" in capsys.readouterr().err
+    with out_file.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    planted = [r for r in rows if r["cell"].startswith("A") and int(r["cell"][1:]) >= 100]
+    assert [r["cell"] for r in planted] == [f"A{100 + n}" for n in range(extra)]
+    assert len({r["id"] for r in rows}) == len(rows) == extra + 4
+    assert [r["time_utc"] for r in rows] == sorted(r["time_utc"] for r in rows)
+    assert main(["spend"]) == 0
+    table = capsys.readouterr().out
+    assert f"{extra + 4} call(s), charged ${Decimal('0.02') * extra + Decimal('1.22')}" in table
+
+
+def test_team_is_refused_on_ones_own_store(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spend", "--team"]) == 1
+    err = capsys.readouterr().err
+    assert "team store" in err and "GENERECT_STORE_URL" in err and len(err.splitlines()) == 1

@@ -260,7 +260,7 @@ def test_the_register_is_shared_by_every_engine_on_the_store(sandbox, tmp_path: 
 
 
 def test_the_migration_is_named_and_last() -> None:
-    assert MIGRATIONS[-1].name == "0009_owned_leads"
+    assert MIGRATIONS[8].name == "0009_owned_leads"
 
 
 def test_a_lead_key_prefers_the_id_exclude_ids_takes() -> None:

@@ -549,3 +549,18 @@ def test_the_store_commands_set_up_cap_import_and_report_the_team(
     assert main(["spend"]) == 0
     report = capsys.readouterr().out
     assert "Team today $0.40 of the team's $1.00 cap: ana $0.40 of $0.50" in report
+    # Ben, on his own laptop, buys too: his spend is his, --team shows everyone's.
+    monkeypatch.setenv("GENERECT_ANALYST", "ben")
+    monkeypatch.setenv("GENERECT_HOME", str(tmp_path / "ben"))
+    team_store(postgres_url, tmp_path / "ben", "ben").save(
+        make_entry("k2"), make_charge("k2", amount="0.25", time=datetime.now(UTC))
+    )
+    assert main(["spend"]) == 0
+    mine = capsys.readouterr().out
+    assert "1 call(s), charged $0.25" in mine and "all time $0.25" in mine and "ben's" in mine
+    assert "Team today $0.65 of the team's $1.00 cap: ana $0.40 of $0.50 · ben $0.25" in mine
+    assert main(["spend", "--team"]) == 0
+    team = capsys.readouterr().out
+    assert "2 call(s), charged $0.65" in team and "all time $0.65" in team
+    assert "  ana: today $0.40 · this month $0.40 · all time $0.40 (daily cap $0.50)" in team
+    assert "  ben: today $0.25 · this month $0.25 · all time $0.25" in team

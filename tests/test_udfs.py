@@ -494,6 +494,42 @@ def test_spend_and_balance(udfs: ExcelModule, excel_env: Any, sandbox: Any) -> N
     assert balance == pytest.approx(float(sandbox.balance(KEY)))
 
 
+def test_spend_views_need_the_team_store_on_sqlite(udfs: ExcelModule, excel_env: Any) -> None:
+    spend = udfs["GENERECT_SPEND"]
+    search(udfs, DIRECTORS, 3)
+    mine = call_like_excel(spend)
+    assert mine > 0
+    assert call_like_excel(spend, OMITTED, "Me") == call_like_excel(spend, "today", "me") == mine
+    for view in ("team", "analysts"):
+        line = call_like_excel(spend, "today", view)
+        assert is_cell_error(line) and "team store" in line and "GENERECT_STORE_URL" in line
+    assert is_cell_error(call_like_excel(spend, "today", "everyone"))
+
+
+def test_spend_views_on_the_team_store(
+    udfs: ExcelModule,
+    excel_env: Any,
+    sandbox: Any,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spend = udfs["GENERECT_SPEND"]
+    monkeypatch.setenv("GENERECT_STORE_URL", postgres_url)
+    monkeypatch.setenv("GENERECT_ANALYST", "ana")
+    search(udfs, DIRECTORS, 3)
+    ana = float(billable(sandbox)[-1]["amount_charged"])
+    monkeypatch.setenv("GENERECT_ANALYST", "ben")  # another laptop on the same store
+    search(udfs, DIRECTORS, 5)
+    ben = float(billable(sandbox)[-1]["amount_charged"])
+    assert ana > 0 and ben > 0 and len(billable(sandbox)) == 2
+    assert call_like_excel(spend) == pytest.approx(ben)  # "me": Ben's own
+    assert call_like_excel(spend, "month", "team") == pytest.approx(ana + ben)
+    table = as_grid(call_like_excel(spend, "all", "analysts"))
+    assert table[0] == ["analyst", "charged (USD)"]
+    assert [row[0] for row in table[1:]] == ["ana", "ben"]
+    assert [row[1] for row in table[1:]] == [pytest.approx(ana), pytest.approx(ben)]
+
+
 def test_new_settings_make_a_new_engine(
     udfs: ExcelModule, excel_env: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,7 +150,7 @@ def test_where_the_call_sits(formula: str, whole: bool, single: bool, calls: int
 
 
 def test_extra_arguments_are_counted() -> None:
-    parsed = parse_formula('=GENERECT_SPEND("month", 3)')
+    parsed = parse_formula('=GENERECT_SPEND("month", "me", 3)')  # two arguments, one extra
     assert parsed.whole.extra == 1
     assert parsed.whole.arg("period") == Literal("month", '"month"')
 

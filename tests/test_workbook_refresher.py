@@ -12,6 +12,7 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
 
 from generect_excel import _constants as C
+from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine
 from generect_excel.errors import BudgetError, SettingsError, WorkbookError
 from generect_excel.formulas.parse import parse_reference
@@ -409,3 +410,48 @@ def test_an_output_that_cannot_be_written_is_refused_before_buying(sandbox, tmp_
             refresh_workbook(book, engine, output=output, confirm=_yes)
     assert sandbox.log_entries() == [] and engine.charges() == []
     assert book.read_bytes() == before
+
+
+def test_spend_views_are_refreshed_from_the_team_store(
+    sandbox, tmp_path: Path, postgres_url: str
+) -> None:
+    wb = Workbook()
+    ws = wb.active
+    area = _criteria(ws)
+    ws["D1"] = f"=GENERECT_SEARCH({area}, 3)"
+    ws["Q1"] = '=GENERECT_SPEND("today", "analysts")'
+    ws["Q10"] = '=GENERECT_SPEND("today", "team")'
+    ws["Q11"] = '=GENERECT_SPEND("today")'
+    book = save(wb, tmp_path / "team.xlsx")
+    ben, ana = (
+        _engine(sandbox, tmp_path / who, "live_team", store_url=postgres_url, analyst=who)
+        for who in ("ben", "ana")
+    )
+    ben.search(criteria_from_kwargs("database", job_titles=["CTO"], limit_by=2))  # his laptop
+    report = refresh_workbook(book, ana, confirm=_yes)
+    assert report.ok, report
+    charges = [Decimal(str(c["amount_charged"])) for c in sandbox.billable_calls()]
+    assert len(charges) == 2 and all(charges)
+    values = load(book, data_only=True).active
+    assert [[values[f"{c}{r}"].value for c in "QR"] for r in (1, 2, 3, 4)] == [
+        ["analyst", "charged (USD)"],
+        ["ana", pytest.approx(float(charges[1]))],
+        ["ben", pytest.approx(float(charges[0]))],
+        [None, None],
+    ]
+    assert values["Q10"].value == pytest.approx(float(sum(charges)))
+    assert values["Q11"].value == pytest.approx(float(charges[1]))  # "me": Ana, who refreshed
+
+
+def test_spend_views_on_the_sqlite_store_say_they_need_the_team_store(
+    sandbox, tmp_path: Path
+) -> None:
+    wb = Workbook()
+    wb.active["A1"] = '=GENERECT_SPEND("month", "team")'
+    wb.active["A2"] = '=GENERECT_SPEND("month", "me")'
+    book = save(wb, tmp_path / "alone.xlsx")
+    refresh_workbook(book, _engine(sandbox, tmp_path), confirm=_yes)
+    values = load(book, data_only=True).active
+    assert values["A1"].value.startswith(C.CELL_ERROR_PREFIX)
+    assert "team store" in values["A1"].value
+    assert values["A2"].value == 0

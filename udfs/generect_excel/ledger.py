@@ -12,7 +12,9 @@ totals and the daily budget count it conservatively. Reports show its amount as 
 later settle such a row against Generect's billing history: the :class:`Settlement` is a new
 fact kept beside the row (the row itself is never changed), and from then on the row counts at
 the settled amount ("settled: charged" or "settled: not charged"). Amounts are ``Decimal`` end to end (stored as
-text, summed in Python), because SQLite's ``SUM`` would add them as binary floats.
+exact text, with whole micro-dollars beside it that the store's database sums as integers; a
+row without exact micro-dollars is summed from its text), because SQL's ``SUM`` of the text
+would add binary floats.
 
 Periods ("today", "month") follow the computer's local clock, which is what an analyst means by
 "today"; times are stored in UTC and converted at the boundaries (:func:`period_bounds`).
@@ -23,20 +25,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "Charge",
     "LedgerEntry",
+    "LedgerRow",
     "Origin",
     "Period",
+    "SPEND_VIEWS",
     "Settlement",
+    "SpendView",
     "parse_date",
     "period_bounds",
 ]
 
 Period = Literal["today", "month", "all"]
 PERIODS: tuple[str, ...] = ("today", "month", "all")
+
+# Whose spending a report shows (issue 15): "me" this analyst's (on the SQLite store, which is
+# one analyst's own, the whole store), "team" every analyst's on the team store, "analysts"
+# the team's split per analyst.
+SpendView = Literal["me", "team", "analysts"]
+SPEND_VIEWS: tuple[str, ...] = ("me", "team", "analysts")
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,33 @@ class Settlement:
     @property
     def charged(self) -> bool:
         return self.transaction_id is not None
+
+
+class LedgerRow(NamedTuple):
+    """One ledger row as the store keeps it, for exports that stream a ledger of any size
+    without decoding each row into a :class:`LedgerEntry`: ``time`` is the stored UTC text
+    (fixed width, ``2026-03-14T12:00:00.000000Z``), amounts their exact decimal text,
+    ``request`` the canonical JSON text the store wrote (sorted keys, no spaces). A settled
+    row has ``settled`` set, its ``settled_amount`` and (when charged) ``transaction_id``."""
+
+    id: int
+    time: str
+    endpoint: str
+    mode: str
+    rows: int
+    results_count: int | str | None
+    amount_charged: str
+    test_mode: bool
+    account: str
+    base_url: str
+    workbook: str | None
+    sheet: str | None
+    cell: str | None
+    request: str
+    unknown_outcome: bool
+    settled_amount: str | None
+    transaction_id: str | None
+    settled: bool
 
 
 @dataclass(frozen=True)

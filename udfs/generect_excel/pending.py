@@ -60,7 +60,7 @@ from .ports import EngineAPI
 if TYPE_CHECKING:  # types only: this module is imported by generect_excel.udfs at Excel's start
     from .budget import Estimate
     from .engine import Answer
-    from .ledger import LedgerEntry, Origin
+    from .ledger import LedgerEntry, Origin, SpendView
     from .models import LeadSearchRequest
     from .responses import Account
     from .settings import Settings
@@ -316,14 +316,31 @@ class BackgroundEngine:
         return self.engine.account()
 
     def spend(
-        self, period: str = "today", *, account: str | None = None, include_test_mode: bool = False
+        self,
+        period: str = "today",
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> Decimal:
-        return self.engine.spend(period, account=account, include_test_mode=include_test_mode)
+        return self.engine.spend(
+            period, account=account, include_test_mode=include_test_mode, view=view
+        )
 
     def estimated(
-        self, period: str = "today", *, account: str | None = None, include_test_mode: bool = False
+        self,
+        period: str = "today",
+        *,
+        account: str | None = None,
+        include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> tuple[Decimal, int]:
-        return self.engine.estimated(period, account=account, include_test_mode=include_test_mode)
+        return self.engine.estimated(
+            period, account=account, include_test_mode=include_test_mode, view=view
+        )
+
+    def spend_by_analyst(self, period: str = "today") -> dict[str, Decimal]:
+        return self.engine.spend_by_analyst(period)
 
     def charges(
         self,
@@ -331,8 +348,9 @@ class BackgroundEngine:
         until: date | datetime | None = None,
         *,
         account: str | None = None,
+        view: SpendView = "me",
     ) -> list[LedgerEntry]:
-        return self.engine.charges(since, until, account=account)
+        return self.engine.charges(since, until, account=account, view=view)
 
     def owned_leads(
         self, request: LeadSearchRequest | None = None, *, since: date | datetime | None = None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .budget import Estimate
     from .engine import Answer
     from .errors import GenerectError
-    from .ledger import LedgerEntry, Origin
+    from .ledger import LedgerEntry, Origin, SpendView
     from .models import LeadSearchRequest as Request  # database or realtime
     from .responses import Account
     from .settings import Settings
@@ -86,6 +86,7 @@ class EngineAPI(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> Decimal: ...
 
     def estimated(
@@ -94,7 +95,10 @@ class EngineAPI(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> tuple[Decimal, int]: ...
+
+    def spend_by_analyst(self, period: str = "today") -> dict[str, Decimal]: ...
 
     def charges(
         self,
@@ -102,6 +106,7 @@ class EngineAPI(Protocol):
         until: date | datetime | None = None,
         *,
         account: str | None = None,
+        view: SpendView = "me",
     ) -> list[LedgerEntry]: ...
 
     def owned_leads(

@@ -137,7 +137,7 @@ WORKSHEET_FUNCTIONS: dict[str, WorksheetFunction] = _describe(
     ),
     WorksheetFunction(
         "GENERECT_SPEND",
-        ("period",),
+        ("period", "view"),
         check="_check_spend",
         evaluate="_outcome_spend",
         volatile=True,

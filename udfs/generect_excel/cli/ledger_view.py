@@ -7,16 +7,22 @@ Presentation of :mod:`generect_excel.ledger`'s records (which stay free of it), 
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Iterable, Sequence
-from datetime import UTC
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
-from ..ledger import OUTCOME_UNKNOWN, LedgerEntry, outcome
+from ..ledger import (
+    OUTCOME_CHARGED,
+    OUTCOME_SETTLED_CHARGED,
+    OUTCOME_SETTLED_NOT_CHARGED,
+    OUTCOME_UNKNOWN,
+    LedgerRow,
+)
 from ..operations import by_path
+from ..store.records import _parse_ts
 
-__all__ = ["CSV_COLUMNS", "csv_safe", "estimated_note", "format_table", "write_csv"]
+__all__ = ["CSV_COLUMNS", "csv_safe", "estimated_note", "write_csv", "write_table"]
 
 # The CSV export's columns, in order.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -39,30 +45,104 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _row(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "time_utc": entry.time.astimezone(UTC).isoformat(timespec="seconds"),
-        "time_local": entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-        "endpoint": entry.endpoint,
-        "mode": entry.mode,
-        "rows": entry.rows,
-        "results_count": "" if entry.results_count is None else entry.results_count,
-        "amount_charged": str(entry.counted_amount),
-        "outcome": outcome(entry),
-        "test_mode": "yes" if entry.test_mode else "no",
-        "account": entry.account,
-        "base_url": entry.base_url,
-        "workbook": entry.origin.workbook or "",
-        "sheet": entry.origin.sheet or "",
-        "cell": entry.origin.cell or "",
-        "request": json.dumps(entry.request, sort_keys=True, separators=(",", ":")),
-    }
+class _Formats:
+    """What every row of a ledger export needs computed from its stored text, memoized per
+    distinct value (a ledger repeats a few amounts, endpoints and minutes): a ledger of 100,000
+    rows formats in well under a second."""
+
+    def __init__(self) -> None:
+        self._offsets: dict[str, timedelta] = {}
+        self._amounts: dict[str, Decimal] = {}
+        self._kinds: dict[str, str] = {}
+
+    def time_utc(self, stored: str) -> str:
+        """``2026-03-14T12:00:00+00:00`` (what ``isoformat(timespec="seconds")`` writes)."""
+        if len(stored) == _STORED_TIME_LENGTH:
+            return stored[:19] + "+00:00"
+        return _parse_ts(stored).isoformat(timespec="seconds")
+
+    def time_local(self, stored: str) -> str:
+        """``2026-03-14 13:00:00`` on this computer's clock."""
+        if len(stored) != _STORED_TIME_LENGTH:
+            return _parse_ts(stored).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        hour = stored[:13]
+        offset = self._offsets.get(hour)
+        if offset is None:
+            offset = self._offsets[hour] = _kept(self._offsets, _hour_offset(hour))
+        if offset == _CHANGES:  # daylight saving starts or ends within this hour
+            return _parse_ts(stored).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return (datetime.fromisoformat(stored[:19]) + offset).isoformat(" ")
+
+    def amount(self, text: str) -> Decimal:
+        value = self._amounts.get(text)
+        if value is None:
+            value = self._amounts[text] = _kept(self._amounts, Decimal(text))
+        return value
+
+    def kind(self, endpoint: str) -> str:
+        kind = self._kinds.get(endpoint)
+        if kind is None:
+            described = by_path(endpoint)
+            if described is not None:
+                kind = described.kind
+            else:  # a path no longer described: tell counts from searches by its end
+                kind = "count" if endpoint.rstrip("/").endswith("count") else "search"
+            self._kinds[endpoint] = kind
+        return kind
+
+
+# Marks an hour in which the local clock's offset from UTC changes (see _hour_offset).
+_CHANGES = timedelta.min
+
+
+def _hour_offset(hour: str) -> timedelta:
+    """The local clock's offset from UTC during the UTC hour ``hour`` (``2026-03-14T12``), or
+    ``_CHANGES`` when it differs at the hour's start and end (daylight saving begins or ends
+    within it: such rows are converted one by one)."""
+    start = datetime.fromisoformat(hour + ":00:00+00:00")
+    first = start.astimezone().utcoffset()
+    last = (start + timedelta(minutes=59, seconds=59)).astimezone().utcoffset()
+    return first if first is not None and first == last else _CHANGES
+
+
+def _kept(memo: dict[str, Any], value: Any) -> Any:
+    """``value``, after emptying ``memo`` if it is full (a memo per export, so small)."""
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    return value
+
+
+_MEMO_SIZE = 4096
+
+# A local time as the table shows it: "2026-03-14 13:00:00".
+_LOCAL_TIME_LENGTH = 19
+
+# What the store writes (records._ts): fixed width, UTC.
+_STORED_TIME_LENGTH = 27
+
+
+def _counted(row: LedgerRow) -> str:
+    """The amount the totals count, as stored: the settled amount once settled."""
+    return (
+        row.settled_amount if row.settled and row.settled_amount is not None else row.amount_charged
+    )
+
+
+def _outcome(row: LedgerRow) -> str:
+    """The ledger's ``outcome`` word (see :func:`generect_excel.ledger.outcome`)."""
+    if row.settled:
+        return (
+            OUTCOME_SETTLED_CHARGED
+            if row.transaction_id is not None
+            else OUTCOME_SETTLED_NOT_CHARGED
+        )
+    return OUTCOME_UNKNOWN if row.unknown_outcome else OUTCOME_CHARGED
 
 
 # What makes a spreadsheet read a CSV cell as a formula (OWASP's CSV injection list): the four
 # formula starts, and a tab or carriage return in front of one.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_STARTS)  # each one character
 
 
 def csv_safe(value: Any) -> Any:
@@ -77,17 +157,44 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def write_csv(entries: Iterable[LedgerEntry], fh: IO[str]) -> int:
-    """Write ``entries`` as CSV with a header row; returns the number of data rows.
+def write_csv(rows: Iterable[LedgerRow], fh: IO[str]) -> int:
+    """Write ``rows`` as CSV with a header row, one row at a time as they arrive (a ledger
+    of any size in the memory of one page); returns the number of data rows.
 
     ``amount_charged`` stays a plain number in US dollars (``0.5``, ``0.04``), without ``$``,
     so that a spreadsheet opening the file can sum it; the printed table shows ``$0.50``.
+    ``request`` is the canonical JSON the store wrote.
     """
-    writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    formats = _Formats()
+    starts = _FORMULA_FIRST
+
+    def safe(text: str) -> str:  # csv_safe for text, inlined: nine calls a row
+        return "'" + text if text[:1] in starts else text
+
     count = 0
-    for entry in entries:
-        writer.writerow({k: csv_safe(v) for k, v in _row(entry).items()})
+    for row in rows:
+        writer.writerow(
+            [
+                row.id,
+                formats.time_utc(row.time),
+                formats.time_local(row.time),
+                safe(row.endpoint),
+                safe(row.mode),
+                row.rows,
+                "" if row.results_count is None else csv_safe(row.results_count),
+                str(formats.amount(_counted(row))),
+                _outcome(row),
+                "yes" if row.test_mode else "no",
+                safe(row.account),
+                safe(row.base_url),
+                safe(row.workbook or ""),
+                safe(row.sheet or ""),
+                safe(row.cell or ""),
+                safe(row.request),
+            ]
+        )
         count += 1
     return count
 
@@ -117,8 +224,10 @@ def estimated_note(amount: Decimal, count: int) -> str:
     return f"includes {format_money(amount)} estimated for {count} unknown outcome{plural}"
 
 
-def format_table(entries: Sequence[LedgerEntry]) -> str:
-    """A plain-text table of ``entries`` and their total (test-mode charges shown, not summed).
+def write_table(rows: Callable[[], Iterable[LedgerRow]], out: IO[str]) -> None:
+    """Print a plain-text table of the ledger rows and their total (test-mode charges shown,
+    not summed), streaming: ``rows()`` is read twice, once for the columns' widths and the
+    totals, then to print, so memory stays one page of rows whatever the ledger's size.
 
     A call whose outcome is unknown shows its estimate as "unknown (estimated)"; the total
     includes it and says how much of it is such estimates. A settled one shows what Generect
@@ -126,48 +235,81 @@ def format_table(entries: Sequence[LedgerEntry]) -> str:
     """
     from ..budget import format_money
 
-    if not entries:
-        return "No charges recorded for this period."
-    rows: list[dict[str, str]] = []
-    for entry in entries:
-        base = _row(entry)
-        where = "!".join(p for p in (entry.origin.sheet, entry.origin.cell) if p)
-        if entry.origin.workbook:
-            where = f"[{entry.origin.workbook}]{where}"
-        described = by_path(entry.endpoint)
-        if described is not None:
-            base["kind"] = described.kind
-        else:  # a path no longer described: tell counts from searches by its end
-            base["kind"] = "count" if entry.endpoint.rstrip("/").endswith("count") else "search"
-        base["where"] = where
-        # Money as a person reads it ($0.50, $0.00), unlike the CSV's plain numbers.
-        base["amount_charged"] = format_money(entry.counted_amount)
-        if entry.unknown_outcome:
+    formats = _Formats()
+    money: dict[str, str] = {}
+
+    def dollars(text: str) -> str:
+        shown = money.get(text)
+        if shown is None:
+            shown = money[text] = format_money(formats.amount(text))
+        return shown
+
+    def charged_cell(row: LedgerRow) -> str:
+        charged = dollars(_counted(row))
+        if row.unknown_outcome:
             # A settled row keeps its estimate in view: the ledger row itself never changes.
-            base["amount_charged"] = (
-                f"{format_money(entry.amount_charged)} {OUTCOME_UNKNOWN}"
-                if entry.settlement is None
-                else f"{format_money(entry.counted_amount)} {outcome(entry)} "
-                f"(est. {format_money(entry.amount_charged)})"
+            charged = (
+                f"{dollars(row.amount_charged)} {OUTCOME_UNKNOWN}"
+                if not row.settled
+                else f"{charged} {_outcome(row)} (est. {dollars(row.amount_charged)})"
             )
-        rows.append({key: str(base[key]) for key, _ in _TABLE_COLUMNS})
-    widths = {key: max([len(title)] + [len(r[key]) for r in rows]) for key, title in _TABLE_COLUMNS}
-    lines = ["  ".join(title.ljust(widths[key]) for key, title in _TABLE_COLUMNS).rstrip()]
-    lines += [
-        "  ".join(r[key].ljust(widths[key]) for key, _ in _TABLE_COLUMNS).rstrip() for r in rows
-    ]
-    debited = [e for e in entries if not e.test_mode]
-    billed = sum((e.counted_amount for e in debited), Decimal("0"))
-    test = sum((e.counted_amount for e in entries if e.test_mode), Decimal("0"))
-    unknown = [e for e in debited if e.is_estimate]
-    settled = [e for e in debited if e.settlement is not None]
-    total = f"{len(entries)} call(s), charged {format_money(billed)}"
+        return charged
+
+    def cells(row: LedgerRow) -> tuple[str, ...]:
+        where = "!".join(p for p in (row.sheet, row.cell) if p)
+        if row.workbook:
+            where = f"[{row.workbook}]{where}"
+        return (
+            formats.time_local(row.time),
+            row.mode,
+            formats.kind(row.endpoint),
+            str(row.rows),
+            charged_cell(row),
+            "yes" if row.test_mode else "no",
+            where,
+        )
+
+    # The first pass measures only the columns whose width varies: the local time is always
+    # 19 characters, "yes"/"no" fit under "test", and the last column is never padded.
+    widths = [len(title) for _, title in _TABLE_COLUMNS]
+    widths[0], widths[-1] = max(widths[0], _LOCAL_TIME_LENGTH), 0
+    count = 0
+    billed = test = estimated = Decimal(0)
+    unknown = settled = 0
+    for row in rows():
+        for i, text in (
+            (1, row.mode),
+            (2, formats.kind(row.endpoint)),
+            (3, str(row.rows)),
+            (4, charged_cell(row)),
+        ):
+            if len(text) > widths[i]:
+                widths[i] = len(text)
+        count += 1
+        counted = formats.amount(_counted(row))
+        if row.test_mode:
+            test += counted
+            continue
+        billed += counted
+        if row.unknown_outcome and not row.settled:
+            unknown += 1
+            estimated += formats.amount(row.amount_charged)
+        settled += bool(row.settled)
+    if not count:
+        out.write("No charges recorded for this period.\n")
+        return
+
+    def line(texts: Iterable[str]) -> str:
+        return "  ".join(t.ljust(w) for t, w in zip(texts, widths, strict=True)).rstrip() + "\n"
+
+    out.write(line(title for _, title in _TABLE_COLUMNS))
+    for row in rows():
+        out.write(line(cells(row)))
+    total = f"{count} call(s), charged {format_money(billed)}"
     if unknown:
-        note = estimated_note(sum((e.amount_charged for e in unknown), Decimal("0")), len(unknown))
-        total += f" ({note}: check the balance)"
+        total += f" ({estimated_note(estimated, unknown)}: check the balance)"
     if settled:
-        total += f" ({len(settled)} lost answer(s) settled by reconcile)"
+        total += f" ({settled} lost answer(s) settled by reconcile)"
     if test:
         total += f" (plus {format_money(test)} in test mode, not debited)"
-    lines.append(total)
-    return "\n".join(lines)
+    out.write(total + "\n")

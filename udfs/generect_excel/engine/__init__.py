@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, datetime
@@ -86,8 +86,8 @@ from typing import Any
 
 from .. import _constants as C
 from .. import budget
-from ..errors import GenerectError, OutcomeUnknownError, ProtocolError
-from ..ledger import LedgerEntry, Origin, period_bounds
+from ..errors import GenerectError, OutcomeUnknownError, ProtocolError, SettingsError
+from ..ledger import LedgerEntry, LedgerRow, Origin, SpendView, period_bounds
 from ..operations import operation
 from ..responses import Account
 from ..store import Found
@@ -248,17 +248,24 @@ class Engine(_FetchMixin):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> Decimal:
         """What the ledger says was charged in ``period`` ("today", "month" or "all").
 
         Calls whose outcome is unknown count at their worst-case estimate (see
         :meth:`estimated`). Days and months follow the computer's local clock. Every account
         in the store is counted unless ``account`` (a fingerprint) is given; test-mode charges
-        only when asked.
+        only when asked. ``view`` "me" counts this analyst's purchases (on the SQLite store,
+        one analyst's own, all of them), "team" every analyst's on the team store (see
+        :meth:`ledger_analyst`). Summed by the store's database, in one query.
         """
         since, until = period_bounds(period, self._clock())
         return self.store.total_charged(
-            since, until, account=account, include_test_mode=include_test_mode
+            since,
+            until,
+            account=account,
+            include_test_mode=include_test_mode,
+            analyst=self.ledger_analyst(view),
         )
 
     def estimated(
@@ -267,13 +274,44 @@ class Engine(_FetchMixin):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        view: SpendView = "me",
     ) -> tuple[Decimal, int]:
         """How much of :meth:`spend` for ``period`` is worst-case estimates for calls whose
         outcome is unknown (their answer was lost after sending), and how many such calls."""
         since, until = period_bounds(period, self._clock())
         return self.store.unknown_total(
-            since, until, account=account, include_test_mode=include_test_mode
+            since,
+            until,
+            account=account,
+            include_test_mode=include_test_mode,
+            analyst=self.ledger_analyst(view),
         )
+
+    def spend_by_analyst(self, period: str = "today") -> dict[str, Decimal]:
+        """What each analyst of the team store was charged in ``period`` (test mode excluded;
+        analysts without a charge in it are absent). Raises :class:`SettingsError` on a store
+        that is one analyst's own (see :meth:`ledger_analyst`)."""
+        self.ledger_analyst("analysts")
+        since, until = period_bounds(period, self._clock())
+        return self.store.spend_by_analyst(since, until)
+
+    def ledger_analyst(self, view: SpendView) -> str | None:
+        """The analyst whose ledger rows ``view`` reads, ``None`` for every row of the store.
+
+        "me" is this analyst on the team store, and the whole store on the SQLite one (it holds
+        one analyst's purchases). "team" and "analysts" need the team store: on the SQLite one
+        they raise :class:`SettingsError` rather than pass one laptop off as the team.
+        """
+        if view == "me":
+            return self.store.analyst
+        if self.store.analyst is None:
+            raise SettingsError(
+                f'The "{view}" view needs the team store: this computer\'s store holds only its '
+                "own purchases. Set GENERECT_STORE_URL to the team's PostgreSQL (README: \"The "
+                'team store"), or ask for "me".',
+                short=f'"{view}" needs the team store (GENERECT_STORE_URL); use "me" here.',
+            )
+        return None
 
     def charges(
         self,
@@ -281,11 +319,41 @@ class Engine(_FetchMixin):
         until: date | datetime | None = None,
         *,
         account: str | None = None,
+        view: SpendView = "me",
     ) -> list[LedgerEntry]:
-        """Ledger rows from ``since`` to ``until``; a date covers that whole local day."""
+        """Ledger rows from ``since`` to ``until``; a date covers that whole local day
+        (``view``: whose, as in :meth:`spend`)."""
         start = _local_bound(since, end=False)
         stop = _local_bound(until, end=True)
-        return self.store.charges(start, stop, account=account)
+        return self.store.charges(start, stop, account=account, analyst=self.ledger_analyst(view))
+
+    def iter_charges(
+        self,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        *,
+        account: str | None = None,
+        view: SpendView = "me",
+    ) -> Iterator[LedgerEntry]:
+        """:meth:`charges` read a page at a time (exports of any size in bounded memory)."""
+        start = _local_bound(since, end=False)
+        stop = _local_bound(until, end=True)
+        return self.store.iter_charges(
+            start, stop, account=account, analyst=self.ledger_analyst(view)
+        )
+
+    def iter_ledger_rows(
+        self,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        *,
+        view: SpendView = "me",
+    ) -> Iterator[LedgerRow]:
+        """The rows of :meth:`iter_charges` as stored, undecoded (``generect-excel spend``'s
+        table and CSV: a ledger of any size, streamed)."""
+        start = _local_bound(since, end=False)
+        stop = _local_bound(until, end=True)
+        return self.store.iter_ledger_rows(start, stop, analyst=self.ledger_analyst(view))
 
     def _settled(self, call: _Call, found: Found) -> Answer | None:
         """What the store answers for this call: the stored answer, the error of an unknown

@@ -116,7 +116,9 @@ def write_results(
                 sheet=query.cell.sheet,
                 coordinate=query.cell.coordinate,
                 values=values,
-                spilling=query.function in SPILLING and not query.single,
+                # A table from a function that returns one only in some views
+                # (GENERECT_SPEND's "analysts") spills like the tables of SPILLING ones.
+                spilling=(query.function in SPILLING or len(values) > 1) and not query.single,
                 formula=query.cell.text.removeprefix("="),
             )
         )

@@ -88,6 +88,7 @@ from .checks import _leads_criteria as _leads_criteria
 from .checks import _period as _period
 from .checks import _search_arguments as _search_arguments
 from .checks import _values as _values
+from .checks import _view as _view
 
 __all__ = [
     "DEFAULT_SEARCH_LIMIT",
@@ -229,7 +230,7 @@ def _outcome_search(engine: Any, args: Mapping[str, Any], origin: Origin | None)
 
 
 def _outcome_spend(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
-    return Outcome(evaluate_spend(engine, args.get("period")))
+    return Outcome(evaluate_spend(engine, args.get("period"), args.get("view")))
 
 
 def _outcome_balance(engine: Any, args: Mapping[str, Any], origin: Origin | None) -> Outcome:
@@ -322,10 +323,25 @@ def evaluate_search(
     return run_search(engine, criteria, limit, offset, fields, mode, refresh, origin).value
 
 
-def evaluate_spend(engine: EngineAPI, period: Any = None) -> float:
-    """``=GENERECT_SPEND([period])``: what the local ledger says was charged ("today",
-    "month" or "all"; test-mode calls excluded), in USD."""
-    return float(engine.spend(_period(period)))
+# The header of GENERECT_SPEND's "analysts" view.
+SPEND_BY_ANALYST_COLUMNS = ("analyst", "charged (USD)")
+
+
+def evaluate_spend(engine: EngineAPI, period: Any = None, view: Any = None) -> Any:
+    """``=GENERECT_SPEND([period], [view])``: what the ledger says was charged ("today",
+    "month" or "all"; test-mode calls excluded), in USD.
+
+    ``view`` "me" (default): this analyst's purchases (the SQLite store is one analyst's own:
+    all of it); "team": the whole team's on the team store; "analysts": a table, a header row
+    then one row per analyst who was charged in the period, by name. "team" and "analysts" on
+    the SQLite store raise a :class:`SettingsError` saying they need the team store.
+    """
+    period_name, whose = _period(period), _view(view)
+    if whose == "analysts":
+        spent = engine.spend_by_analyst(period_name)
+        rows = [[name or "(unnamed)", float(spent[name])] for name in sorted(spent)]
+        return [list(SPEND_BY_ANALYST_COLUMNS), *rows]
+    return float(engine.spend(period_name, view=whose))
 
 
 def evaluate_balance(engine: EngineAPI) -> float:

@@ -5,11 +5,11 @@ no network), as the registry (:mod:`generect_excel.worksheet`) names them (moved
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..criteria import criteria_from_block
 from ..errors import CriteriaError
-from ..ledger import PERIODS
+from ..ledger import PERIODS, SPEND_VIEWS, SpendView
 from ..models import LeadSearchRequest
 from ..table import checked_fields
 from ..vocab import allowed_values
@@ -79,8 +79,21 @@ def _values(field: Any) -> list[list[str]]:
     return [[value] for value in values]
 
 
-def _check_spend(period: Any = None) -> None:
+def _view(view: Any) -> SpendView:
+    """GENERECT_SPEND's ``view``: "me" (default), "team" or "analysts"."""
+    value = scalar(view, "view")
+    text = "me" if value is None else str(value).strip().lower()
+    if text not in SPEND_VIEWS:
+        raise CriteriaError(
+            f'View {value!r} is not valid: use "me" (yours), "team" (the whole team\'s) or '
+            '"analysts" (one row per analyst).'
+        )
+    return cast(SpendView, text)
+
+
+def _check_spend(period: Any = None, view: Any = None) -> None:
     _period(period)
+    _view(view)
 
 
 def _check_balance() -> None:

@@ -26,12 +26,13 @@ never sees a backend's row format.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from ..ledger import Charge, LedgerEntry, Settlement
+from .. import _constants as C
+from ..ledger import Charge, LedgerEntry, LedgerRow, Settlement
 from .records import CacheEntry, Claim, Found, Reservation, UnknownOutcome
 from .register import OwnedLead, Purchase
 
@@ -50,6 +51,13 @@ class StoreBackend(Protocol):
 
     def close(self) -> None:
         """Let go of idle connections; the store stays usable (the next call reconnects)."""
+        ...
+
+    @property
+    def analyst(self) -> str | None:
+        """Whose purchases this store records as this machine's: the team store's analyst
+        (every ledger row names one); ``None`` for a store that is one analyst's own (SQLite),
+        whose rows are all that analyst's."""
         ...
 
     # -- schema ----------------------------------------------------------------------------
@@ -186,8 +194,35 @@ class StoreBackend(Protocol):
         until: datetime | None = None,
         *,
         account: str | None = None,
+        analyst: str | None = None,
     ) -> list[LedgerEntry]:
-        """Ledger rows with ``since <= time < until``, oldest first, each with its settlement."""
+        """Ledger rows with ``since <= time < until``, oldest first, each with its settlement
+        (``analyst``: only that analyst's, on a store whose :attr:`analyst` is not None)."""
+        ...
+
+    def iter_charges(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        analyst: str | None = None,
+        page: int = C.LEDGER_PAGE_ROWS,
+    ) -> Iterator[LedgerEntry]:
+        """:meth:`charges`, read ``page`` rows at a time: memory stays one page whatever the
+        ledger's size."""
+        ...
+
+    def iter_ledger_rows(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        account: str | None = None,
+        analyst: str | None = None,
+        page: int = C.LEDGER_PAGE_ROWS,
+    ) -> Iterator[LedgerRow]:
+        """:meth:`iter_charges` as stored, undecoded, for exports (see :class:`LedgerRow`)."""
         ...
 
     def total_charged(
@@ -197,9 +232,11 @@ class StoreBackend(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        analyst: str | None = None,
     ) -> Decimal:
         """The exact sum charged over a period (unknown outcomes at their estimate or their
-        settled amount)."""
+        settled amount), summed by the database: its cost does not grow with the ledger's
+        rows outside the period."""
         ...
 
     def unknown_total(
@@ -209,8 +246,16 @@ class StoreBackend(Protocol):
         *,
         account: str | None = None,
         include_test_mode: bool = False,
+        analyst: str | None = None,
     ) -> tuple[Decimal, int]:
         """How much of :meth:`total_charged` is unsettled estimates, and for how many calls."""
+        ...
+
+    def spend_by_analyst(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, Decimal]:
+        """Non-test spend per analyst over a period, settled rows at their settled amount
+        (a store that names no analyst: its whole spend under ``""``)."""
         ...
 
     def settle(self, settlements: list[Settlement]) -> int:

@@ -27,6 +27,34 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MICROS = 1_000_000
+"""Micro-dollars per dollar: the ledger's integer ``amount_micros`` beside each amount's text."""
+
+# Beyond this a micro-dollar amount is left to the exact text sum (a row of $1e9 is no charge
+# Generect makes; a bound keeps SQL's 64-bit SUM far from overflow over any ledger).
+_MICROS_BOUND = 10**15
+
+
+def _micros(amount: Decimal) -> int | None:
+    """``amount`` in whole micro-dollars when that is exact, else ``None``.
+
+    The ledger keeps every amount as its exact text and, beside it, this integer, so that SQL
+    can sum a period with integer arithmetic (SQL's ``SUM`` of text or floats would round). A
+    row whose amount has more than six decimals (or is absurdly large) has ``None`` here, and
+    any total that meets one is summed from the text instead: exact either way.
+
+    >>> _micros(Decimal("0.02")), _micros(Decimal("0.0000001"))
+    (20000, None)
+    """
+    if not amount.is_finite():
+        return None
+    scaled = amount.scaleb(6)  # rounded to the context's precision when huge: checked below
+    if scaled != scaled.to_integral_value() or abs(scaled) >= _MICROS_BOUND:
+        return None
+    micros = int(scaled)
+    return micros if Decimal(micros).scaleb(-6) == amount else None
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """One stored answer. ``answer`` is the result model's JSON (``model_dump(mode="json")``)."""

@@ -365,12 +365,17 @@ def GENERECT_COMPANY_COUNT(criteria, mode=None, refresh=None, caller=None):
 
 @_worksheet_function("GENERECT_SPEND")
 @xw.arg("period", err_to_str=True, doc='"today" (default), "month" or "all".')
-def GENERECT_SPEND(period=None):
-    """What Generect charged in USD, from this computer's ledger: today, this month, or all. Test-mode calls are not counted. Updates at every recalculation."""
+@xw.arg(
+    "view",
+    err_to_str=True,
+    doc='"me" (default): your purchases. With the team store: "team" for the whole team, "analysts" spills one row per analyst.',
+)
+def GENERECT_SPEND(period=None, view=None):
+    """What Generect charged in USD, from the ledger: today, this month, or all; yours, the team's, or per analyst. Test-mode calls are not counted. Updates at every recalculation."""
     try:
         from ..functions import evaluate_spend
 
-        return evaluate_spend(_engine(), period)
+        return evaluate_spend(_engine(), period, view)
     except Exception as exc:
         return _error(exc)
 

@@ -15,12 +15,20 @@ from .schema import TEAM
 
 __all__ = ["TeamBudgets"]
 
+# Who a ledger row is for ("" for rows without an analyst: none are written so).
+_ANALYST = "COALESCE(ledger.analyst, '')"
+
 
 class TeamBudgets(SQLiteStore):
     """The team store's caps and per-analyst views (a part of
     :class:`~generect_excel.store.postgres.PostgresStore`; ``analyst`` is set there)."""
 
-    analyst: str
+    _analyst: str
+
+    @property
+    def analyst(self) -> str:
+        """The analyst whose purchases this laptop records (every ledger row names one)."""
+        return self._analyst
 
     def claim(
         self,
@@ -124,20 +132,11 @@ class TeamBudgets(SQLiteStore):
             setting="team_cap",
         )
 
-    def _spent(self, conn: _Connection, reservation: Reservation, analyst: str) -> Decimal:
-        clauses, params = ["test_mode = 0", "analyst = ?"], [analyst]
-        if reservation.since is not None:
-            clauses.append("time >= ?")
-            params.append(_ts(reservation.since))
-        if reservation.until is not None:
-            clauses.append("time < ?")
-            params.append(_ts(reservation.until))
-        rows = conn.execute(
-            "SELECT COALESCE(amount, amount_charged) FROM ledger "
-            f"LEFT JOIN settlements USING (charge_id) WHERE {' AND '.join(clauses)}",
-            params,
-        ).fetchall()
-        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+    def _spent(self, conn: Any, reservation: Reservation, analyst: str) -> Decimal:
+        clauses, params = self._clauses(reservation.since, reservation.until, None)
+        clauses += ["test_mode = 0", "analyst = ?"]
+        params.append(analyst)
+        return self._ledger_sums(conn, clauses, params).get("", (Decimal(0), 0))[0]
 
     def _held(self, conn: _Connection, key: str, now: datetime, analyst: str) -> Decimal:
         rows = conn.execute(
@@ -170,24 +169,14 @@ class TeamBudgets(SQLiteStore):
     def spend_by_analyst(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> dict[str, Decimal]:
-        """Non-test spend per analyst over a period (settled rows at their settled amount)."""
-        clauses, params = ["test_mode = 0"], []
-        if since is not None:
-            clauses.append("time >= ?")
-            params.append(_ts(since))
-        if until is not None:
-            clauses.append("time < ?")
-            params.append(_ts(until))
+        """Non-test spend per analyst over a period (settled rows at their settled amount),
+        summed in SQL per analyst (see :meth:`SQLiteLedger._ledger_sums`); an analyst without
+        a row in the period is absent."""
+        clauses, params = self._clauses(since, until, None)
+        clauses.append("test_mode = 0")
         with self._transaction("reading the ledger", write=False) as conn:
-            rows = conn.execute(
-                "SELECT COALESCE(analyst, ''), COALESCE(amount, amount_charged) FROM ledger "
-                f"LEFT JOIN settlements USING (charge_id) WHERE {' AND '.join(clauses)}",
-                params,
-            ).fetchall()
-        totals: dict[str, Decimal] = {}
-        for analyst, amount in rows:
-            totals[analyst] = totals.get(analyst, Decimal(0)) + Decimal(amount)
-        return totals
+            sums = self._ledger_sums(conn, clauses, params, by=_ANALYST)
+        return {analyst: total for analyst, (total, _) in sums.items()}
 
     def ledger_who(self) -> dict[str, tuple[str | None, str | None]]:
         """charge id -> (analyst, machine) of every ledger row."""

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ..records import UnknownOutcome, _parse_ts, _ts
+from ..records import UnknownOutcome, _micros, _parse_ts, _ts
 from ..sqlite import SQLiteStore
 
 __all__ = ["TeamHistory"]
@@ -38,8 +38,8 @@ class TeamHistory(SQLiteStore):
                 cursor = conn.execute(
                     "INSERT INTO ledger (charge_id, time, endpoint, mode, request, rows, "
                     "results_count, amount_charged, test_mode, account, base_url, workbook, "
-                    "sheet, cell, cache_key, unknown_outcome) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "sheet, cell, cache_key, unknown_outcome, amount_micros) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (charge_id) DO NOTHING",
                     (
                         row.charge_id,
@@ -58,6 +58,7 @@ class TeamHistory(SQLiteStore):
                         row.origin.cell,
                         row.cache_key,
                         int(row.unknown_outcome),
+                        _micros(row.amount_charged),
                     ),
                 )
                 added += cursor.rowcount
@@ -65,7 +66,7 @@ class TeamHistory(SQLiteStore):
                     s = row.settlement
                     conn.execute(
                         "INSERT INTO settlements (charge_id, amount, transaction_id, "
-                        "transaction_time, settled_at) VALUES (?, ?, ?, ?, ?) "
+                        "transaction_time, settled_at, amount_micros) VALUES (?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT DO NOTHING",
                         (
                             s.charge_id,
@@ -73,6 +74,7 @@ class TeamHistory(SQLiteStore):
                             s.transaction_id,
                             None if s.transaction_time is None else _ts(s.transaction_time),
                             _ts(s.settled_at),
+                            _micros(s.amount),
                         ),
                     )
             for entry in entries:

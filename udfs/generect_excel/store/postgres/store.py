@@ -20,7 +20,7 @@ from ...errors import StoreError
 from ...ledger import Settlement
 from ...memo import BoundedMemo
 from ..owners import _HOST
-from ..records import _ts, _utcnow
+from ..records import _micros, _ts, _utcnow
 from ..sqlite.journal import JOURNAL_SUFFIX
 from .budgets import TeamBudgets
 from .dialect import _CURRENT, _Connection, _PostgresError, redact_url
@@ -63,7 +63,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
         timeout: float = C.STORE_BUSY_TIMEOUT,
     ) -> None:
         self.url = redact_url(url)
-        self.analyst = analyst
+        self._analyst = analyst
         self.machine = machine
         self.busy_timeout = timeout
         self._conninfo = url
@@ -293,7 +293,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
             for item in settlements:
                 cursor = conn.execute(
                     "INSERT INTO settlements (charge_id, amount, transaction_id, "
-                    "transaction_time, settled_at) SELECT ?, ?, ?, ?, ? "
+                    "transaction_time, settled_at, amount_micros) SELECT ?, ?, ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM ledger WHERE charge_id = ? "
                     "AND unknown_outcome = 1) ON CONFLICT DO NOTHING",
                     (
@@ -302,6 +302,7 @@ class PostgresStore(TeamBudgets, TeamHistory):
                         item.transaction_id,
                         None if item.transaction_time is None else _ts(item.transaction_time),
                         _ts(item.settled_at),
+                        _micros(item.amount),
                         item.charge_id,
                     ),
                 )

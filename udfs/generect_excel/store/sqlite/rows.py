@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from ...ledger import Charge
-from ..records import CacheEntry, UnknownOutcome, _parse_ts, _ts
+from ..records import CacheEntry, UnknownOutcome, _micros, _parse_ts, _ts
 from .connection import SQLiteConnections
 
 
@@ -99,8 +99,8 @@ class SQLiteRows(SQLiteConnections):
         conn.execute(
             "INSERT OR IGNORE INTO ledger (charge_id, time, endpoint, mode, request, rows, "
             "results_count, amount_charged, test_mode, account, base_url, workbook, sheet, "
-            "cell, cache_key, unknown_outcome) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cell, cache_key, unknown_outcome, amount_micros) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 charge.charge_id,
                 _ts(charge.time),
@@ -118,6 +118,7 @@ class SQLiteRows(SQLiteConnections):
                 charge.origin.cell,
                 charge.cache_key,
                 int(charge.unknown_outcome),
+                _micros(charge.amount_charged),
             ),
         )
 
