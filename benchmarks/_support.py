@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -189,16 +190,32 @@ class Process:
     stderr: str
 
 
+# GNU time measures the peak memory of its own child, forked from a 1 MB process. The kernel's
+# figure for a child of ours (os.wait4) would not do on Linux: a child keeps the high-water mark
+# of the address space it was forked from (this process, sandbox and 100,000 leads included).
+_GNU_TIME = Path("/usr/bin/time")
+
+
 def run_cli(args: Sequence[str], env: dict[str, str], *, timeout: float = 3600) -> Process:
     """Run ``generect-excel ARGS`` as a process of its own and measure it: the wall time from
     start to exit (interpreter start-up and imports included, as the analyst waits for them)
-    and its peak resident set size, read from the kernel's accounting of that one child
-    (``os.wait4``), so nothing else running here is counted. A command still running after
-    ``timeout`` seconds is killed (and reported as such by its exit status)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    and its peak resident set size, by GNU time (``/usr/bin/time -f %M``) where it is installed,
+    else the kernel's account of the child (``os.wait4``; on Linux at least this process's own
+    size when it started the child). A command still running after ``timeout`` seconds is
+    killed (its exit status says so)."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".time") as peak,
+    ):
+        timed = _GNU_TIME.exists()
+        command = [*CLI, *args]
+        if timed:
+            command = [str(_GNU_TIME), "-f", "%M", "-o", peak.name, *command]
         start = time.perf_counter()
-        proc = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=err)
-        guard = threading.Timer(timeout, proc.kill)
+        # A session of its own: a hung command is killed with GNU time's child, not only time.
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
+        guard = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
         guard.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -208,11 +225,14 @@ def run_cli(args: Sequence[str], env: dict[str, str], *, timeout: float = 3600) 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
-        scale = 1 if sys.platform == "darwin" else 1024
+        if timed:
+            # The last line: GNU time puts "Command exited with non-zero status N" before it.
+            kilobytes = int(peak.read().split()[-1])
+        else:  # ru_maxrss is in kilobytes on Linux, in bytes on macOS
+            kilobytes = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
         return Process(
             seconds,
-            usage.ru_maxrss * scale / 1e6,
+            kilobytes * 1024 / 1e6,
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
