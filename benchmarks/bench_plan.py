@@ -2,11 +2,12 @@
 every call; no network) for 100, 1,000 and 3,000 GENERECT_SEARCH formulas in both layouts of
 :mod:`_workbooks`, with the growth exponent and the peak memory.
 
-Each measurement runs in a fresh subprocess (nothing cached between runs, and its own peak
-memory): the median wall time of ``plan_refresh`` over ``--runs`` runs, and the peak of
+Each measurement runs in a fresh subprocess (its own peak memory): the median wall and CPU
+time of ``plan_refresh`` over ``--runs`` runs after one unmeasured run (imports), the peak of
 Python's allocations during one plan (``tracemalloc``) and the process's peak resident size
-(``ru_maxrss``, which includes the interpreter and imports). The growth exponent is the slope
-of log(time) over log(formulas) between the smallest and the largest size.
+(``VmHWM``: interpreter, imports and the plans). The growth exponent is the slope of
+log(time) over log(formulas) between the smallest and the largest size, of the wall time
+and of the CPU time (steadier on a shared machine).
 
     python benchmarks/bench_plan.py                      # 100, 1,000, 3,000; 3 runs each
     python benchmarks/bench_plan.py --sizes 100 1000 --runs 1
@@ -29,22 +30,26 @@ from _workbooks import LAYOUTS, make_workbook
 HERE = Path(__file__).resolve().parent
 
 _CHILD = """
-import json, resource, sys, time, tracemalloc
+import json, sys, time, tracemalloc
 from generect_excel.formulas.plan import plan_refresh
 path, runs = sys.argv[1], int(sys.argv[2])
-plan_refresh(path)  # imports and first-use costs out of the figure
-walls = []
+plan_refresh(path)  # imports and first-use costs out of the times (not out of VmHWM)
+walls, cpus = [], []
 for _ in range(runs):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     plan = plan_refresh(path)
     walls.append(time.perf_counter() - start)
+    cpus.append(time.process_time() - cpu)
     assert len(plan.runnable) == len(plan.queries), [q.skipped for q in plan.queries][:3]
+del plan
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent that forked us.
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
 tracemalloc.start()
 plan = plan_refresh(path)
 _, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
-print(json.dumps({"walls": walls, "peak_mb": peak / 1e6,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+print(json.dumps({"walls": walls, "cpus": cpus, "peak_mb": peak / 1e6,
+                  "hwm_mb": int(status) / 1e3}))
 """
 
 
@@ -58,6 +63,7 @@ def measure(path: Path, runs: int) -> dict[str, float]:
     ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["median_s"] = statistics.median(result["walls"])
+    result["cpu_s"] = statistics.median(result["cpus"])
     return result
 
 
@@ -87,26 +93,33 @@ def main(argv: list[str] | None = None) -> int:
             profile(int(args.profile[0]), args.profile[1], folder)
             return 0
         print(
-            f"{'layout':<15} {'formulas':>8} {'file MB':>8} {'median s':>9} {'ms/formula':>10} "
-            f"{'peak MB':>8} {'maxrss MB':>9}"
+            f"{'layout':<15} {'formulas':>8} {'file MB':>8} {'wall s':>7} {'cpu s':>7} "
+            f"{'ms/formula':>10} {'peak MB':>8} {'VmHWM MB':>9}"
         )
         for layout in args.layouts:
-            times: dict[int, float] = {}
+            walls: dict[int, float] = {}
+            cpus: dict[int, float] = {}
             for size in args.sizes:
                 book = make_workbook(folder / f"plan-{size}-{layout}.xlsx", size, layout)  # type: ignore[arg-type]
                 result = measure(book, args.runs)
-                times[size] = result["median_s"]
+                walls[size], cpus[size] = result["median_s"], result["cpu_s"]
                 print(
                     f"{layout:<15} {size:>8,} {book.stat().st_size / 1e6:>8.2f} "
-                    f"{result['median_s']:>9.2f} {1e3 * result['median_s'] / size:>10.2f} "
-                    f"{result['peak_mb']:>8.1f} {result['maxrss_mb']:>9.1f}",
+                    f"{result['median_s']:>7.2f} {result['cpu_s']:>7.2f} "
+                    f"{1e3 * result['median_s'] / size:>10.2f} "
+                    f"{result['peak_mb']:>8.1f} {result['hwm_mb']:>9.1f}",
                     flush=True,
                 )
                 book.unlink()
-            low, high = min(times), max(times)
+            low, high = min(args.sizes), max(args.sizes)
             if high > low:
-                slope = math.log(times[high] / times[low]) / math.log(high / low)
-                print(f"{layout:<15} growth exponent {low:,} -> {high:,}: {slope:.2f}", flush=True)
+                wall = math.log(walls[high] / walls[low]) / math.log(high / low)
+                cpu = math.log(cpus[high] / cpus[low]) / math.log(high / low)
+                print(
+                    f"{layout:<15} growth exponent {low:,} -> {high:,}: "
+                    f"{wall:.2f} (wall), {cpu:.2f} (cpu)",
+                    flush=True,
+                )
     return 0
 
 

@@ -20,6 +20,8 @@ temporary GENERECT_HOME. Figures:
    overlapping searches (New leads only on, and off), and the extra time of a net-new search
    with a register of 100,000 leads
 8. throttling: 60 distinct cold searches against a server capped at 5 in flight, 250 ms latency
+10. the team store on PostgreSQL (a throw-away local cluster): recalculation per call beside
+    SQLite's, and 8 processes on two GENERECT_HOMEs asking one cold question (API calls)
 11. refresh at workbook scale: warm, cold (latency 0 and 250 ms) and dry run of 100, 1,000 and
     3,000 formulas in two layouts, through the CLI: growth exponent, time per formula, memory
 12. money paths over a big ledger (``bench_spend.py``, when it is in this tree)
@@ -52,13 +54,14 @@ import bench_register  # noqa: E402
 import bench_sandbox  # noqa: E402
 import bench_startup  # noqa: E402
 import bench_table  # noqa: E402
+import bench_team_store  # noqa: E402
 import bench_throttle  # noqa: E402
 import bench_write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 # Figure 12 is issue 16's spend figure; its module may not be in this tree yet.
 HAS_SPEND = (HERE / "bench_spend.py").exists()
-FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "11") + (("12",) if HAS_SPEND else ())
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "10", "11") + (("12",) if HAS_SPEND else ())
 
 
 def _table_rows(quick: bool) -> dict[str, Any]:
@@ -133,6 +136,7 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "6": _figure_6,
     "7": lambda quick: bench_register.run(quick=quick),
     "8": lambda quick: bench_throttle.run(quick=quick),
+    "10": lambda quick: bench_team_store.run(quick=quick),
     "11": _figure_11,
     **({"12": _figure_12} if HAS_SPEND else {}),
 }
@@ -206,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
     parser.add_argument(
-        "--only", default=",".join(FIGURES), help="comma-separated figures to run (1-8, 11, 12)"
+        "--only", default=",".join(FIGURES), help=f"comma-separated figures ({','.join(FIGURES)})"
     )
     args = parser.parse_args(argv)
     wanted = [f.strip() for f in args.only.split(",") if f.strip()]

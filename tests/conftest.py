@@ -312,8 +312,11 @@ def conforming_client(
 
 # --------------------------------------------------------------------------- PostgreSQL
 # The team store (issue 15) runs its tests on a real server: one throw-away cluster per session
-# (generect_excel.sandbox.postgres: the distribution's initdb/pg_ctl, which .ci/run installs;
-# as the unprivileged ``postgres`` account under root), a fresh database per test.
+# (generect_excel.sandbox.postgres: the system's initdb/pg_ctl when installed, else those of the
+# pgserver wheel that the test extra installs; as an unprivileged account under root), a fresh
+# database per test. GENERECT_TEST_PG_BIN picks the programs: auto (default), system, wheel, or
+# a folder. Where neither the system nor the wheel has them (a platform without pgserver wheels
+# and no PostgreSQL installed) these tests are skipped, except under CI.
 
 
 @pytest.fixture(scope="session")
@@ -324,10 +327,10 @@ def postgres_server() -> Iterator[Any]:
     from generect_excel.sandbox.postgres import LocalPostgres, PostgresNotInstalledError
 
     try:
-        server = LocalPostgres()
+        server = LocalPostgres(programs=os.environ.get("GENERECT_TEST_PG_BIN", "auto"))
     except PostgresNotInstalledError as exc:
         if os.environ.get("CI"):
-            raise  # CI installs PostgreSQL: its absence there is a defect, not a skip
+            raise  # CI has PostgreSQL (the wheel or the system's): its absence is a defect
         pytest.skip(str(exc))
     server.start()
     yield server

@@ -58,7 +58,7 @@ def test_every_figure_completes_and_prints_its_row(quick_run: Any) -> None:
     table = done.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("fig "))
     printed = [line.split()[0] for line in table[header + 2 :] if line.strip()][:-1]
-    for figure in ("1", "2", "3", "4", "5", "6", "7", "8", "11"):
+    for figure in ("1", "2", "3", "4", "5", "6", "7", "8", "10", "11"):
         rows = _rows(results, figure)
         assert rows, f"figure {figure} has no row"
         assert printed.count(figure) == len(rows)
@@ -167,6 +167,15 @@ def test_a_week_of_net_new_searches_buys_no_lead_twice(quick_run: Any) -> None:
     assert figure["register_size"] == 100_000
     assert figure["body_bytes"]["empty"] < figure["body_bytes"]["capped"]
     assert figure["body_bytes"]["capped"] < figure["body_bytes"]["all"]
+
+
+def test_the_team_store_answers_recalculation_and_coalesces_across_laptops(
+    quick_run: Any,
+) -> None:
+    _, results = quick_run
+    figure = results["figures"]["10"]
+    assert figure["postgres_ms"] > 0 and figure["sqlite_ms"] > 0  # timed only from the store
+    assert figure["processes"] == 8 and set(figure["api_calls_per_run"]) == {1}
 
 
 def test_an_unknown_figure_is_refused(tmp_path: Path) -> None:

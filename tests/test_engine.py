@@ -608,6 +608,57 @@ def test_a_stored_answer_is_validated_once_per_version(
     assert len(billable(sandbox)) == 1
 
 
+def test_a_stored_answer_read_afresh_equals_the_answer_bought(
+    sandbox: Any, engine: Engine, settings: Settings, client: Client
+) -> None:
+    bought = engine.search(directors(4))
+    engine.count(directors(4))
+    # A new process: no memo; the stored rows are taken as stored, every other field validated.
+    fresh = Engine(settings, client=client, store=Store(settings.store_path))
+    again = fresh.search(directors(4))
+    assert again.from_cache and again.result == bought.result
+    assert again.result.amount_charged == Decimal("0.08")
+    assert type(again.result.amount_charged) is Decimal
+    assert fresh.count(directors(4)).result == engine.count(directors(4)).result
+    # Stored rows that are not objects (another program's write): refused, not shown.
+    answer = bought.result.model_dump(mode="json")
+    answer["leads"] = [answer["leads"][0], "not a lead"]
+    with sqlite3.connect(settings.store_path) as conn:
+        conn.execute(
+            "UPDATE cache SET answer = ? WHERE endpoint LIKE '%leads/'", (json.dumps(answer),)
+        )
+    conn.close()
+    with pytest.raises(StoreError, match="stored answer cannot be read"):
+        Engine(settings, client=client, store=Store(settings.store_path)).search(directors(4))
+    assert len(billable(sandbox)) == 1
+
+
+def test_cached_many_answers_as_cached_does_for_each_call(
+    sandbox: Any, engine: Engine, settings: Settings
+) -> None:
+    cell = Origin("Book.xlsx", "S", "A1")
+    engine.search(directors(3))
+    engine.search(directors(6), refresh=1, origin=cell)
+    sandbox.queue_faults(["drop"])
+    with pytest.raises(OutcomeUnknownError):
+        engine.search(directors(7))
+    calls = [
+        ("search", directors(3), None, None),
+        ("search", directors(6), 1, cell),  # seen with this refresh value: stored
+        ("search", directors(6), 2, cell),  # a new refresh value: would fetch
+        ("search", directors(8), None, None),  # never asked
+        ("search", directors(7), None, None),  # lost: its error, not raised
+        ("count", directors(3), None, None),
+    ]
+    answers = engine.cached_many(calls)
+    assert [a is None for a in answers] == [False, False, True, True, False, True]
+    for (kind, request, refresh, origin), answer in zip(calls[:4], answers, strict=False):
+        expected = engine.cached(request, kind, refresh=refresh, origin=origin)
+        assert (answer and answer.result) == (expected and expected.result)
+    assert isinstance(answers[4], OutcomeUnknownError) and answers[4].unknown_outcome is not None
+    assert len(billable(sandbox)) == 2
+
+
 # -- unknown outcomes: sent, answer lost, never sent again blindly ----------------------------
 
 

@@ -6,7 +6,12 @@ are counted from the sandbox's request log, the store's ledger and register.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,8 +21,10 @@ import pytest
 
 from conftest import conforming_client
 from generect_excel import _constants as C
+from generect_excel import store as store_module
 from generect_excel.criteria import criteria_from_block
 from generect_excel.engine import Engine
+from generect_excel.engine.paging import FAMILY_CLAIM_PREFIX
 from generect_excel.functions import evaluate_leads, run_search
 from generect_excel.ledger import Origin
 from generect_excel.store import MIGRATIONS, Store
@@ -115,6 +122,47 @@ def test_the_cache_key_stays_the_question_and_recalculation_is_free(sandbox, eng
     assert again.answer.from_cache and again.answer.cache_key == page2.answer.cache_key
     assert ids(again.answer) == ids(page2.answer)
     assert len(searches(sandbox)) == 1
+
+
+def family_of_first_page(engine: Engine, store_backend: Harness) -> str:
+    """Buy page 0 of CEOS_US; the store key of its criteria family's turn."""
+    search_page(engine, CEOS_US, 25, None)
+    [(family,)] = store_backend.sql("SELECT DISTINCT criteria_key FROM lead_purchases")
+    return f"{FAMILY_CLAIM_PREFIX}{family}"
+
+
+def test_a_page_waits_while_another_process_buys_a_page_of_its_family(
+    sandbox, engine, store_backend: Harness
+) -> None:
+    # Pages of one criteria family wait for each other across processes too (two laptops on
+    # the team store, Excel and the CLI on one file): the turn is a claim in the store.
+    turn = family_of_first_page(engine, store_backend)
+    other = f"{store_module._HOST}|{os.getppid()}|abc"  # a live process: our parent
+    held = engine.store.claim(turn, other, ttl=600, is_fresh=lambda entry: False)
+    assert held.state == "claimed"
+    with ThreadPoolExecutor(1) as pool:
+        page = pool.submit(search_page, engine, CEOS_US, 25, 25.0)
+        time.sleep(1.0)
+        assert not page.done() and len(searches(sandbox)) == 1  # waiting its turn, unsent
+        engine.store.release(turn, other)  # the other process saved its page
+        second = ids(page.result(timeout=30).answer)
+    assert len(searches(sandbox)) == 2 and len(set(second)) == 25
+    assert engine.store.register_counts()["bought_twice"] == 0
+    assert not store_backend.sql("SELECT key FROM inflight")  # the turn was given back
+
+
+def test_a_dead_process_s_turn_at_a_criteria_family_is_taken_over(
+    sandbox, engine, store_backend: Harness
+) -> None:
+    turn = family_of_first_page(engine, store_backend)
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    gone = f"{store_module._HOST}|{int(child.stdout)}|abc"  # a process that has ended
+    assert engine.store.claim(turn, gone, ttl=600, is_fresh=lambda e: False).state == "claimed"
+    with ThreadPoolExecutor(1) as pool:  # not left waiting for the dead one's 600 s
+        second = ids(pool.submit(search_page, engine, CEOS_US, 25, 25.0).result(10).answer)
+    assert len(second) == 25 and len(searches(sandbox)) == 2
+    assert engine.store.register_counts()["bought_twice"] == 0
 
 
 # --------------------------------------------------------------------------- net-new

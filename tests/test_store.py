@@ -513,6 +513,36 @@ def test_an_unknown_outcome_is_one_transaction_and_found_with_the_entry(
     assert store.find("k1", "cell") == Found(store.get("k1"), "y", None, None)
 
 
+def test_find_many_reads_what_find_reads_for_each_pair_in_order(
+    store: StoreBackend, store_backend: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three SELECTs of two keys: batches span statements and still agree with find.
+    monkeypatch.setattr(store_module.sqlite.answers.C, "STORE_BATCH_KEYS", 2)
+    never = lambda entry: False  # noqa: E731
+    store.save(make_entry("k1"), make_charge("k1"), mark=("cell", "y"))
+    store.save(make_entry("k2", amount="0.25"), make_charge("k2", amount="0.25"))
+    owner = new_owner()
+    assert store.claim("k3", owner, ttl=60, is_fresh=never).state == "claimed"
+    unknown = make_unknown("k3", token="x")
+    store.record_unknown(unknown, unknown_charge(unknown), owner=owner, origin="cell")
+    wanted = [
+        ("k1", "cell"),
+        ("k2", ""),
+        ("k3", "cell"),
+        ("nothing", "cell"),
+        ("k1", "elsewhere"),
+        ("k1", "cell"),  # asked twice: answered twice
+    ]
+    found = store.find_many(wanted)
+    assert found == [store.find(key, origin) for key, origin in wanted]
+    assert found[0] == Found(store.get("k1"), "y", None, None)
+    assert found[1].entry is not None and found[1].entry.amount_charged == Decimal("0.25")
+    assert found[2] == Found(None, "x", NOW, unknown)
+    assert found[3] == Found(None, None, None, None)
+    assert found[4].mark is None and found[4].entry == found[0].entry
+    assert store.find_many([]) == []
+
+
 def test_an_unknown_outcome_that_cannot_be_saved_goes_to_the_journal(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = Store(path, busy_timeout=0.05)

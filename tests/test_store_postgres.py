@@ -34,9 +34,10 @@ from generect_excel.criteria import criteria_from_kwargs
 from generect_excel.engine import Engine
 from generect_excel.errors import GenerectError
 from generect_excel.settings import load_settings
+from generect_excel.store.register import lead_key
 
 engine = Engine(load_settings(use_keyring=False))
-jobs = json.loads(sys.argv[1])  # [[seniority, industry or null, limit], ...]
+jobs = json.loads(sys.argv[1])  # [[seniority, industry or null, limit, (offset)], ...]
 engine.store  # open the store before the start signal
 if len(sys.argv) > 2:
     Path(sys.argv[2]).touch()  # ready
@@ -45,12 +46,17 @@ if len(sys.argv) > 2:
         time.sleep(0.002)
 
 def one(job):
-    seniority, industry, limit = job
+    seniority, industry, limit, *offset = job
     fields = {"seniorities": [seniority], "limit_by": limit}
     if industry:
         fields["company_industries"] = [industry]
+    if offset:  # a page of the criteria family
+        fields["offset_by"] = offset[0]
     try:
         answer = engine.search(criteria_from_kwargs("database", **fields))
+        if offset:
+            ids = [key[0] for lead in answer.result.leads if (key := lead_key(lead))]
+            return {"rows": len(ids), "ids": ids}
         return {"rows": len(answer.result.leads), "from_cache": answer.from_cache}
     except GenerectError as exc:
         return {"error": type(exc).__name__, "message": str(exc)}
@@ -236,6 +242,110 @@ def test_a_laptop_killed_mid_refresh_leaves_nothing_for_the_other_to_buy_blindly
     assert sorted(who[r.charge_id][0] for r in rows if not r.unknown_outcome) == ["ben", "ben"]
 
 
+REFRESH_CLI = "import sys; from generect_excel.cli import main; sys.exit(main(sys.argv[1:]))"
+SENIORITIES = ["senior", "manager", "director", "head"]  # one criteria family each
+
+
+def four_searches(path: Path) -> Path:
+    """A workbook of four searches of distinct criteria (so they are in flight at once)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    for row, seniority in enumerate(SENIORITIES, start=1):
+        ws[f"A{row}"], ws[f"B{row}"] = "Seniority", seniority
+        column = "DEFG"[row - 1]
+        ws[f"{column}10"] = f'=GENERECT_SEARCH(A{row}:B{row},{row},0,"full_name")'
+    wb.save(path)
+    return path
+
+
+def test_a_laptop_whose_refresh_command_is_killed_leaves_nothing_to_buy_blindly(
+    sandbox_factory: Any, postgres_url: str, laptops: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The whole `generect-excel refresh` on ana's laptop, SIGKILLed with two of its four
+    # searches at the server; ben then refreshes the same workbook on his laptop.
+    from workbook_support import load
+
+    sandbox = sandbox_factory(latency=0.8)
+    team_store(postgres_url, tmp_path).close()
+    ana_book = four_searches(tmp_path / "ana.xlsx")
+    ben_book = four_searches(tmp_path / "ben.xlsx")
+    ana_env = laptop_env(sandbox, laptops[0], postgres_url, "ana", GENERECT_MAX_PARALLEL="2")
+    with subprocess.Popen(
+        [sys.executable, "-c", REFRESH_CLI, "refresh", str(ana_book), "--yes"],
+        env=ana_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as refresh:
+        try:
+            deadline = time.monotonic() + HANG_GUARD
+            while sandbox.in_flight(KEY) < 2:
+                assert time.monotonic() < deadline, "the refresh never sent its requests"
+                time.sleep(0.005)
+            refresh.kill()  # SIGKILL: two requests at the server, two never sent
+        finally:
+            refresh.kill()
+            refresh.communicate()
+    deadline = time.monotonic() + HANG_GUARD
+    while sandbox.in_flight(KEY):  # the server answers (and charges) the dead laptop's two
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)
+    sent_by_ana = [e["body"] for e in sandbox.log_entries()]
+    assert len(sent_by_ana) == 2
+
+    ben_env = laptop_env(sandbox, laptops[1], postgres_url, "ben")
+    done = subprocess.run(
+        [sys.executable, "-c", REFRESH_CLI, "refresh", str(ben_book), "--yes"],
+        env=ben_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr  # two cells say their answer was lost
+    again = [e["body"] for e in sandbox.log_entries()[2:]]
+    assert not [body for body in again if body in sent_by_ana]  # not bought blindly
+    assert len(again) == 2  # the two never sent, once each
+    sheet = load(ben_book, data_only=True)["Leads"]
+    cells = [(sheet[f"{c}10"].value, sheet[f"{c}11"].value) for c in "DEFG"]
+    lost = [c for c in cells if str(c[0]).startswith("#GENERECT! Answer lost")]
+    filled = [c for c in cells if str(c[0]).startswith("Generect ·") and c[1] == "full_name"]
+    assert len(lost) == len(filled) == 2  # a status line, then the table's header row
+    store = team_store(postgres_url, tmp_path)
+    rows = store.charges()
+    assert sum(r.amount_charged for r in rows) >= charged_by_sandbox(sandbox)  # no lost charge
+    who = store.ledger_who()  # ana's lost calls recorded as hers, ben's answers as his
+    assert sorted(who[r.charge_id][0] for r in rows if r.unknown_outcome) == ["ana", "ana"]
+    assert sorted(who[r.charge_id][0] for r in rows if not r.unknown_outcome) == ["ben", "ben"]
+
+
+def test_two_laptops_paging_one_criteria_family_at_once_buy_no_lead_twice(
+    sandbox: Any, postgres_url: str, laptops: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Four pages of one criteria family, two on each laptop, all asked at the same moment. The
+    # pages overlap if bought blind (offsets 10 apart, 25 rows each, and Generect's order shifts
+    # between calls): each must wait its turn and exclude what the others bought.
+    team_store(postgres_url, tmp_path).close()
+    go = tmp_path / "go"
+    procs = []
+    for home, who, offsets in ((laptops[0], "ana", (0, 20)), (laptops[1], "ben", (10, 30))):
+        ready = tmp_path / f"{who}.ready"
+        jobs = [["director", None, 25, offset] for offset in offsets]
+        procs.append((ready, start(laptop_env(sandbox, home, postgres_url, who), jobs, ready, go)))
+    all_at_once(procs, go)
+    pages = [page for _, proc in procs for page in results(proc)]
+    bought = [lead for page in pages for lead in page["ids"]]
+    assert len(bought) == len(set(bought)) == 100  # four pages of 25, no lead twice
+    assert len(sandbox.billable_calls()) == 4
+    assert charged_by_sandbox(sandbox) == Decimal("2.00")  # 100 rows at $0.02: none twice
+    store = team_store(postgres_url, tmp_path)
+    assert store.register_counts() == {"owned": 100, "purchases": 100, "bought_twice": 0}
+    sent = [e["body"] for e in sandbox.log_entries()]
+    assert sorted(len(body.get("exclude_ids", ())) for body in sent) == [0, 25, 50, 75]
+
+
 # -- the team store's own rules --------------------------------------------------------------
 
 
@@ -253,6 +363,34 @@ def test_migrations_are_recorded_safe_to_rerun_and_a_newer_schema_is_refused(
     with pytest.raises(StoreError) as info:
         team_store(postgres_url, tmp_path)
     assert "newer generect-excel" in str(info.value)
+
+
+def test_a_waiter_is_woken_when_another_laptop_s_claim_goes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # Waiting on another laptop's claim ends when the server says the claim went (LISTEN/
+    # NOTIFY), not at the end of the poll's pause; a claim still held waits the pause out.
+    from concurrent.futures import ThreadPoolExecutor
+
+    ana, ben = team_store(postgres_url, tmp_path, "ana"), team_store(postgres_url, tmp_path, "ben")
+    never = lambda entry: False  # noqa: E731
+    holder = "another-laptop|4242|abc"  # another machine's claim: only its expiry would tell
+    for key in ("saved", "released"):
+        assert ana.claim(key, holder, ttl=600, is_fresh=never).state == "claimed"
+    assert ben.wait_for_release("saved", 0.2) is False  # held: the full pause
+    with ThreadPoolExecutor(2) as pool:
+        saved = pool.submit(ben.wait_for_release, "saved", 120.0)
+        released = pool.submit(ben.wait_for_release, "released", 120.0)
+        time.sleep(0.5)
+        assert not saved.done() and not released.done()
+        ana.save(make_entry("saved"), make_charge("saved"), owner=holder)  # the answer lands
+        assert saved.result(timeout=HANG_GUARD) is True  # long before its 120 s
+        assert not released.done()  # woken only by its own key
+        ana.release("released", holder)
+        assert released.result(timeout=HANG_GUARD) is True
+    assert ben.wait_for_release("saved", 120.0) is True  # already gone: at once
+    ana.close()
+    ben.close()
 
 
 def test_an_analyst_cap_names_whose_it_is_and_what_is_spent_and_reserved(

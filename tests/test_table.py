@@ -864,3 +864,25 @@ def test_search_table_on_many_messy_rows_stays_rectangular():
 def test_docstring_examples_hold():
     failures, attempted = doctest.testmod(table_module)
     assert attempted >= 4 and failures == 0
+
+
+def test_each_cell_is_its_column_chain_whatever_the_first_key_holds() -> None:
+    # The table reads the usual cell (short clean text under the chain's first key) inline;
+    # every other first value must fall through to the chain exactly as the reader does.
+    from generect_excel.table.columns import _column_reader
+
+    rows = [
+        {"full_name": "Ada Lovelace", "job_title": "CTO", "lead_id": "L1"},
+        {"full_name": "   ", "name": "From name", "job_title": "", "title": "From title"},
+        {"full_name": "Tab\there", "job_title": "x" * 40_000, "lead_id": 42},
+        {"full_name": None, "unformatted_full_name": "Raw", "job_title": ["a", "b"]},
+        {"company_name": "=cmd()", "location": "  Paris  ", "lead_id": 7.0},
+        "not a row",
+    ]
+    table = lead_table(rows)
+    assert table[0] == list(DEFAULT_COLUMNS)
+    for row, shaped in zip(rows, table[1:], strict=True):
+        source = row if isinstance(row, dict) else {}
+        assert shaped == [_column_reader(name)(source) for name in DEFAULT_COLUMNS]
+    assert table[1][0] == "Ada Lovelace" and table[2][0] == "From name"
+    assert table[2][3] == "From title" and table[5][0] is None

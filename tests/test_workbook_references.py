@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import warnings
+import zipfile
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -103,3 +105,149 @@ def test_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
     # Plain words (issue 11): no Python exception name, and no "save it as" for a text file.
     assert message == "bad.xlsx is not an Excel workbook: give the path of an .xlsx or .xlsm file."
     assert "BadZipFile" in info.value.details  # the technical form stays for -v
+
+
+# -- reading once, as openpyxl reads (issue 16: the streaming index) ----------------------------
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "workbook_templates"
+
+
+def _rewrite_sheet(path: Path, replace: dict[str, str], part: str = "xl/worksheets/sheet1.xml"):
+    """Edit one sheet's XML text in place (what openpyxl cannot write: shared formulas,
+    error and ``t="str"`` cells)."""
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    text = members[part].decode()
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    members[part] = text.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return path
+
+
+def _openpyxl_values(path: Path) -> dict[str, list[list[object]]]:
+    """Every sheet's used area as openpyxl's full load reads it (the former reader)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = load_workbook(path, data_only=True)
+    return {
+        ws.title: [[cell.value for cell in row] for row in ws.iter_rows()] for ws in wb.worksheets
+    }
+
+
+def _kinds_book(tmp_path: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Kinds"
+    ws["A1"], ws["B1"] = "Founded after", datetime(2020, 5, 17)  # a date by number format
+    ws["A2"], ws["B2"] = "At", time(9, 30)
+    ws["A3"], ws["B3"] = "Flag", True
+    ws["A4"], ws["B4"] = "Size", 2.5
+    ws["A5"] = "ERR"
+    ws["A6"] = "TEXT"
+    ws["A7"], ws["B7"] = "  padded  ", ""  # inline strings, kept as they are
+    ws["D1"] = "Merged"
+    ws.merge_cells("D1:E2")
+    ws["G9"].number_format = "0.00"  # a styled empty cell: part of the used area
+    path = save(wb, tmp_path / "kinds.xlsx")
+    return _rewrite_sheet(
+        path,
+        {
+            '<c r="A5" t="inlineStr"><is><t>ERR</t></is></c>': '<c r="A5" t="e"><v>#N/A</v></c>',
+            # A text that looks like a formula (a spilled lead's text): a value, not a formula.
+            '<c r="A6" t="inlineStr"><is><t>TEXT</t></is></c>': (
+                '<c r="A6" t="str"><v>=GENERECT_COUNT(A1:B2)</v></c>'
+            ),
+        },
+    )
+
+
+def test_values_are_what_openpyxl_reads(tmp_path: Path) -> None:
+    """Dates and times by number format, booleans, errors, merged ranges, styled empty cells,
+    in a built workbook and in every shipped template: each sheet's whole used area reads as
+    openpyxl's full load reads it (the reader before issue 16 was that load)."""
+    books = [_kinds_book(tmp_path), *sorted(TEMPLATES.glob("*.xlsx"))]
+    for book in books:
+        reader = WorkbookReader(book)
+        expected = _openpyxl_values(book)
+        assert reader.sheet_names == list(expected)
+        for title, rows in expected.items():
+            width = max((len(row) for row in rows), default=1)
+            got = reader.block(title.upper(), (1, 1, width, len(rows)))
+            assert got == rows, (book.name, title)
+            # Whole columns stop at the same used area.
+            assert reader.block(title, (1, 1, 16384, 1048576)) == rows, (book.name, title)
+
+
+def test_kinds_of_values(tmp_path: Path) -> None:
+    reader = WorkbookReader(_kinds_book(tmp_path))
+    assert reader.resolve(_arg("A1:B7"), "Kinds") == [
+        ["Founded after", datetime(2020, 5, 17)],
+        ["At", time(9, 30)],
+        ["Flag", True],
+        ["Size", 2.5],
+        ["#N/A", None],
+        ["=GENERECT_COUNT(A1:B2)", None],
+        ["  padded  ", None],
+    ]
+    assert reader.resolve(_arg("D1:E2"), "Kinds") == [["Merged", None], [None, None]]
+    assert list(reader.formula_cells()) == []  # A6 holds text, not a formula
+    assert reader.resolve(_arg("G:G"), "Kinds") == [[None]] * 9  # used area: row 9
+
+
+def test_a_formula_filled_down_is_read_at_each_cell(tmp_path: Path) -> None:
+    """Excel stores a formula filled down as one shared formula: each cell gets it
+    translated to its own row, and the saved values stay each cell's own."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    for row, title in enumerate(["CEO", "CTO", "CFO"], start=1):
+        ws.cell(row, 1, "Job titles")
+        ws.cell(row, 2, title)
+        ws.cell(row, 3, "X")
+    path = _rewrite_sheet(
+        save(wb, tmp_path / "shared.xlsx"),
+        {
+            '<c r="C1" t="inlineStr"><is><t>X</t></is></c>': (
+                '<c r="C1"><f t="shared" ref="C1:C3" si="0">GENERECT_COUNT(A1:B1)</f><v>11</v></c>'
+            ),
+            '<c r="C2" t="inlineStr"><is><t>X</t></is></c>': (
+                '<c r="C2"><f t="shared" si="0"/><v>12</v></c>'
+            ),
+            '<c r="C3" t="inlineStr"><is><t>X</t></is></c>': (
+                '<c r="C3"><f t="shared" si="0"/><v>13</v></c>'
+            ),
+        },
+    )
+    reader = WorkbookReader(path)
+    found = [(c.coordinate, c.text, c.saved) for c in reader.formula_cells()]
+    assert found == [
+        ("C1", "=GENERECT_COUNT(A1:B1)", 11),
+        ("C2", "=GENERECT_COUNT(A2:B2)", 12),
+        ("C3", "=GENERECT_COUNT(A3:B3)", 13),
+    ]
+    call = parse_formula(found[2][1]).whole
+    assert reader.resolve(call.args[0], "Leads") == [["Job titles", "CFO"]]
+
+
+def test_names_in_both_scopes_and_names_of_names(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws["A1"], ws["B1"] = "Seniority", "VP"
+    ws["A2"], ws["B2"] = "Location", "Berlin"
+    other = wb.create_sheet("Other")
+    wb.defined_names["CRIT"] = DefinedName("CRIT", attr_text="Leads!$A$1:$B$2")
+    wb.defined_names["Alias"] = DefinedName("Alias", attr_text="crit")  # any case
+    other.defined_names["Local"] = DefinedName("Local", attr_text="Leads!$A$2:$B$2")
+    reader = WorkbookReader(save(wb, tmp_path / "names.xlsx"))
+    everything = [["Seniority", "VP"], ["Location", "Berlin"]]
+    assert reader.resolve(_arg("Alias"), "Other") == everything
+    assert reader.resolve(_arg("local"), "Other") == [["Location", "Berlin"]]
+    assert reader.resolve(_arg("Other!Local"), "Leads") == [["Location", "Berlin"]]
+    assert reader.origin(_arg("Alias"), "Leads") == (1, 1)
+    with pytest.raises(WorkbookError, match="No defined name Local"):
+        reader.resolve(_arg("Local"), "Leads")  # another sheet's name is not in scope

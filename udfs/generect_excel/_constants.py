@@ -144,6 +144,9 @@ STORE_IDLE_CONNECTIONS = 8
 STORE_FILE_CHECK_SECONDS = 1.0
 STORE_MEMO_ENTRIES = 512
 STORE_MEMO_CHARS = 16_000_000
+# A batched read of stored answers (the dry run's, the refresher's) asks for this many keys per
+# SELECT: 3 parameters each stays below 999, the parameter limit of SQLite before 3.32.
+STORE_BATCH_KEYS = 300
 # The engine keeps the validated results of that many lead rows in memory, the worksheet
 # functions the shaped tables of that many cells (for recalculations of unchanged answers).
 RESULT_MEMO_ROWS = 20_000

@@ -299,11 +299,18 @@ class BackgroundEngine:
     ) -> Answer | None:
         return self.engine.cached(request, kind, refresh=refresh, origin=origin)
 
+    def cached_many(
+        self, calls: Sequence[tuple[Any, LeadSearchRequest, Any, Origin | None]]
+    ) -> list[Answer | GenerectError | None]:
+        return self.engine.cached_many(calls)
+
     def stored(self, request: LeadSearchRequest, kind: Any = "search") -> Answer | None:
         return self.engine.stored(request, kind)
 
-    def estimate(self, request: LeadSearchRequest, kind: Any = "search") -> Estimate:
-        return self.engine.estimate(request, kind)
+    def estimate(
+        self, request: LeadSearchRequest, kind: Any = "search", *, cached: bool | None = None
+    ) -> Estimate:
+        return self.engine.estimate(request, kind, cached=cached)
 
     def account(self) -> Account:
         return self.engine.account()

@@ -13,6 +13,7 @@ Only types are imported (under ``TYPE_CHECKING``): importing this module costs n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from .budget import Estimate
     from .engine import Answer
+    from .errors import GenerectError
     from .ledger import LedgerEntry, Origin
     from .models import LeadSearchRequest as Request  # database or realtime
     from .responses import Account
@@ -66,9 +68,15 @@ class EngineAPI(Protocol):
         origin: Origin | None = None,
     ) -> Answer | None: ...
 
+    def cached_many(
+        self, calls: Sequence[tuple[Any, Request, Any, Origin | None]]
+    ) -> list[Answer | GenerectError | None]: ...
+
     def stored(self, request: Request, kind: Any = "search") -> Answer | None: ...
 
-    def estimate(self, request: Request, kind: Any = "search") -> Estimate: ...
+    def estimate(
+        self, request: Request, kind: Any = "search", *, cached: bool | None = None
+    ) -> Estimate: ...
 
     def account(self) -> Account: ...
 

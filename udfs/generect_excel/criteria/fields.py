@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -253,8 +254,15 @@ _HEADER_KEYS = frozenset(
 )
 
 
+_NOT_KEY = re.compile(r"[^0-9a-z]+")
+_TRAILING_DIGITS = re.compile(r"\d+$")
+
+
+# Every criteria cell's label goes through here at each parse (a CLI refresh parses each
+# formula's range once, in a fresh process): the few labels a workbook uses are kept.
+@functools.lru_cache(maxsize=1024)
 def _key(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", str(text).lower())
+    return _NOT_KEY.sub("", str(text).lower())
 
 
 def _singular(key: str) -> str:
@@ -308,5 +316,5 @@ def _is_header(cell: Any) -> bool:
     if not isinstance(cell, str) or field_for_label(cell) is not None:
         return False
     k = _key(cell)
-    k = re.sub(r"\d+$", "", k)
+    k = _TRAILING_DIGITS.sub("", k)
     return k in _HEADER_KEYS or _singular(k) in _HEADER_KEYS or "criteria" in k

@@ -15,8 +15,9 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
    exempt.
 4. **Coalesced fetch.** Identical requests in flight at once make one API call: threads of one
    process share a future per key; separate processes (Excel and the CLI) coordinate through
-   the store's ``inflight`` claims, the others polling until the answer lands (or the claim is
-   abandoned: owner gone, or older than the request timeout plus a margin). A call whose key
+   the store's ``inflight`` claims, the others polling (woken early by the team store) until
+   the answer lands (or the claim is abandoned: owner gone, or older than the request timeout
+   plus a margin). A call whose key
    is being fetched in this process joins that fetch before it even reads the store (step 2):
    the answer on its way is at least as fresh as any stored one, and a burst of identical
    cells then waits on one future instead of queueing for the store.
@@ -31,7 +32,8 @@ A call (:meth:`Engine.count`, :meth:`Engine.search`) goes:
 at fetch time from the register (:meth:`Engine._wire`): pages of the same criteria exclude
 each other's leads (``exclude_ids``, with ``offset_by`` reduced by the earlier pages' leads), and
 "New leads only" excludes the register's most recent leads. Searches of one criteria family
-fetch one at a time in a process, so parallel pages cannot buy the same leads.
+fetch one at a time, in a process (a lock) and across the processes and machines sharing the
+store (a claim in it), so parallel pages cannot buy the same leads.
 
 **Unknown outcomes.** A billable call that was sent and whose answer was lost
 (:class:`~generect_excel.errors.OutcomeUnknownError`: read timeout, dropped connection) or
@@ -75,6 +77,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, datetime
@@ -83,7 +86,9 @@ from typing import Any
 
 from .. import _constants as C
 from .. import budget
+from ..errors import GenerectError, OutcomeUnknownError, ProtocolError
 from ..ledger import LedgerEntry, Origin, period_bounds
+from ..operations import operation
 from ..responses import Account
 from ..store import Found
 from . import keys
@@ -172,6 +177,28 @@ class Engine(_FetchMixin):
         call = self._call(kind, request, refresh, origin)
         return self._settled(call, self.store.find(call.key, call.slot))
 
+    def cached_many(
+        self, calls: Sequence[tuple[Kind, _Request, Any, Origin | None]]
+    ) -> list[Answer | GenerectError | None]:
+        """:meth:`cached` for each ``(kind, request, refresh, origin)`` of ``calls``, in order,
+        from one batched read of the store (:meth:`~generect_excel.store.StoreBackend.find_many`)
+        instead of one per call: the refresher prices a whole workbook with it.
+
+        Each slot holds what :meth:`cached` would return, or the error it would raise for an
+        unknown outcome standing (returned, not raised, so one lost answer does not hide the
+        others' prices). Never calls the API."""
+        prepared = [
+            self._call(kind, request, refresh, origin) for kind, request, refresh, origin in calls
+        ]
+        found = self.store.find_many([(call.key, call.slot) for call in prepared])
+        answers: list[Answer | GenerectError | None] = []
+        for call, stored in zip(prepared, found, strict=True):
+            try:
+                answers.append(self._settled(call, stored))
+            except (OutcomeUnknownError, ProtocolError) as exc:
+                answers.append(exc)
+        return answers
+
     def stored(self, request: _Request, kind: Kind = "search") -> Answer | None:
         """The answer last stored for this question, whatever refresh value fetched it, or
         None. Never calls the API. A worksheet function whose refresh failed shows it (what
@@ -180,16 +207,28 @@ class Engine(_FetchMixin):
         entry, _ = self.store.lookup(call.key, "")
         return None if entry is None else self._from_entry(call, entry)
 
-    def estimate(self, request: _Request, kind: Kind = "search") -> budget.Estimate:
-        """The worst-case cost of ``request``, and whether a stored answer makes it free now."""
-        call = self._call(kind, request, None, None)
-        entry, _ = self.store.lookup(call.key, "")
+    def estimate(
+        self, request: _Request, kind: Kind = "search", *, cached: bool | None = None
+    ) -> budget.Estimate:
+        """The worst-case cost of ``request``, and whether a stored answer makes it free now.
+
+        ``cached``: whether it is, when the caller has just read the store (e.g. with
+        :meth:`cached_many`); the store is then not read again."""
+        if cached is None:
+            call = self._call(kind, request, None, None)
+            entry, _ = self.store.lookup(call.key, "")
+            cached = entry is not None and self._usable(call, entry, None)
+            mode, endpoint, body = call.mode, call.endpoint, call.body
+        else:  # no store read, so no cache key to hash (the dry run prices thousands)
+            mode = str(request.mode)
+            endpoint = operation(kind, mode)
+            body = request.body()
         return budget.Estimate(
             kind=kind,
-            mode=call.mode,
-            amount=call.endpoint.estimate(call.body),
-            rows=call.endpoint.rows(call.body),
-            cached=entry is not None and self._usable(call, entry, None),
+            mode=mode,
+            amount=endpoint.estimate(body),
+            rows=endpoint.rows(body),
+            cached=cached,
             test_mode=self.settings.test_mode_key,
         )
 

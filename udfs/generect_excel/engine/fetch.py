@@ -4,7 +4,6 @@ answer (see :mod:`generect_excel.engine`, steps 3 to 5)."""
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import replace
 from decimal import Decimal
@@ -91,7 +90,7 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
                 error = self._doubt_error(call, claim.unknown)
                 self._remember_doubt(call, error)
                 raise error
-            time.sleep(pause)  # another process is fetching this very request
+            store.wait_for_release(call.key, pause)  # another process is fetching it
             pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
         released = False
@@ -124,7 +123,7 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
         if not call.endpoint.register:  # only searches that buy leads page through the register
             return self._fetch_and_save_locked(call, owner, None, marked)
         family = self._criteria_key(call)
-        with self._family_lock(family):
+        with self._family_turn(family, self._claim_ttl(call)):
             return self._fetch_and_save_locked(call, owner, family, marked)
 
     def _fetch_and_save_locked(

@@ -107,7 +107,8 @@ _flights: dict[tuple[str, str], Future[Answer]] = {}
 
 # Searches of one criteria family (the same question but for limit and offset) fetch one at a
 # time in this process: each reads the register for the leads the others bought (stable pages,
-# net-new) before it sends, so the refresher's parallel pages do not buy the same leads.
+# net-new) before it sends, so the refresher's parallel pages do not buy the same leads. (Other
+# processes wait on the family's claim in the store: paging._family_turn.)
 _families: dict[tuple[str, str], threading.Lock] = {}
 
 

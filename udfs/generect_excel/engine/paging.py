@@ -1,19 +1,35 @@
 """Paging through the register of owned leads: criteria families, the body sent for a
-search, the family locks (see :mod:`generect_excel.engine`, "Owned leads")."""
+search, the family's turn (see :mod:`generect_excel.engine`, "Owned leads")."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 from .. import _constants as C
+from ..errors import StoreError
 from ..models import canonical_json, wire_body
 from ..operations import operation
+from ..store import CacheEntry, new_owner
 from ..store.register import OwnedLead, PageFacts
 from . import keys
 from .base import _EngineBase
 from .keys import _Call, _local_bound, _Request, make_cache_key
+
+log = logging.getLogger("generect_excel.engine")
+
+# The store claim that gives one process at a time, on any machine, its turn at a criteria
+# family: an in-flight claim under this prefix and the family's key (never a cache key, which is
+# bare hex), so a dead holder's turn is taken over like any abandoned claim.
+FAMILY_CLAIM_PREFIX = "family:"
+
+
+def _never_fresh(entry: CacheEntry) -> bool:
+    return False  # a family claim has no answer of its own to wait for
 
 
 class _PagingMixin(_EngineBase):
@@ -98,3 +114,28 @@ class _PagingMixin(_EngineBase):
     def _family_lock(self, family: str) -> threading.Lock:
         with keys._flights_lock:
             return keys._families.setdefault((self._store_id, family), threading.Lock())
+
+    @contextlib.contextmanager
+    def _family_turn(self, family: str, ttl: float) -> Iterator[None]:
+        """Hold the criteria family ``family`` while one of its pages is fetched and saved.
+
+        Pages of one family must not be on the wire at once, or they buy the same leads: each
+        must read the register after the others saved. Threads of this process queue on a lock;
+        processes (two laptops on the team store, Excel and the CLI on one file) on a claim in
+        the store, polled like a busy request's. The claim lives ``ttl`` seconds, a page's
+        own claim's life; a holder that died is judged as for any claim (its process on this
+        machine, its expiry on another) and its turn taken over: it bought nothing it did not
+        save, or its page's own claim records the doubt."""
+        with self._family_lock(family):
+            key, owner = FAMILY_CLAIM_PREFIX + family, new_owner()
+            pause = C.INFLIGHT_POLL_INTERVAL
+            while self.store.claim(key, owner, ttl=ttl, is_fresh=_never_fresh).state != "claimed":
+                self.store.wait_for_release(key, pause)  # another is buying a page of it
+                pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
+            try:
+                yield
+            finally:
+                try:
+                    self.store.release(key, owner)
+                except StoreError as exc:  # it expires by itself; say why others may wait
+                    log.warning("could not release a criteria family's turn: %s", exc.details)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -222,46 +221,50 @@ def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
     (needs a key; skipped without one) and price ``min(limit, count - offset)`` rows too.
     A call with an unknown outcome standing (its answer was lost; the run would only show
     that error) is listed as such, counted neither stored nor new, and priced $0.
+
+    The store is read once for every call (:meth:`~generect_excel.engine.Engine.cached_many`),
+    and the free counts are asked concurrently, each distinct count once, through the engine
+    (so within ``max_parallel`` and the throttle): the dry run costs less than the refresh.
     """
     test_mode = engine.settings.test_mode_key
+    stored = _stored_answers(plan, engine)
     seen: dict[tuple[str, str, str, str | None], Query] = {}
-    lines = []
+    # Each line in order: its text, or a priced call whose line waits for the free counts.
+    entries: list[str | tuple[Query, Decimal, bool]] = []
+    to_sharpen: list[Query] = []
     cached = new = 0
-    worst = Decimal(0)
-    likely = Decimal(0)
-    sharpened = False
-    for query in plan.queries:
+    for index, query in enumerate(plan.queries):
         if not query.runnable:
-            lines.extend(_not_run_lines(query))
+            entries.extend(_not_run_lines(query))
             continue
         if query.kind is None:
             status = "free (local)" if query.function != "GENERECT_BALANCE" else "free (account)"
-            lines.append(f"{query.where:<24} {query.function:<17} {status}")
+            entries.append(f"{query.where:<24} {query.function:<17} {status}")
             continue
         key = _request_key(query)
         described = WORKSHEET_FUNCTIONS[query.function]
         quoted = None
         try:
-            refresh = scalar(query.args.get("refresh"), "refresh")
             if described.quote:  # several calls priced as one purchase (GENERECT_ENRICH)
+                refresh = scalar(query.args.get("refresh"), "refresh")
                 fetches, quoted = described.quote_request(
                     engine, query.request, refresh, query.origin
                 )
                 answer = None if fetches else quoted
             else:
-                answer = engine.cached(
-                    query.request, query.kind, refresh=refresh, origin=query.origin
-                )
+                answer = stored[index]
+                if isinstance(answer, BaseException):
+                    raise answer
         except (OutcomeUnknownError, ProtocolError) as exc:
             if exc.unknown_outcome is None:
                 raise
             # Sent before, answer lost: the run sends nothing and shows that error (free).
             seen.setdefault(key, query)
             status = "unknown outcome: change refresh to retry"
-            lines.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
+            entries.append(f"{query.where:<24} {query.function:<17} {query.mode:<9} {status}")
             continue
         query.fetches = answer is None
-        estimate = quoted or engine.estimate(query.request, query.kind)
+        estimate = quoted or engine.estimate(query.request, query.kind, cached=answer is not None)
         duplicate = key in seen and seen[key].fetches
         price = Decimal(0)
         if query.fetches and not duplicate:
@@ -274,13 +277,23 @@ def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
                 and query.mode == "database"
                 and engine.settings.key
             ):
-                query.likely = _likely_cost(engine, query, query.worst_case)
-                sharpened = sharpened or query.likely != query.worst_case
+                to_sharpen.append(query)
         seen.setdefault(key, query)
         if query.fetches:
             new += 1
         else:
             cached += 1
+        entries.append((query, price, duplicate))
+    _sharpen(engine, to_sharpen)
+    sharpened = any(query.likely != query.worst_case for query in to_sharpen)
+    lines = []
+    worst = Decimal(0)
+    likely = Decimal(0)
+    for entry in entries:
+        if isinstance(entry, str):
+            lines.append(entry)
+            continue
+        query, price, duplicate = entry
         worst += query.worst_case
         likely += query.likely if query.likely is not None else query.worst_case
         if not query.fetches:
@@ -306,15 +319,64 @@ def quote_plan(plan: Plan, engine: EngineAPI, *, sharpen: bool = True) -> Quote:
     )
 
 
-def _likely_cost(engine: EngineAPI, query: Query, worst: Decimal) -> Decimal:
-    """The cost if the search returns ``min(limit, count - offset)`` rows (free count)."""
+def _stored_answers(plan: Plan, engine: EngineAPI) -> dict[int, Any]:
+    """What the store answers for each runnable count and search of ``plan`` (by its index
+    in ``plan.queries``): the answer, None (it would fetch) or the error of an unknown
+    outcome; one batched read for the whole plan."""
+    wanted: list[tuple[int, tuple[Any, Any, Any, Origin | None]]] = []
+    for index, query in enumerate(plan.queries):
+        if not query.runnable or query.kind is None or WORKSHEET_FUNCTIONS[query.function].quote:
+            continue
+        refresh = scalar(query.args.get("refresh"), "refresh")
+        wanted.append((index, (query.kind, query.request, refresh, query.origin)))
+    if not wanted:
+        return {}
+    answers = engine.cached_many([call for _, call in wanted])
+    return {index: answer for (index, _), answer in zip(wanted, answers, strict=True)}
+
+
+def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
+    """Set each query's ``likely`` cost from the free database count of its criteria: the cost
+    if the search returns ``min(limit, count - offset)`` rows. The distinct counts are asked
+    once each, concurrently through the engine (its client keeps ``max_parallel`` and the
+    throttle); a count that fails leaves the worst case."""
+    counts: dict[tuple[str, str], Any] = {}  # (mode, canonical body) -> the count request
+    wanted: dict[int, tuple[str, str]] = {}  # id(query) -> its count
+    origins: dict[tuple[str, str], Origin] = {}
+    for query in queries:
+        try:
+            request = request_for_count(query.args["criteria"], "database")
+        except GenerectError:
+            continue
+        key = (str(request.mode), canonical_json(request.body()))
+        counts.setdefault(key, request)
+        origins.setdefault(key, query.origin)
+        wanted[id(query)] = key
+    if not counts:
+        return
+    results: dict[tuple[str, str], Any] = {}
+    size = max(1, min(engine.settings.max_parallel, len(counts)))
+    pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-quote")
     try:
-        count_request = request_for_count(query.args["criteria"], "database")
-        count = engine.count(count_request, origin=query.origin).result.results_count
-    except GenerectError:
-        return worst
-    if not isinstance(count, int):
-        return worst
+        futures = {
+            pool.submit(engine.count, request, origin=origins[key]): key
+            for key, request in counts.items()
+        }
+        for future in as_completed(futures):
+            try:
+                results[futures[future]] = future.result().result.results_count
+            except GenerectError:
+                continue
+    finally:  # Ctrl+C: the counts not yet sent are dropped, not waited for
+        pool.shutdown(wait=True, cancel_futures=True)
+    for query in queries:
+        count = results.get(wanted.get(id(query), ("", "")))
+        if isinstance(count, int) and query.likely is not None:
+            query.likely = _likely_from_count(query, count, query.likely)
+
+
+def _likely_from_count(query: Query, count: int, worst: Decimal) -> Decimal:
+    """The cost if the search returns ``min(limit, count - offset)`` rows."""
     body = query.request.body()
     rows = min(budget.worst_case_rows(body), max(0, count - int(body.get("offset_by") or 0)))
     return budget.estimate_cost({**body, "limit_by": rows}, "search", "database")
@@ -344,29 +406,52 @@ def run_plan(
 
     A :class:`KeyboardInterrupt` stops waiting and propagates (calls already sent finish in
     the background threads and land in the store: nothing bought is lost).
+
+    Calls of the same request (pages repeated across sheets, the same question in two cells)
+    run one after another in one task: each is still evaluated in full for its own cell, but
+    the second finds the first's decoded, validated answer in the memos, which a workbook of
+    thousands of distinct requests would otherwise have pushed out in between.
     """
     todo = plan.runnable
     total = len(todo)
     done = 0
-    lock = threading.Lock()
     size = max(1, min(workers or engine.settings.max_parallel, total or 1))
     last = [q for q in todo if q.function in AFTER_PURCHASES]
     first = [q for q in todo if q.function not in AFTER_PURCHASES]
     pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="generect-refresh")
     try:
         for batch in (first, last):
-            futures = {pool.submit(_evaluate, engine, query): query for query in batch}
+            futures = [pool.submit(_evaluate_group, engine, group) for group in _groups(batch)]
             for future in as_completed(futures):
-                query = futures[future]
-                try:
-                    query.outcome = future.result()
-                except Exception as exc:  # shown in its cell, like the worksheet function
-                    query.error = exc
-                else:  # failed, showing what the store held: a failure all the same
-                    query.error = query.outcome.failure
-                with lock:
+                for _ in future.result():  # one step per call, as each cell is done
                     done += 1
-                if progress is not None:
-                    progress(done, total)
+                    if progress is not None:
+                        progress(done, total)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _groups(queries: list[Query]) -> list[list[Query]]:
+    """``queries`` with the calls of one request together, in order of first appearance."""
+    groups: dict[Any, list[Query]] = {}
+    for query in queries:
+        key: Any = id(query)
+        if query.kind is not None and query.request is not None:
+            try:
+                key = _request_key(query)
+            except (GenerectError, AttributeError):  # evaluated alone: it fails there
+                key = id(query)
+        groups.setdefault(key, []).append(query)
+    return list(groups.values())
+
+
+def _evaluate_group(engine: EngineAPI, group: list[Query]) -> list[Query]:
+    """Evaluate each query of ``group`` in turn; each gets its outcome or error."""
+    for query in group:
+        try:
+            query.outcome = _evaluate(engine, query)
+        except Exception as exc:  # shown in its cell, like the worksheet function
+            query.error = exc
+        else:  # failed, showing what the store held: a failure all the same
+            query.error = query.outcome.failure
+    return group

@@ -5,6 +5,7 @@ in :mod:`generect_excel.models`."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -151,8 +152,8 @@ class LeadSearchRequest(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _lists_and_text(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields[str(info.field_name)]  # "*": always a field's validator
-        if info.field_name != "personas" and _is_list_field(field.annotation):
+        # "*": always a field's validator
+        if info.field_name != "personas" and _takes_list(cls, str(info.field_name)):
             return _as_list(value)
         if isinstance(value, str):
             return value.strip() or None
@@ -411,6 +412,11 @@ boolean filter counts when it is True."""
 
 # Lists whose order carries meaning; every other list of scalars is an any-of set.
 _ORDERED_FIELDS = frozenset({"personas"})
+
+
+@functools.cache  # asked for every field of every request built; the answer never changes
+def _takes_list(cls: type[BaseModel], name: str) -> bool:
+    return _is_list_field(cls.model_fields[name].annotation)
 
 
 def _is_list_field(annotation: Any) -> bool:

@@ -1,13 +1,18 @@
 """A throw-away PostgreSQL cluster for the tests, the benchmarks and a try-out on one machine.
 
-The team store (:mod:`generect_excel.store_postgres`) needs a real server. Nothing here assumes
-one is running: :class:`LocalPostgres` runs the distribution's ``initdb`` and ``pg_ctl`` (found
-on ``PATH`` or under ``/usr/lib/postgresql/*/bin``; ``.ci/run`` installs them) into a fresh
+The team store (:mod:`generect_excel.store.postgres`) needs a real server. Nothing here assumes
+one is running: :class:`LocalPostgres` runs PostgreSQL's ``initdb`` and ``pg_ctl`` into a fresh
 folder, listens on 127.0.0.1 at a free port and on a Unix socket inside that folder, trusts
 local connections, and removes everything on :meth:`LocalPostgres.stop`.
 
-``initdb`` refuses to run as root, so under root (CI, containers) the cluster runs as the
-unprivileged ``postgres`` account that the distribution's package creates.
+Where the programs come from (:func:`find_bindir`): the system's when present (``pg_ctl`` on
+``PATH``, else Debian's ``/usr/lib/postgresql/*/bin``), otherwise those shipped in the
+``pgserver`` wheel (PostgreSQL 16, installed by the ``test`` extra on Linux x86_64, macOS and
+Windows), so ``pip install -e '.[test]'`` alone is enough for the tests.
+
+``initdb`` refuses to run as root, so under root (CI, containers) the cluster runs as an
+unprivileged account: ``postgres`` when the distribution's package created it, else
+``generect-pg``, created on first use.
 
 Example::
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -42,8 +48,16 @@ class PostgresNotInstalledError(RuntimeError):
     """No ``initdb``/``pg_ctl`` on this machine: install PostgreSQL (``.ci/run`` does)."""
 
 
-def find_bindir() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl``: on PATH, else the newest Debian one."""
+# Where find_bindir looks: "system" (PATH, then Debian's folders), "wheel" (the pgserver
+# wheel's), "auto" (system, then wheel), or a folder holding initdb and pg_ctl.
+PROGRAM_SOURCES = ("auto", "system", "wheel")
+
+# The unprivileged account a root process runs the cluster as, when the distribution's
+# ``postgres`` account does not exist (PostgreSQL from the wheel on a bare machine).
+_FALLBACK_ACCOUNT = "generect-pg"
+
+
+def _system_bindir() -> Path | None:
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).parent
@@ -56,6 +70,56 @@ def find_bindir() -> Path | None:
     return Path(candidates[-1]).parent if candidates else None
 
 
+def _wheel_bindir() -> Path | None:
+    # Located, not imported: importing pgserver registers exit hooks we do not want.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        bindir = Path(location) / "pginstall" / "bin"
+        if (bindir / "initdb").exists() or (bindir / "initdb.exe").exists():
+            return bindir
+    return None
+
+
+def find_bindir(source: str = "auto") -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``, or None when ``source`` has none.
+
+    ``source`` is one of :data:`PROGRAM_SOURCES` or a folder: "system" is ``PATH``, else the
+    newest Debian ``/usr/lib/postgresql/*/bin``; "wheel" is the ``pgserver`` wheel's; "auto"
+    (the default) the system's, else the wheel's.
+    """
+    if source == "system":
+        return _system_bindir()
+    if source == "wheel":
+        return _wheel_bindir()
+    if source == "auto":
+        return _system_bindir() or _wheel_bindir()
+    folder = Path(source)
+    return folder if (folder / "initdb").exists() or (folder / "initdb.exe").exists() else None
+
+
+def _unprivileged_account() -> pwd.struct_passwd:
+    """The account a root process runs the cluster as (initdb refuses root)."""
+    for name in ("postgres", _FALLBACK_ACCOUNT):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            _FALLBACK_ACCOUNT,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return pwd.getpwnam(_FALLBACK_ACCOUNT)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,11 +129,12 @@ def _free_port() -> int:
 class LocalPostgres:
     """One throw-away cluster: :meth:`start` it, :meth:`create_database` per test, :meth:`stop`."""
 
-    def __init__(self, *, user: str = "postgres") -> None:
-        bindir = find_bindir()
+    def __init__(self, *, user: str = "postgres", programs: str = "auto") -> None:
+        bindir = find_bindir(programs)
         if bindir is None:
             raise PostgresNotInstalledError(
-                "PostgreSQL is not installed: run `apt-get install postgresql` (or `.ci/run`)."
+                f"No PostgreSQL programs ({programs!r}): run `pip install pgserver` (its wheel "
+                "ships them) or `apt-get install postgresql`."
             )
         self.bindir = bindir
         self.user = user  # the database superuser's name
@@ -77,11 +142,36 @@ class LocalPostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="generect-pg-"))
         self.data = self.folder / "data"
         self._run_as: list[str] = []
-        if os.geteuid() == 0:
-            account = pwd.getpwnam("postgres")  # created by the distribution's package
+        if os.name != "nt" and os.geteuid() == 0:
+            account = _unprivileged_account()
             os.chown(self.folder, account.pw_uid, account.pw_gid)
-            self._run_as = ["runuser", "-u", "postgres", "--"]
+            self._run_as = ["runuser", "-u", account.pw_name, "--"]
+            self.bindir = self._reachable(bindir)
         self._databases = 0
+
+    def _reachable(self, bindir: Path) -> Path:
+        """``bindir``, or a copy of its installation the unprivileged account can run: a
+        virtual environment under a private home (``/root``, mode 700) holds the wheel's
+        programs where that account cannot reach them (``initdb`` exits 126)."""
+        check = subprocess.run(
+            [*self._run_as, "test", "-x", str(bindir / "initdb")], capture_output=True, timeout=60
+        )
+        if check.returncode == 0:
+            return bindir
+        # The wheel's layout, kept: its programs find their libraries by a relative path
+        # ($ORIGIN/../../../pgserver.libs, beside the package).
+        install = bindir.parent
+        root = self.folder / "programs"
+        copy = root / install.parent.name / install.name
+        shutil.copytree(install, copy, symlinks=True)
+        libs = install.parent.parent / f"{install.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, root / libs.name, symlinks=True)
+        for path in (root, *root.rglob("*")):
+            if not path.is_symlink():  # readable by all; folders and programs enterable too
+                mode = path.stat().st_mode
+                os.chmod(path, mode | (0o555 if path.is_dir() else 0o444))
+        return copy / bindir.name
 
     def _pg(self, tool: str, *args: str) -> None:
         done = subprocess.run(

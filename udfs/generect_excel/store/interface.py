@@ -26,7 +26,7 @@ never sees a backend's row format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -72,6 +72,12 @@ class StoreBackend(Protocol):
     def find(self, key: str, origin: str) -> Found:
         """The entry under ``key``, ``origin``'s refresh mark on it and the key's unknown
         outcome, read together (the path of every recalculation: keep it one round trip)."""
+        ...
+
+    def find_many(self, wanted: Sequence[tuple[str, str]]) -> list[Found]:
+        """:meth:`find` for each ``(key, origin)`` of ``wanted``, in its order, read in one
+        read transaction with a few statements, not one per pair (a workbook's dry run and
+        refresh ask for thousands at once)."""
         ...
 
     def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
@@ -156,6 +162,11 @@ class StoreBackend(Protocol):
 
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
+        ...
+
+    def wait_for_release(self, key: str, seconds: float) -> bool:
+        """Wait up to ``seconds`` for another process's claim on ``key`` to go (True: it
+        went, as far as the backend can tell; False: the full pause passed)."""
         ...
 
     def settle_abandoned(self, now: datetime | None = None) -> list[UnknownOutcome]:

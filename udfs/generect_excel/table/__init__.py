@@ -55,6 +55,7 @@ from typing import Any
 
 from ..cell_values import (
     _ILLEGAL,  # noqa: F401 - re-exported: what a cell cannot hold, as tests read it
+    _SHORT_TEXT,
     Cell,
     to_cell,
 )
@@ -67,6 +68,7 @@ from ..status import (
     status_line,
 )
 from .columns import (
+    _CHAINS,
     COLUMN_SOURCES,
     DEFAULT_COLUMNS,
     Join,
@@ -167,17 +169,36 @@ def lead_table(
         names = list(DEFAULT_COLUMNS)
     rows = [row if type(row) is dict or isinstance(row, Mapping) else {} for row in leads]
     spellings: dict[str, list[str]] | None = None  # only raw fields need the rows' keys
-    readers = []
+    columns = []
     for name in names:
         norm = _norm(name)
-        if norm in COLUMN_SOURCES:
-            readers.append(_column_reader(norm))
+        if norm not in COLUMN_SOURCES:
+            if spellings is None:
+                spellings = _row_keys(rows)
+            read = _raw_reader(name, spellings)
+            columns.append([read(row) for row in rows])
             continue
-        if spellings is None:
-            spellings = _row_keys(rows)
-        readers.append(_raw_reader(name, spellings))
+        read = _column_reader(norm)
+        key = _CHAINS[norm][0]
+        if type(key) is not str:
+            columns.append([read(row) for row in rows])
+            continue
+        # Column by column, the usual cell inline: the chain's first key holding short clean
+        # text, as the reader would return it; any other cell goes through the whole chain.
+        # (A stored search is shaped at each recalculation in a fresh process: this halves it.)
+        columns.append(
+            [
+                value
+                if type(value := row.get(key)) is str
+                and 0 < len(value) <= _SHORT_TEXT
+                and value.isprintable()
+                and not value.isspace()
+                else read(row)
+                for row in rows
+            ]
+        )
     table: list[list[Any]] = [list(names)]
-    table.extend([read(row) for read in readers] for row in rows)
+    table.extend(map(list, zip(*columns, strict=True)))
     return table
 
 

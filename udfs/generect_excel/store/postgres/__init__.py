@@ -16,6 +16,10 @@ backends cannot drift; the store tests run against both. What differs, and why:
   its process, another machine's only by its expiry (the request timeout plus the longest
   throttling wait), exactly as the SQLite store does; a claim marked sent whose owner is gone is
   recorded as an unknown outcome, never bought again blindly.
+- **Waiters are woken.** A process waiting on another's claim (the same request, or a criteria
+  family's turn) is woken by the server when the claim's row goes (a trigger NOTIFYs its key,
+  :mod:`.notify` LISTENs on one connection per process), instead of looking again only after
+  its poll's pause; SQLite's waiters poll.
 - **Who bought it.** Every ledger row and claim carries the ``analyst`` and ``machine`` of the
   connection that wrote it (column defaults read from the session, set when a pooled connection
   opens).

@@ -23,6 +23,7 @@ _ALSO = {"inflight": ("analyst", "machine")}
 
 _REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)(.*)$", re.S)
 _NUMBERED = re.compile(r"\?(\d+)")
+_ANSWER_BYTES = re.compile(r"CAST\((\w+)\.answer AS BLOB\)")
 
 
 def _translate(sql: str) -> tuple[str, tuple[int, ...] | None]:
@@ -32,6 +33,7 @@ def _translate(sql: str) -> tuple[str, tuple[int, ...] | None]:
     sql = sql.replace("%", "%%")
     sql = sql.replace(" AND unknown_outcome)", " AND unknown_outcome = 1)")
     sql = sql.replace("SUM(times_bought > 1)", "SUM(CASE WHEN times_bought > 1 THEN 1 ELSE 0 END)")
+    sql = _ANSWER_BYTES.sub(r"convert_to(\1.answer, 'UTF8')", sql)  # bytes, as SQLite's
     replace = _REPLACE.match(sql)
     if replace:
         table, columns, rest = replace.groups()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..sqlite import Migration, register
+from .notify import CHANNEL
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "TEAM"]
 
@@ -115,6 +116,25 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
                 daily_cap TEXT NOT NULL,
                 set_at TEXT NOT NULL
             )
+            """,
+        ),
+    ),
+    # Waiters on a claim are woken when it goes (notify.py): its key on the channel, at the
+    # commit that deleted the row (an answer saved, a claim released or settled).
+    Migration(
+        "0002_claim_released_notify",
+        (
+            f"""
+            CREATE FUNCTION generect_claim_released() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('{CHANNEL}', OLD.key);
+                RETURN OLD;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER inflight_released AFTER DELETE ON inflight
+            FOR EACH ROW EXECUTE FUNCTION generect_claim_released()
             """,
         ),
     ),

@@ -25,6 +25,7 @@ from ..sqlite.journal import JOURNAL_SUFFIX
 from .budgets import TeamBudgets
 from .dialect import _CURRENT, _Connection, _PostgresError, redact_url
 from .history import TeamHistory
+from .notify import ClaimWatcher
 from .schema import _WRITE_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -71,12 +72,13 @@ class PostgresStore(TeamBudgets, TeamHistory):
         # Messages and the journal's name; no file lives here but the journal.
         self.path = Path(home).expanduser() / "team-store"
         self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
-        self._memo: BoundedMemo[str, tuple[str, dict[str, Any]]] = BoundedMemo(
+        self._memo: BoundedMemo[str, tuple[str | bytes, dict[str, Any]]] = BoundedMemo(
             C.STORE_MEMO_ENTRIES, C.STORE_MEMO_CHARS
         )
         self._lock = threading.Lock()
         self._pool_pid = 0
         self._pool: Any = None
+        self._watcher = ClaimWatcher(self._listener_connection)
         weakref.finalize(self, PostgresStore._close_pool, [self])
         self._migrate()
         if self.journal_path.exists():
@@ -135,10 +137,31 @@ class PostgresStore(TeamBudgets, TeamHistory):
 
     def close(self) -> None:
         """Close the pool's connections; the store stays usable (the next call opens a pool)."""
+        self._watcher.close()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None and self._pool_pid == os.getpid():
             pool.close()
+
+    def _listener_connection(self) -> Any:
+        """A connection of its own for LISTEN (held for the life of the process's listener)."""
+        import psycopg
+
+        extra: dict[str, Any] = {"password": self._password} if self._password else {}
+        return psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=int(self.busy_timeout), **extra
+        )
+
+    def wait_for_release(self, key: str, seconds: float) -> bool:
+        """Wait up to ``seconds`` for another process's claim on ``key`` to go; True when the
+        server said it went (see :mod:`.notify`), False after the full pause."""
+
+        def still_held() -> bool:
+            with self._connection("reading the claims") as conn:
+                row = conn.raw.execute("SELECT 1 FROM inflight WHERE key = %s", (key,))
+                return row.fetchone() is not None
+
+        return self._watcher.wait(key, seconds, still_held=still_held)
 
     @contextlib.contextmanager
     def _connection(self, what: str) -> Iterator[Any]:

@@ -3,12 +3,15 @@ of owned leads written with them."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
+from ... import _constants as C
 from ...errors import StoreError
 from ...ledger import Charge
 from ..owners import _LIVE_OWNERS
@@ -17,6 +20,8 @@ from ..register import Purchase
 from . import register
 from .journal import SQLiteJournal
 from .rows import SQLiteRows
+
+_READ_COLUMNS = SQLiteRows._read_columns("c")
 
 
 class SQLiteAnswers(SQLiteJournal):
@@ -151,7 +156,7 @@ class SQLiteAnswers(SQLiteJournal):
     # key's unknown outcome joined on (each a primary-key probe; NULLs where there is none).
     _FIND = (
         "SELECT "
-        + ", ".join(f"c.{column.strip()}" for column in SQLiteRows._ENTRY_COLUMNS.split(","))
+        + _READ_COLUMNS
         + ", m.token, m.failed_at, u.token, u.at, u.error, u.amount, u.charge_id"
         " FROM (SELECT ?2 AS key) AS q"
         " LEFT JOIN cache AS c ON c.key = q.key"
@@ -171,7 +176,10 @@ class SQLiteAnswers(SQLiteJournal):
                 rows = conn.execute(self._FIND, (origin, key)).fetchall()
             except sqlite3.Error as exc:
                 raise self._error(exc, "reading the cache") from exc
-        row = rows[0]
+        return self._found(key, rows[0])
+
+    def _found(self, key: str, row: Any) -> Found:
+        """A row of :attr:`_FIND`'s columns (from its 13th: the mark, then the doubt)."""
         entry = None if row[0] is None else self._entry(row)
         failed_at = None if row[13] is None else _parse_ts(row[13])
         unknown = None
@@ -180,6 +188,39 @@ class SQLiteAnswers(SQLiteJournal):
                 key, row[14], _parse_ts(row[15]), row[16], Decimal(row[17]), row[18]
             )
         return Found(entry, row[12], failed_at, unknown)
+
+    def find_many(self, wanted: Sequence[tuple[str, str]]) -> list[Found]:
+        """:meth:`find` for each ``(key, origin)`` of ``wanted``, in its order, read together
+        in one read transaction: one SELECT per :data:`~generect_excel._constants.STORE_BATCH_KEYS`
+        distinct pairs instead of one per pair (the dry run prices a whole workbook so)."""
+        pairs = list(dict.fromkeys(wanted))  # each distinct pair once, in order
+        found: dict[tuple[str, str], Found] = {}
+        with self._transaction("reading the cache", write=False) as conn:
+            for start in range(0, len(pairs), C.STORE_BATCH_KEYS):
+                chunk = pairs[start : start + C.STORE_BATCH_KEYS]
+                params: list[Any] = []
+                for index, (key, origin) in enumerate(chunk):
+                    params += (index, key, origin)
+                rows = conn.execute(self._find_many_sql(len(chunk)), params).fetchall()
+                for row in rows:
+                    pair = chunk[row[0]]
+                    found[pair] = self._found(pair[0], row[1:])
+        return [found[pair] for pair in wanted]
+
+    @staticmethod
+    @functools.cache
+    def _find_many_sql(size: int) -> str:
+        # _FIND over a list of (index, key, origin): each a primary-key probe, as in find.
+        values = ", ".join(["(?, ?, ?)"] * size)
+        return (
+            f"WITH q(i, key, origin) AS (VALUES {values}) SELECT q.i, "
+            + _READ_COLUMNS
+            + ", m.token, m.failed_at, u.token, u.at, u.error, u.amount, u.charge_id"
+            " FROM q"
+            " LEFT JOIN cache AS c ON c.key = q.key"
+            " LEFT JOIN refresh_marks AS m ON m.key = q.key AND m.origin = q.origin"
+            " LEFT JOIN unknown_outcomes AS u ON u.key = q.key"
+        )
 
     def lookup(self, key: str, origin: str) -> tuple[CacheEntry | None, str | None]:
         """The entry under ``key`` and ``origin``'s refresh mark on it (see :meth:`find`)."""

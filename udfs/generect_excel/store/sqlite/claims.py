@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -229,6 +230,12 @@ class SQLiteClaims(SQLiteRows, SQLiteLedger):
             except sqlite3.Error as exc:
                 raise self._error(exc, "claiming a request") from exc
         return cursor.rowcount == 1
+
+    def wait_for_release(self, key: str, seconds: float) -> bool:
+        """Wait ``seconds`` before looking at another process's claim on ``key`` again
+        (SQLite cannot say when it goes: always False, the full pause)."""
+        time.sleep(seconds)
+        return False
 
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""

@@ -126,7 +126,7 @@ class SQLiteConnections:
     busy_timeout: float
     journal_path: Path
     _connections: _Connections
-    _memo: BoundedMemo[str, tuple[str, dict[str, Any]]]
+    _memo: BoundedMemo[str, tuple[str | bytes, dict[str, Any]]]
 
     def _prepare_files(self) -> None:
         folder = self.path.parent

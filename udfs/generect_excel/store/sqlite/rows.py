@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ...ledger import Charge
 from ..records import CacheEntry, UnknownOutcome, _parse_ts, _ts
 from .connection import SQLiteConnections
@@ -35,13 +37,19 @@ class SQLiteRows(SQLiteConnections):
             test_mode=bool(test_mode),
         )
 
-    def _decode(self, key: str, text: str) -> dict[str, Any]:
+    def _decode(self, key: str, text: str | bytes) -> dict[str, Any]:
         """``json.loads(text)``, from the memo when ``key`` was last read with this very text
         (a string comparison, far cheaper than parsing it again)."""
         kept = self._memo.get(key)
         if kept is not None and kept[0] == text:
             return kept[1]
-        answer: dict[str, Any] = json.loads(text)
+        answer: dict[str, Any]
+        try:
+            # orjson: a third of json.loads' time, the same values (a recalculation of a
+            # search from the store is mostly this decode: ~80 fields per lead row).
+            answer = orjson.loads(text)
+        except orjson.JSONDecodeError:  # what only json reads (NaN from a lenient API answer)
+            answer = json.loads(text)
         self._memo.put(key, (text, answer), weight=len(text))
         return answer
 
@@ -50,9 +58,20 @@ class SQLiteRows(SQLiteConnections):
         "refresh_token, billable, test_mode"
     )
 
+    @classmethod
+    def _read_columns(cls, table: str) -> str:
+        """:attr:`_ENTRY_COLUMNS` of ``table`` as reads select them: the answer's JSON as its
+        UTF-8 bytes, which orjson parses as they are (a str with any accented name in it would
+        be decoded from UTF-8 by sqlite3, then encoded back by orjson: twice the parse's time).
+        """
+        return ", ".join(
+            f"CAST({table}.answer AS BLOB)" if column == "answer" else f"{table}.{column}"
+            for column in (name.strip() for name in cls._ENTRY_COLUMNS.split(","))
+        )
+
     def _get(self, conn: sqlite3.Connection, key: str) -> CacheEntry | None:
         row = conn.execute(
-            f"SELECT {self._ENTRY_COLUMNS} FROM cache WHERE key = ?", (key,)
+            f"SELECT {self._read_columns('cache')} FROM cache WHERE key = ?", (key,)
         ).fetchone()
         return None if row is None else self._entry(row)
 

@@ -105,7 +105,7 @@ class SQLiteStore(SQLiteSchema, SQLiteAnswers, SQLiteClaims):
         self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
         self._connections = _Connections(self.path, C.STORE_IDLE_CONNECTIONS)
         # cache key -> (stored answer text, its decoded dict)
-        self._memo: BoundedMemo[str, tuple[str, dict[str, Any]]] = BoundedMemo(
+        self._memo: BoundedMemo[str, tuple[str | bytes, dict[str, Any]]] = BoundedMemo(
             C.STORE_MEMO_ENTRIES, C.STORE_MEMO_CHARS
         )
         # Close the idle connections when the store goes away, without keeping it alive.
