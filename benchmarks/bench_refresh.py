@@ -1,13 +1,15 @@
 """Figure 3, cold refresh of a workbook: 60 distinct GENERECT_SEARCH formulas, 250 ms API latency.
 
-``generect-excel refresh`` of a workbook none of whose questions is stored: the refresher
-reads the workbook, prices the calls, runs them concurrently through the engine
-(``settings.max_parallel`` at a time) and writes the results to a new file. The figure is the
-wall time of the whole refresh as a ratio of the ideal ``ceil(formulas / parallel cap) x
-0.25 s`` (target at most 1.3), and the speed-up over running the same number of cold requests
-one after another (sequential ``Engine.search`` calls). The figure has its own empty store;
-each run gets a workbook asking other pages (its own offsets), so every request is cold, and
-a fresh engine, as each ``generect-excel refresh`` command starts one.
+``generect-excel refresh`` run as a process of its own, as the analyst runs it, on a workbook
+none of whose questions is stored: the command starts, reads the workbook, prices the calls,
+runs them concurrently and writes the results to a new file. Both sides allow Generect's real
+cap on lead searches in flight, 50 per key and IP (FACTS.md): the sandbox answers 429 above it
+and ``max_parallel`` is 50 (its maximum). The figure is the wall time of the whole command as
+a ratio of the ideal ``ceil(formulas / 50) x 0.25 s`` (target at most 1.3): 0.5 s for 60
+formulas, less than the interpreter's start-up, which is shown beside it (the same command on
+a workbook without formulas). Also the speed-up over running the same number of cold requests
+one after another (sequential ``Engine.search`` calls in this process). The figure has its own
+store; each run gets a workbook asking other pages (its own offsets), so every request is cold.
 
     python benchmarks/bench_refresh.py            # 60 formulas, 5 refreshes, 1 sequential run
     python benchmarks/bench_refresh.py --quick    # 16 formulas, 2 refreshes, 1 sequential run
@@ -25,6 +27,7 @@ from typing import Any
 import _support as S
 
 TARGET_RATIO = 1.3
+CAP = 50  # Generect's lead-search cap in flight per key and IP; max_parallel's maximum
 ROWS_PER_FORMULA = 10
 TITLES = ["Marketing", "Sales", "Engineer", "Product", "Finance", "Operations", "Data", "HR"]
 SENIORITIES = ["Director", "Manager", "Senior", "VP", "Entry", "C-Suite", "Owner", "Partner"]
@@ -58,21 +61,37 @@ def build_workbook(path: Path, formulas: int, page: int = 0) -> Path:
     return path
 
 
-def _refresh_once(server: Any, home: Path, book: Path, formulas: int) -> float:
-    from generect_excel.engine import Engine
-    from generect_excel.workbook.refresher import refresh_workbook
-
-    engine = Engine(S.settings(server, home))
+def _refresh_once(server: Any, home: Path, book: Path, formulas: int) -> S.Process:
+    """One ``generect-excel refresh`` process; checks it made ``formulas`` cold calls."""
+    env = S.cli_environment(server, home, max_parallel=CAP)
     before = len(server.billable_calls())
-    start = time.perf_counter()
-    summary = refresh_workbook(
-        book, engine, output=book.with_name("refreshed-" + book.name), confirm=lambda q: True
-    )
-    elapsed = time.perf_counter() - start
+    out = book.with_name("refreshed-" + book.name)
+    done = S.run_cli(["refresh", str(book), "-o", str(out), "--yes"], env)
     calls = len(server.billable_calls()) - before
-    if not summary.ok or summary.new != formulas or calls != formulas:
-        raise RuntimeError(f"unexpected refresh: {summary.lines()} ({calls} API calls)")
-    return elapsed
+    if done.returncode != 0 or calls != formulas:
+        raise RuntimeError(
+            f"unexpected refresh (exit {done.returncode}, {calls} API calls):"
+            f" {done.stdout[-1000:]} {done.stderr[-1000:]}"
+        )
+    return done
+
+
+def _startup_once(server: Any, home: Path, folder: Path) -> S.Process:
+    """The same command on a workbook without formulas: what every run pays before working."""
+    from openpyxl import Workbook
+
+    path = folder / "no-formulas.xlsx"
+    if not path.exists():
+        wb = Workbook()
+        wb.active["A1"] = "No formulas here"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb.save(path)
+    env = S.cli_environment(server, home, max_parallel=CAP)
+    done = S.run_cli(["refresh", str(path), "-o", str(folder / "no-formulas-out.xlsx")], env)
+    if done.returncode != 0:
+        raise RuntimeError(f"start-up run failed: {done.stdout} {done.stderr}")
+    return done
 
 
 def _sequential_once(server: Any, home: Path, book: Path) -> float:
@@ -95,7 +114,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     """Refresh the workbook cold several times, then run its requests one by one once."""
     formulas, runs = (16, 2) if quick else (60, 5)
     with (
-        S.sandbox(latency=S.API_LATENCY) as server,
+        S.sandbox(latency=S.API_LATENCY, max_parallel=CAP) as server,
         S.fresh_home() as home,
         S.fresh_home() as folder,
     ):
@@ -105,29 +124,34 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         books = [
             build_workbook(folder / f"searches-{n}.xlsx", formulas, n) for n in range(runs + 1)
         ]
-        # Warm-up: the store file and the HTTP client's connections, as on any day but the first.
+        # Warm-up: the store file and the sandbox, as on any day but the first.
         Engine(S.settings(server, home)).search(request_for_search([["Seniority", "VP"]]))
-        cap = S.settings(server, home).max_parallel
-        walls = [_refresh_once(server, home, book, formulas) for book in books[:runs]]
+        done = [_refresh_once(server, home, book, formulas) for book in books[:runs]]
+        starts = [_startup_once(server, home, folder) for _ in range(runs)]
         sequential = _sequential_once(server, home, books[runs])
-    ideal = math.ceil(formulas / cap) * S.API_LATENCY
+    walls = [p.seconds for p in done]
+    ideal = math.ceil(formulas / CAP) * S.API_LATENCY
     wall = S.median(walls)
+    startup = S.median([p.seconds for p in starts])
     ratio = wall / ideal
     speedup = sequential / wall
     return {
         "figure": "3",
         "formulas": formulas,
-        "parallel_cap": cap,
+        "parallel_cap": CAP,
         "ideal_s": ideal,
         "wall_s": walls,
+        "peak_mb": [p.peak_mb for p in done],
+        "startup_s": [p.seconds for p in starts],
         "sequential_s": sequential,
         "ratio": ratio,
         "speedup": speedup,
         "rows": [
             S.row(
                 "3",
-                f"cold refresh, {formulas} formulas: wall / ideal ceil({formulas}/{cap}) x 0.25 s",
-                f"{ratio:.2f} ({wall:.2f} s / {ideal:.2f} s)",
+                f"cold refresh, {formulas} formulas, CLI process, cap {CAP}: wall / ideal"
+                f" ceil({formulas}/{CAP}) x 0.25 s",
+                f"{ratio:.2f} ({wall:.2f} s / {ideal:.2f} s; start-up alone {startup:.2f} s)",
                 spread=S.spread([w / ideal for w in walls], "", 2),
                 runs=runs,
                 limit=f"<= {TARGET_RATIO}",
@@ -136,10 +160,17 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             ),
             S.row(
                 "3",
+                f"cold refresh, {formulas} formulas: wall above start-up / ideal",
+                f"{max(wall - startup, 0.0) / ideal:.2f} ({max(wall - startup, 0.0):.2f} s)",
+                runs=runs,
+                value=max(wall - startup, 0.0) / ideal,
+            ),
+            S.row(
+                "3",
                 f"cold refresh, {formulas} formulas: speed-up over one at a time",
                 f"x {speedup:.1f} ({sequential:.2f} s sequential)",
                 runs=1,
-                limit=f"(x {cap} at best)",
+                limit=f"(x {min(CAP, formulas)} at best)",
                 value=speedup,
             ),
         ],

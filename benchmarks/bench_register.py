@@ -102,7 +102,7 @@ def _fill_register(store_path: Path, size: int, base_url: str) -> None:
                         time=start + timedelta(minutes=batch),
                         base_url=base_url,
                         account="bench",
-                        test_mode=True,
+                        test_mode=S.TEST_MODE,  # as the store records the benchmark key's purchases
                         mode="database",
                         cache_key=f"bench-{batch}",
                         criteria_key=f"bench-{batch % 10}",

@@ -5,12 +5,14 @@
     python benchmarks/run.py --json OUT.json  # also write every row and raw timing as JSON
     python benchmarks/run.py --only 1,3       # some figures only
 
-Everything runs against the sandbox on 127.0.0.1 (never Generect) with a test key, each
-figure on a fresh, temporary GENERECT_HOME. Figures:
+Everything runs against the sandbox on 127.0.0.1 (never Generect) with a live-style key (the
+budget and reservation path runs; the sandbox debits a large balance), each figure on a fresh,
+temporary GENERECT_HOME. Figures:
 
 1. recalculation from the store (GENERECT_SEARCH on stored answers): time per call, API calls
 2. coalescing: 200 identical cold calls at once, 250 ms API latency: API calls, wall time
-3. cold refresh of a workbook of 60 distinct searches, 250 ms API latency
+3. cold refresh of a workbook of 60 distinct searches, 250 ms API latency, through the CLI
+   (a process of its own) against Generect's cap of 50 in flight
 4. table shaping of 2,400 messy rows; writing 2,400 x 12 results into a workbook and saving it
 5. start-up: importing generect_excel.udfs in a fresh interpreter
 6. the sandbox itself: a 100-row database search over 100,000 leads
@@ -20,6 +22,9 @@ figure on a fresh, temporary GENERECT_HOME. Figures:
 8. throttling: 60 distinct cold searches against a server capped at 5 in flight, 250 ms latency
 10. the team store on PostgreSQL (a throw-away local cluster): recalculation per call beside
     SQLite's, and 8 processes on two GENERECT_HOMEs asking one cold question (API calls)
+11. refresh at workbook scale: warm, cold (latency 0 and 250 ms) and dry run of 100, 1,000 and
+    3,000 formulas in two layouts, through the CLI: growth exponent, time per formula, memory
+12. money paths over a big ledger (``bench_spend.py``, when it is in this tree)
 
 Timings are reported, never enforced: "over" marks a figure above its limit. The exit status
 is 1 only when a check that is not a timing fails (API calls made, modules imported).
@@ -53,7 +58,10 @@ import bench_team_store  # noqa: E402
 import bench_throttle  # noqa: E402
 import bench_write  # noqa: E402
 
-FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "10")
+HERE = Path(__file__).resolve().parent
+# Figure 12 is issue 16's spend figure; its module may not be in this tree yet.
+HAS_SPEND = (HERE / "bench_spend.py").exists()
+FIGURES = ("1", "2", "3", "4", "5", "6", "7", "8", "10", "11") + (("12",) if HAS_SPEND else ())
 
 
 def _table_rows(quick: bool) -> dict[str, Any]:
@@ -104,6 +112,21 @@ def _figure_6(quick: bool) -> dict[str, Any]:
     return result
 
 
+def _figure_11(quick: bool) -> dict[str, Any]:
+    import bench_scale  # here, not at the top: it needs openpyxl and the workbook generator
+
+    return bench_scale.run(quick=quick)
+
+
+def _figure_12(quick: bool) -> dict[str, Any]:
+    import bench_spend
+
+    result = bench_spend.run(quick=quick)
+    for line in result["rows"]:
+        line["figure"] = "12"
+    return result
+
+
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "1": lambda quick: bench_recalc.run(quick=quick),
     "2": lambda quick: bench_coalescing.run(quick=quick),
@@ -114,6 +137,8 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "7": lambda quick: bench_register.run(quick=quick),
     "8": lambda quick: bench_throttle.run(quick=quick),
     "10": lambda quick: bench_team_store.run(quick=quick),
+    "11": _figure_11,
+    **({"12": _figure_12} if HAS_SPEND else {}),
 }
 
 

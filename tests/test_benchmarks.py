@@ -58,7 +58,7 @@ def test_every_figure_completes_and_prints_its_row(quick_run: Any) -> None:
     table = done.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("fig "))
     printed = [line.split()[0] for line in table[header + 2 :] if line.strip()][:-1]
-    for figure in ("1", "2", "3", "4", "5", "6", "7", "8", "10"):
+    for figure in ("1", "2", "3", "4", "5", "6", "7", "8", "10", "11"):
         rows = _rows(results, figure)
         assert rows, f"figure {figure} has no row"
         assert printed.count(figure) == len(rows)
@@ -99,6 +99,43 @@ def test_the_refresh_fetches_each_formula_once_in_parallel(quick_run: Any) -> No
         -(-figure["formulas"] // figure["parallel_cap"]) * 0.25
     )
     assert figure["sequential_s"] > 0 and len(figure["wall_s"]) >= 2
+
+
+def test_figure_3_runs_the_cli_as_a_process_against_the_real_cap(quick_run: Any) -> None:
+    _, results = quick_run
+    figure = results["figures"]["3"]
+    assert figure["parallel_cap"] == 50  # Generect's lead-search cap, not the default 8
+    assert len(figure["peak_mb"]) == len(figure["wall_s"])
+    # A whole process: it pays the interpreter's start-up, measured beside it.
+    assert all(mb > 0 for mb in figure["peak_mb"]) and figure["startup_s"]
+
+
+def test_the_scaling_figure_refreshes_on_the_paid_path_and_warm_makes_no_call(
+    quick_run: Any,
+) -> None:
+    _, results = quick_run
+    figure = results["figures"]["11"]
+    assert len(figure["sizes"]) >= 2 and figure["parallel_cap"] == 50
+    for layout in ("criteria_sheet", "beside"):
+        series = figure["layouts"][layout]
+        for n, distinct in zip(figure["sizes"], figure["distinct"], strict=True):
+            n = str(n)  # JSON keys
+            assert distinct == (int(n) + 1) // 2  # half the formulas are distinct
+            # Cold: one API call per distinct question, each debited (a live-style key).
+            for cold in ("cold", "cold_250ms"):
+                assert set(series[cold]["api_calls"][n]) == {distinct}
+                assert all(usd > 0 for usd in series[cold]["debited"][n])
+            # Warm and dry run: nothing billable sent.
+            assert set(series["warm"]["api_calls"][n]) == {0}
+            assert set(series["dry_run"]["api_calls"][n]) == {0}
+            for data in series.values():
+                assert data["failed"][n] == []
+                assert all(mb > 0 for mb in data["peak_mb"][n])
+        for data in series.values():
+            assert data["exponent"] is not None and data["per_formula_ms"] >= 0
+    assert figure["big_search"]["rows"] == 2400 and figure["big_search"]["failed"] == []
+    # Per layout: four series and the peak memory; then the 2,400-row search and the start-up.
+    assert len(_rows(results, "11")) == 2 * 5 + 2
 
 
 def test_throttled_searches_all_succeed_and_the_429s_are_counted(quick_run: Any) -> None:
