@@ -729,3 +729,19 @@ def test_marking_sent_a_claim_taken_over_meanwhile_refuses_to_send(store: StoreB
     assert "was not sent" in str(info.value)
     claim = store.claim("k1", new_owner(), ttl=60, is_fresh=never, now=later)
     assert claim.state == "busy" and claim.holder == taker
+
+
+def test_fifty_threads_writing_at_once_all_wait_their_turn(tmp_path: Path) -> None:
+    # Generect allows 50 requests in flight: 50 workers of one process then save (or claim) at
+    # once. They queue in the process, so SQLite's busy timeout, meant for another program
+    # holding the file, is not spent by the process's own writers waiting on one another.
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(tmp_path / "store.sqlite3", busy_timeout=0.02)
+
+    def save(i: int) -> None:
+        store.save(make_entry(f"k{i}", amount="0.01"), make_charge(amount="0.01"))
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        list(pool.map(save, range(200)))  # a StoreError ("locked") would be raised here
+    assert store.total_charged() == Decimal("2.00")

@@ -110,7 +110,25 @@ _INHERITED: list[sqlite3.Connection] = []
 _STORES: weakref.WeakSet[SQLiteConnections] = weakref.WeakSet()
 
 
+# One writer at a time per store file in this process. The threads of one process (50 cells
+# or refresh workers at Generect's cap) queue here, in order and without a deadline, instead of
+# in SQLite's busy handler, whose timeout is for another program holding the file: 50 threads
+# polling for one write lock can wait past it while each write takes milliseconds. Re-entrant,
+# so a thread that nests write transactions still meets SQLite's timeout, not a deadlock.
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    key = os.path.normcase(os.path.abspath(path))
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.RLock())
+
+
 def _forget_in_child() -> None:
+    global _WRITERS_LOCK
+    _WRITERS.clear()  # a lock held by a parent's thread would never be released here
+    _WRITERS_LOCK = threading.Lock()
     for store in list(_STORES):
         store._connections.forget_after_fork()
 
@@ -207,6 +225,14 @@ class SQLiteConnections:
     def _transaction(self, what: str, *, write: bool) -> Iterator[sqlite3.Connection]:
         """A transaction: IMMEDIATE for writes (take the write lock up front, so the busy
         timeout applies to it instead of failing at the first write), DEFERRED for reads."""
+        with contextlib.ExitStack() as writing:
+            if write:
+                writing.enter_context(_writer_lock(self.path))
+            with self._transaction_on(what, write=write) as conn:
+                yield conn
+
+    @contextlib.contextmanager
+    def _transaction_on(self, what: str, *, write: bool) -> Iterator[sqlite3.Connection]:
         with self._connection(what) as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
