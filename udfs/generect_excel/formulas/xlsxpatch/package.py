@@ -15,6 +15,7 @@ from typing import Protocol
 
 from lxml import etree
 
+from ..._constants import WORKBOOK_KEPT_MEMBER_BYTES, WORKBOOK_WRITE_CHUNK_BYTES
 from ...errors import WorkbookError
 from ..parse import parse_area
 
@@ -107,11 +108,8 @@ def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
     return WorkbookError(message, details=f"{path}: {exc!r}")
 
 
-# Members up to this size are kept once read (the workbook part, relationships, content
-# types are read several times); larger ones (worksheets) are read again when needed, so a
-# patch holds one big sheet at a time.
-_KEPT_MEMBER_BYTES = 1 << 20
-_COPY_CHUNK = 1 << 20
+_KEPT_MEMBER_BYTES = WORKBOOK_KEPT_MEMBER_BYTES
+_COPY_CHUNK = WORKBOOK_WRITE_CHUNK_BYTES
 
 
 def _changed_meanwhile(path: Path) -> WorkbookError:

@@ -30,6 +30,7 @@ from typing import Any
 
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
+from ..._constants import WORKBOOK_WRITE_CHUNK_BYTES
 from ...errors import WorkbookError
 from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
 from .package import Bounds
@@ -38,7 +39,6 @@ from .sheet import _cell_position, _ErrorValue, _xml_value, area_text
 Write = Callable[[bytes], object]
 
 SPILL_ERROR = "#SPILL!"
-_FLUSH_BYTES = 1 << 20  # output is handed to the zip stream in chunks of about this size
 
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*("[^"]*"|'[^']*')""")
 _TYPE_ATTRS = re.compile(rb"""\s(?:t|vm)\s*=\s*(?:"[^"]*"|'[^']*')""")
@@ -407,7 +407,7 @@ def plan_sheet(
     scan = _scan(xml, layout, anchors)
     masks = scan.masks
     empty = [0, 0, 0, 0, 0]
-    areas = list(scan.merged) + list(blocked_areas)
+    areas = _Areas(list(scan.merged) + list(blocked_areas))
     anchor_masks: dict[int, int] = {}
     for col, row in anchors:
         anchor_masks[row] = anchor_masks.get(row, 0) | (1 << col)
@@ -549,19 +549,45 @@ def _dimension(masks: Mapping[int, list[int]], final: Mapping[int, int]) -> str 
     return area_text((low_col, low_row, high_col, high_row))
 
 
+class _Areas:
+    """Merged cells and Excel tables, found by rows: a sheet of many tables and many merged
+    cells would otherwise compare every table with every area."""
+
+    BAND = 64  # rows per bucket
+
+    def __init__(self, areas: Sequence[Bounds]) -> None:
+        self.areas = list(areas)
+        self.buckets: dict[int, list[int]] = {}
+        for index, (_, r1, _, r2) in enumerate(self.areas):
+            for band in range(r1 // self.BAND, r2 // self.BAND + 1):
+                self.buckets.setdefault(band, []).append(index)
+
+    def overlapping(self, bounds: Bounds) -> list[Bounds]:
+        """The areas overlapping ``bounds``, in their order (merged cells, then tables)."""
+        c1, r1, c2, r2 = bounds
+        found: set[int] = set()
+        for band in range(r1 // self.BAND, r2 // self.BAND + 1):
+            found.update(self.buckets.get(band, ()))
+        hits = []
+        for index in sorted(found):
+            a = self.areas[index]
+            if not (a[2] < c1 or c2 < a[0] or a[3] < r1 or r2 < a[1]):
+                hits.append(a)
+        return hits
+
+
 def _blocker(
     placement: _Placement,
     masks: Mapping[int, list[int]],
     released: Mapping[int, int],
     taken: Mapping[int, int],
     anchors: Mapping[int, int],
-    areas: Sequence[Bounds],
+    areas: _Areas,
 ) -> str | None:
     own = (placement.col, placement.row)
     c1, r1, c2, r2 = placement.bounds
-    for area in areas:
-        overlaps = not (area[2] < c1 or c2 < area[0] or area[3] < r1 or r2 < area[1])
-        if overlaps and not (area[:2] == own and area[2:] == own):
+    for area in areas.overlapping(placement.bounds):
+        if not (area[:2] == own and area[2:] == own):
             return f"{area_text(area)} is merged or an Excel table"
     span = _bits(c1, c2)
     for r in range(r1, r2 + 1):
@@ -769,7 +795,7 @@ def _render(xml: bytes, patch: SheetPatch, write: Write) -> None:
         nonlocal size
         buffer.append(chunk)
         size += len(chunk)
-        if size >= _FLUSH_BYTES:
+        if size >= WORKBOOK_WRITE_CHUNK_BYTES:
             write(b"".join(buffer))
             buffer.clear()
             size = 0
