@@ -28,6 +28,7 @@ from generect_excel.formulas.xlsxpatch import (
 )
 from generect_excel.formulas.xlsxpatch import rows as rows_patch
 from generect_excel.formulas.xlsxpatch.patch import patch_sheet
+from generect_excel.formulas.xlsxpatch.rows_write import render
 from workbook_support import load, save, zip_members
 
 SHEET = "xl/worksheets/sheet1.xml"
@@ -58,7 +59,7 @@ def _both(xml: bytes, results: list[CellResult], **options: Any) -> tuple[bytes,
         **{k: v for k, v in options.items() if k != "old_extents"},
     )
     chunks: list[bytes] = []
-    patch.write_to(xml, chunks.append)
+    render(xml, patch, chunks.append)
     rows_xml = b"".join(chunks)
     assert _canonical(rows_xml) == _canonical(tree_xml)
     assert patch.new_extents == tree_extents
@@ -167,12 +168,9 @@ def test_values_of_every_kind_and_text_that_needs_escaping(tmp_path: Path) -> No
     assert cells["B5"].findtext(f"{{{MAIN_NS}}}v") == "a & b < c > d"
     assert cells["E3"].get("t") == "b"
     with pytest.raises(ValueError, match="XML compatible"):
-        rows_patch.plan_sheet(
-            xml,
-            [CellResult("Data", "B3", [["x", "bad \x01"]])],
-            old_extents={},
-            report=PatchReport(),
-        ).write_to(xml, lambda _chunk: None)
+        bad = [CellResult("Data", "B3", [["x", "bad \x01"]])]
+        patch = rows_patch.plan_sheet(xml, bad, old_extents={}, report=PatchReport())
+        render(xml, patch, lambda _chunk: None)
 
 
 def test_keep_and_array_forms(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
 from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
-from . import rows
+from . import rows, rows_write
 from .package import (
     _XML_DUMP,
     REL_TYPE_CALC_CHAIN,
@@ -29,6 +29,7 @@ from .sheet import (
     _quote_sheet,
     area_text,
 )
+from .sheet_xml import SPILL_ERROR, Write
 from .workbook_parts import (
     _dynamic_array_cm,
     _rewrite_spill_records,
@@ -37,7 +38,6 @@ from .workbook_parts import (
 )
 
 SpillMode = Literal["static", "dynamic"]
-SPILL_ERROR = "#SPILL!"
 
 
 @dataclass(frozen=True)
@@ -294,8 +294,8 @@ class _PatchedSheet:
     part: str
     patch: rows.SheetPatch
 
-    def write_to(self, write: rows.Write) -> None:
-        self.patch.write_to(self.package.data[self.part], write)
+    def write_to(self, write: Write) -> None:
+        rows_write.render(self.package.data[self.part], self.patch, write)
 
 
 def patch_workbook(
