@@ -51,6 +51,7 @@ from .sheet_xml import (
     _Layout,
     _layout,
     _low,
+    _only_value,
     _removable,
     _row_number,
     _rows,
@@ -85,6 +86,7 @@ def _scan(xml: bytes, layout: _Layout, anchors: set[tuple[int, int]]) -> _Scan:
     found: dict[tuple[int, int], _AnchorCell] = {}
     anchor_rows = {r for _, r in anchors}
     has_value = grammar.has_value.search
+    value_tags = len(grammar.v_open) + len(grammar.v_close)  # an empty <v></v>
     f_open = grammar.f_open
     formula_tag = grammar.formula
     previous_row = 0
@@ -107,7 +109,11 @@ def _scan(xml: bytes, layout: _Layout, anchors: set[tuple[int, int]]) -> _Scan:
                 if has_formula:
                     formulas |= bit
                     content_mask |= bit
-                if has_value(content):
+                if (
+                    len(content) > value_tags
+                    if _only_value(content, grammar)
+                    else has_value(content) is not None
+                ):
                     valued |= bit
                     content_mask |= bit
             if not has_formula and _removable(attrs, content, grammar):

@@ -22,7 +22,10 @@ _CELL_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Z]{1,3})(\d+)["']""")
 _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
 # Characters XML 1.0 cannot hold: lxml refuses them, so do we (same error, nothing written).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_SAFE_CELL_ATTRS = {b"r", b"t", b"vm"}  # a cell with only these, once cleared, is removed
+_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# A cell with only these attributes, once cleared, is removed.
+_ONLY_SAFE_ATTRS = re.compile(rb"""(?:\s+(?:r|t|vm)\s*=\s*(?:"[^"]*"|'[^']*'))*\s*""")
+_DIGITS = b"0123456789"
 _TAG_END = frozenset(b" \t\r\n/>")  # what may follow a tag's name
 _SLASH = ord("/")
 
@@ -58,6 +61,8 @@ def _column(letters: bytes) -> int:
 
 
 def _escape_text(text: str) -> bytes:
+    if not _SPECIAL.search(text):
+        return text.encode("utf-8")  # most lead text: nothing to escape
     if _NOT_XML.search(text):
         raise ValueError(
             "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control "
@@ -208,6 +213,7 @@ def _cells(xml: bytes, match: re.Match[bytes], row: int, grammar: _Grammar) -> I
         return
     open_tag, close_tag = grammar.cell_open, grammar.cell_close
     skip = len(open_tag)
+    row_text = str(row).encode()
     find = xml.find
     while pos < end:
         start = find(open_tag, pos, end)
@@ -228,18 +234,24 @@ def _cells(xml: bytes, match: re.Match[bytes], row: int, grammar: _Grammar) -> I
                 raise Unsupported("a cell not closed")
             attrs, content = xml[start + skip : tag_end], xml[tag_end + 1 : close]
             after = close + len(close_tag)
-        position = _CELL_R.search(attrs)
-        if position is None or int(position.group(2)) != row:
-            raise Unsupported("a cell without its r position")
-        yield _column(position.group(1)), xml[pos:after], attrs, content
+        if attrs.startswith(b' r="'):  # as Excel and openpyxl write it: read it fast
+            ref = attrs[4 : attrs.find(b'"', 4)]
+            letters = ref.rstrip(_DIGITS)
+            if ref[len(letters) :] != row_text or not letters.isalpha():
+                raise Unsupported("a cell outside its row")
+            col = _column(letters)
+        else:
+            position = _CELL_R.search(attrs)
+            if position is None or int(position.group(2)) != row:
+                raise Unsupported("a cell without its r position")
+            col = _column(position.group(1))
+        yield col, xml[pos:after], attrs, content
         pos = after
 
 
 def _removable(attrs: bytes, content: bytes | None, grammar: _Grammar) -> bool:
     """Would clearing this cell (its value, ``t`` and ``vm``) leave nothing but ``r``?"""
-    if attrs.count(b"=") > 1 and any(
-        name not in _SAFE_CELL_ATTRS for name, _ in _ATTR.findall(attrs)
-    ):
+    if attrs.count(b"=") > 1 and not _ONLY_SAFE_ATTRS.fullmatch(attrs):
         return False
     return not content or b"<" not in _strip_value(content, grammar)
 
