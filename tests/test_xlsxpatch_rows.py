@@ -130,6 +130,26 @@ def test_a_smaller_table_clears_its_leftovers_and_drops_empty_rows(tmp_path: Pat
     assert dimension is not None and dimension.get("ref") == "A1:H40"
 
 
+@pytest.mark.parametrize("size", [(25, 4), (30, 5), (10, 3)], ids=["same", "larger", "smaller"])
+def test_writing_over_a_table_written_before(tmp_path: Path, size: tuple[int, int]) -> None:
+    """The refresh after the first: the old table's plain cells are replaced range by range."""
+    first, _ = _both(_sheet(tmp_path, _basic), [CellResult("Data", "B3", _table(25, 4, "old"))])
+    old = {(2, 3): (2, 3, 5, 27)}
+    again = [CellResult("Data", "B3", _table(*size, "new"))]
+    plan = rows_patch.plan_sheet(first, again, old_extents=old, report=PatchReport())
+    if size[1] >= 4:  # (a narrower table clears cells right of it: those rows go cell by cell)
+        # every row but the formula's and the styled cell's is replaced whole
+        assert len(plan.plain) == min(size[0], 25) - 2
+    out, _ = _both(first, again, old_extents=old)
+    cells = _cells(out)
+    assert cells["C4"].get("s") is not None  # the styled cell keeps its style
+    last_row, last_col = 2 + size[0], chr(ord("A") + size[1])
+    assert cells[f"{last_col}{last_row}"].findtext(f"{{{MAIN_NS}}}v") == (
+        f"new{size[0] - 1}.{size[1] - 1}"
+    )
+    assert "E27" not in cells or size[0] >= 25
+
+
 @pytest.mark.parametrize(
     ("build", "results"),
     [

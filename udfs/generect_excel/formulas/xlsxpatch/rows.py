@@ -162,6 +162,10 @@ class SheetPatch:
     new_extents: dict[tuple[int, int], Bounds] = field(default_factory=dict)
     kind_changed: bool = False
     blocked: list[tuple[Any, str, str]] = field(default_factory=list)  # (result, wanted, why)
+    # Rows whose one write covers only plain cells (a value, ``r`` and ``t``, as every table
+    # this patch wrote): the range is replaced whole, without reading its cells one by one;
+    # row -> the columns holding a cell before the patch.
+    plain: dict[int, int] = field(default_factory=dict)
 
 
 def plan_sheet(
@@ -292,6 +296,7 @@ def plan_sheet(
             patch.new_extents[(col, row)] = placement.bounds
 
     # The cells after the patch: the dimension, the spans of rows where cells come or go.
+    form_rows = {r for _, r in patch.forms}
     for r in set(patch.writes) | set(clears):
         row_masks = masks.get(r, empty)
         emptied = (clears.get(r, 0) | nulls.get(r, 0)) & ~values_at.get(r, 0)
@@ -302,6 +307,12 @@ def plan_sheet(
             patch.touched.add(r)
         if created and r not in masks:
             patch.new_rows.append(r)
+        segments = patch.writes.get(r)
+        if r in masks and segments and len(segments) == 1 and not clears.get(r, 0):
+            first, last = segments[0][0], segments[0][1]
+            inside = row_masks[EXISTS] & _bits(first, last)
+            if not inside & ~row_masks[REMOVABLE] and r not in form_rows:
+                patch.plain[r] = row_masks[EXISTS]
     patch.new_rows.sort()
     if scan.has_dimension:
         patch.dimension = _dimension(masks, patch.final)

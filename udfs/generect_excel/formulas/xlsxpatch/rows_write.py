@@ -89,7 +89,7 @@ def _rewrite_cell(
 
 def _new_cell(col: int, row: int, value: Any, grammar: _Grammar) -> bytes:
     kind, v = _value_xml(value, grammar)
-    ref = f'"{get_column_letter(col)}{row}"'.encode()
+    ref = b'"' + _letters(col) + str(row).encode() + b'"'
     t = b' t="' + kind.encode() + b'"' if kind is not None else b""
     tag = grammar.tag(b"c")
     return b"<" + tag + b" r=" + ref + t + b">" + v + b"</" + tag + b">"
@@ -109,13 +109,59 @@ def _row_values(segments: Sequence[Segment]) -> dict[int, Any]:
     return values
 
 
+def _plain_range(xml: bytes, match: re.Match[bytes], row: int, patch: SheetPatch) -> bytes | None:
+    """The row's content with its one written range replaced whole (see ``SheetPatch.plain``),
+    or None when a cell bounding the range is not where ``r="..."`` says (then cell by cell)."""
+    grammar = patch.layout.grammar
+    ((first, last, row_values, _),) = patch.writes[row]
+    exists = patch.plain[row]
+    start, end = match.span(3)
+    row_text = str(row).encode()
+
+    def position(cells_from: int) -> int | None:
+        """Where the first cell at or right of column ``cells_from`` starts (``end``: none)."""
+        later = exists >> cells_from << cells_from
+        if not later:
+            return end
+        col = _low(later)
+        tag = grammar.cell_open + b' r="' + _letters(col) + row_text + b'"'
+        found = xml.find(tag, start, end)
+        return found if found >= 0 else None
+
+    begin, after = position(first), position(last + 1)
+    if begin is None or after is None:
+        return None
+    count = len(row_values)
+    new = [
+        _new_cell(col, row, row_values[col - first], grammar)
+        for col in range(first, min(last, first + count - 1) + 1)
+        if row_values[col - first] is not None
+    ]
+    return xml[start:begin] + b"".join(new) + xml[after:end]
+
+
+_LETTERS: dict[int, bytes] = {}
+
+
+def _letters(col: int) -> bytes:
+    letters = _LETTERS.get(col)
+    if letters is None:
+        letters = _LETTERS[col] = get_column_letter(col).encode()
+    return letters
+
+
 def _render_row(xml: bytes, match: re.Match[bytes] | None, row: int, patch: SheetPatch) -> bytes:
     grammar = patch.layout.grammar
+    placed: list[tuple[int, bytes]] = []
+    row_attrs: Attrs = []
+    if match is not None and row in patch.plain:
+        body = _plain_range(xml, match, row, patch)
+        if body is not None:
+            row_attrs = list(_ATTR.findall(match.group(2)))
+            return _row_xml(match, row, row_attrs, [body] if body.strip() else [], patch)
     values = _row_values(patch.writes.get(row, ()))
     clear = patch.clears.get(row, 0)
-    placed: list[tuple[int, bytes]] = []
     seen = set()
-    row_attrs: Attrs = []
     if match is not None:
         row_attrs = list(_ATTR.findall(match.group(2)))
         forms = patch.forms
@@ -142,7 +188,14 @@ def _render_row(xml: bytes, match: re.Match[bytes] | None, row: int, patch: Shee
     if added:
         placed.extend(added)
         placed.sort(key=lambda item: item[0])
-    cells = [cell for _, cell in placed]
+    return _row_xml(match, row, row_attrs, [cell for _, cell in placed], patch)
+
+
+def _row_xml(
+    match: re.Match[bytes] | None, row: int, row_attrs: Attrs, cells: list[bytes], patch: SheetPatch
+) -> bytes:
+    """The ``<row>`` element around its new cells: spans updated, dropped when emptied."""
+    grammar = patch.layout.grammar
     final = patch.final.get(row)
     if row in patch.touched and final:
         for key, _ in row_attrs:
