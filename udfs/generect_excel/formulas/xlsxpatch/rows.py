@@ -26,9 +26,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-from openpyxl.utils.cell import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
 from ...errors import WorkbookError
 from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
@@ -80,6 +81,41 @@ class _Scan:
     has_dimension: bool
 
 
+class _Bits(dict[bytes, int]):
+    """Column letters -> the column's bit in a row mask (filled as letters are met)."""
+
+    def __missing__(self, letters: bytes) -> int:
+        bit = self[letters] = 1 << column_index_from_string(letters.decode())
+        return bit
+
+
+_BITS = _Bits()
+
+
+def _plain_row(xml: bytes, match: re.Match[bytes], row: int, grammar: _Grammar) -> list[int] | None:
+    """A row's masks read at once when every cell in it is plain (``r``, ``t``, a ``<v>``, as
+    Excel and this patch write table cells); None when it needs reading cell by cell. This
+    runs on every row of the sheet: its work is done by regular expressions over the row."""
+    start, end = match.span(3)
+    if start < 0:
+        return [0, 0, 0, 0, 0]
+    content = xml[start:end]
+    if grammar.not_plain.search(content):
+        return None
+    cells = grammar.plain_cell.findall(content)
+    if len(cells) != content.count(grammar.cell_open):
+        return None  # a cell written otherwise (attribute order, quotes)
+    if set(map(itemgetter(1), cells)) - {str(row).encode()}:
+        return None  # a cell of another row: the cell by cell reader says so
+    bits = list(map(_BITS.__getitem__, map(itemgetter(0), cells)))
+    if any(a >= b for a, b in zip(bits, bits[1:], strict=False)):
+        return None  # out of order: the cell by cell reader says so
+    exists = sum(bits)
+    empty = sum(map(_BITS.__getitem__, grammar.empty_cell_letters.findall(content)))
+    valued = exists & ~empty
+    return [exists, valued, valued, 0, exists]
+
+
 def _scan(xml: bytes, layout: _Layout, anchors: set[tuple[int, int]]) -> _Scan:
     grammar = layout.grammar
     masks: dict[int, list[int]] = {}
@@ -95,6 +131,11 @@ def _scan(xml: bytes, layout: _Layout, anchors: set[tuple[int, int]]) -> _Scan:
         if r <= previous_row:
             raise Unsupported("rows out of order")
         previous_row = r
+        if r not in anchor_rows:
+            plain = _plain_row(xml, row_match, r, grammar)
+            if plain is not None:
+                masks[r] = plain
+                continue
         exists = content_mask = valued = formulas = removable = 0
         previous_col = 0
         for col, _raw, attrs, content in _cells(xml, row_match, r, grammar):

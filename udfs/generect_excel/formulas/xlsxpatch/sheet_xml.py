@@ -140,6 +140,26 @@ class _Grammar:
         )
         self.merge = re.compile(rb"<" + p + rb"mergeCell\b[^>]*?\bref\s*=\s*(\"[^\"]*\"|'[^']*')")
         self.f_open = b"<" + prefix + b"f"
+        # Rows of plain cells (see rows._plain_row): nothing but cells with r, t and a <v>.
+        self.not_plain = re.compile(
+            rb"<(?!" + p + rb"c[\s/>]|/" + p + rb"c>|" + p + rb"v>|/" + p + rb"v>|" + p + rb"v/>)"
+            rb"|<" + p + rb"c(?:\s+(?:r|t)\s*=\s*\"[^\"]*\")*\s+(?!(?:r|t)\s*=)[\w:]+\s*="
+            rb"|<" + p + rb"c\s[^>]*'"  # single quotes: read cell by cell
+        )
+        self.empty_cell_letters = re.compile(
+            rb"<"
+            + p
+            + rb'c r="([A-Z]+)\d+"(?:\s+t\s*=\s*"[^"]*")?\s*(?:/>|>(?:<'
+            + p
+            + rb"v/>|<"
+            + p
+            + rb"v></"
+            + p
+            + rb"v>)?</"
+            + p
+            + rb"c>)"
+        )
+        self.plain_cell = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"')
 
     def tag(self, name: bytes) -> bytes:
         return self.prefix + name
