@@ -324,10 +324,11 @@ def plan_sheet(
             patch.writes.setdefault(r, []).append(
                 (col, last_col, row_values, col if dr == 0 else 0)
             )
-            present = 0
-            for dc in range(min(width, len(row_values))):
-                if row_values[dc] is not None:
-                    present |= 1 << (col + dc)
+            shown = row_values[:width]
+            if shown and None not in shown:  # a full row of values: no cell by cell look
+                present = _bits(col, col + len(shown) - 1)
+            else:
+                present = sum(1 << (col + dc) for dc, v in enumerate(shown) if v is not None)
             if dr == 0:
                 present |= 1 << col  # the formula cell always has a cached value
             values_at[r] = values_at.get(r, 0) | present

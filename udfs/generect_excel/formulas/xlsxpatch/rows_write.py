@@ -14,6 +14,7 @@ from ..._constants import WORKBOOK_WRITE_CHUNK_BYTES
 from .sheet import _xml_value
 from .sheet_xml import (
     _ATTR,
+    _SPECIAL,
     _TYPE_ATTRS,
     Attrs,
     Write,
@@ -131,12 +132,20 @@ def _plain_range(xml: bytes, match: re.Match[bytes], row: int, patch: SheetPatch
     begin, after = position(first), position(last + 1)
     if begin is None or after is None:
         return None
-    count = len(row_values)
-    new = [
-        _new_cell(col, row, row_values[col - first], grammar)
-        for col in range(first, min(last, first + count - 1) + 1)
-        if row_values[col - first] is not None
-    ]
+    new = []
+    # Text, nearly every value of a lead table, is written inline here: this runs per cell.
+    text_cell = grammar.cell_open + b' r="'
+    text_end = b'" t="str"><' + grammar.tag(b"v") + b">"
+    close = b"</" + grammar.tag(b"v") + b">" + grammar.cell_close
+    for dc, value in enumerate(row_values[: last - first + 1]):
+        if value is None:
+            continue
+        col = first + dc
+        if type(value) is str:
+            text = value.encode() if not _SPECIAL.search(value) else _escape_text(value)
+            new.append(text_cell + _letters(col) + row_text + text_end + text + close)
+        else:
+            new.append(_new_cell(col, row, value, grammar))
     return xml[start:begin] + b"".join(new) + xml[after:end]
 
 
