@@ -301,3 +301,18 @@ def _book_with(build: Any) -> Workbook:
     ws.title = "Data"
     build(ws)
     return wb
+
+
+def test_a_source_changed_before_writing_is_never_mixed_in(tmp_path: Path) -> None:
+    """Members are read from the file when written: if it changed since the package was
+    opened (saved in Excel meanwhile), nothing is written, even to another file."""
+    path = save(_book_with(_basic), tmp_path / "book.xlsx")
+    package = Package(path)
+    parts, _ = patch_workbook(package, [CellResult("Data", "B3", _table(2, 2), spilling=True)])
+    wb = load(path)
+    wb["Data"]["H1"] = "saved elsewhere meanwhile"
+    save(wb, path)
+    target = tmp_path / "copy.xlsx"
+    with pytest.raises(WorkbookError, match="changed while refreshing"):
+        write_atomically(package, parts, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.xlsx"]  # no copy, no temp file
