@@ -108,8 +108,8 @@ def _plain_row(xml: bytes, match: re.Match[bytes], row: int, grammar: _Grammar) 
     if set(map(itemgetter(1), cells)) - {str(row).encode()}:
         return None  # a cell of another row: the cell by cell reader says so
     bits = list(map(_BITS.__getitem__, map(itemgetter(0), cells)))
-    if any(a >= b for a, b in zip(bits, bits[1:], strict=False)):
-        return None  # out of order: the cell by cell reader says so
+    if bits != sorted(bits) or len(set(bits)) != len(bits):
+        return None  # out of order or twice: the cell by cell reader says so
     exists = sum(bits)
     empty = sum(map(_BITS.__getitem__, grammar.empty_cell_letters.findall(content)))
     valued = exists & ~empty
