@@ -106,6 +106,12 @@ NET_NEW_MAX_EXCLUDE_IDS = 10_000
 EXCEL_MAX_CELL_CHARS = 32767
 EXCEL_MAX_ROWS = 1_048_576
 
+# Writing a workbook file (formulas/xlsxpatch): zip members up to this size are kept in memory
+# once read (the workbook part, relationships); bigger ones (worksheets) are read when needed,
+# so one big sheet is held at a time. Copies and patched sheets go to the zip in chunks.
+WORKBOOK_KEPT_MEMBER_BYTES = 1 << 20
+WORKBOOK_WRITE_CHUNK_BYTES = 1 << 20
+
 # Worksheet functions' error prefix: classic xlwings cannot return real Excel error values,
 # so every error in a cell starts with this and stays on one short line.
 CELL_ERROR_PREFIX = "#GENERECT!"

@@ -41,9 +41,16 @@ How a result is stored (cell by cell, like Excel stores a formula with its last 
   the sheet's edge), nothing is spilled and the formula cell gets Excel's ``#SPILL!`` error;
   the blocking content is left alone.
 
-Modules: ``package`` (the zip: reading, parts, atomic writing), ``sheet`` (one worksheet's cells),
-``workbook_parts`` (spill records, dynamic-array metadata), ``patch`` (placing results, and
-:func:`patch_workbook`).
+How it is written: each worksheet in one pass over its rows, as bytes (``rows``: the sheet is
+scanned once into per-row masks, the tables placed on them, and the new XML streamed into the
+new zip, untouched rows copied byte for byte), so time and memory grow with the cells, not with
+an XML tree of the whole sheet; XML that scanner does not read (comments inside ``<sheetData>``,
+cells without their position, ...) goes through an lxml tree (``sheet``), with the same rules.
+
+Modules: ``package`` (the zip: members read when needed, parts, atomic streamed writing),
+``sheet`` (one worksheet's cells as a tree), ``sheet_xml``, ``rows`` and ``rows_write`` (one
+worksheet as bytes: reading, placing, writing), ``workbook_parts`` (spill records,
+dynamic-array metadata), ``patch`` (placing results, and :func:`patch_workbook`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The .xlsx package: its zip members read once, where its sheets and parts are, dropping a
-part, and writing the patched package back atomically (every other member copied byte for
-byte)."""
+"""The .xlsx package: its zip members read when needed, where its sheets and parts are,
+dropping a part, and writing the patched package back atomically (every other member copied
+byte for byte, streamed: a big sheet is never held twice)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from lxml import etree
 
+from ..._constants import WORKBOOK_KEPT_MEMBER_BYTES, WORKBOOK_WRITE_CHUNK_BYTES
 from ...errors import WorkbookError
 from ..parse import parse_area
 
@@ -106,19 +108,83 @@ def unreadable_workbook(path: Path, exc: BaseException) -> WorkbookError:
     return WorkbookError(message, details=f"{path}: {exc!r}")
 
 
+_KEPT_MEMBER_BYTES = WORKBOOK_KEPT_MEMBER_BYTES
+_COPY_CHUNK = WORKBOOK_WRITE_CHUNK_BYTES
+
+
+def _changed_meanwhile(path: Path) -> WorkbookError:
+    return WorkbookError(
+        f"{path.name} changed while refreshing (saved elsewhere?): not replaced. "
+        "Refresh again: answers already fetched cost nothing."
+    )
+
+
+class _Members(Mapping[str, bytes]):
+    """The zip members of a package by name, read from the file on access (small ones kept).
+    The file must stay as it was when the package was opened: a read after it changed raises
+    WorkbookError rather than mixing two versions."""
+
+    def __init__(self, path: Path, infos: list[zipfile.ZipInfo], stat: tuple[int, int]) -> None:
+        self._path = path
+        self._sizes = {info.filename: info.file_size for info in infos}
+        self._stat = stat
+        self._kept: dict[str, bytes] = {}
+
+    def check_unchanged(self) -> None:
+        """WorkbookError if the file is not the one the package was opened on."""
+        try:
+            stat = self._path.stat()
+        except OSError as exc:
+            raise _changed_meanwhile(self._path) from exc
+        if (stat.st_size, stat.st_mtime_ns) != self._stat:
+            raise _changed_meanwhile(self._path)
+
+    def __getitem__(self, name: str) -> bytes:
+        kept = self._kept.get(name)
+        if kept is not None:
+            return kept
+        if name not in self._sizes:
+            raise KeyError(name)
+        self.check_unchanged()
+        with zipfile.ZipFile(self._path) as archive:
+            data = archive.read(name)
+        if len(data) <= _KEPT_MEMBER_BYTES:
+            self._kept[name] = data
+        return data
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sizes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+
+class StreamedPart(Protocol):
+    """A rewritten member too big to hold twice: it writes its bytes in chunks."""
+
+    def write_to(self, write: Callable[[bytes], object]) -> None: ...
+
+
+Part = bytes | StreamedPart | None  # new bytes, a streamed part, or None to drop the member
+
+
 class Package:
-    """An .xlsx file's zip members, read once, and where its sheets live."""
+    """An .xlsx file's zip members (read when needed), and where its sheets live."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
+            stat = self.path.stat()
             with zipfile.ZipFile(self.path) as archive:
                 self.infos = archive.infolist()
-                self.data = {info.filename: archive.read(info.filename) for info in self.infos}
         except FileNotFoundError:
             raise WorkbookError(f"No such workbook: {self.path}") from None
         except (OSError, zipfile.BadZipFile) as exc:
             raise unreadable_workbook(self.path, exc) from exc
+        self.data = _Members(self.path, self.infos, (stat.st_size, stat.st_mtime_ns))
         self.workbook_part = self._office_document()
         self._sheets: list[tuple[str, str]] | None = None
 
@@ -172,10 +238,10 @@ class Package:
         return areas
 
 
-def _drop_part(package: Package, parts: dict[str, bytes | None], rel_type: str) -> None:
+def _drop_part(package: Package, parts: dict[str, Part], rel_type: str) -> None:
     """Remove the workbook's part of ``rel_type``, its relationship and content type."""
     rels_name = _rels_name(package.workbook_part)
-    rels_xml = parts.get(rels_name) or package.data.get(rels_name)
+    rels_xml = _xml_of(parts, package, rels_name)
     if not rels_xml:
         return
     rels = etree.fromstring(rels_xml)
@@ -185,9 +251,7 @@ def _drop_part(package: Package, parts: dict[str, bytes | None], rel_type: str) 
         target = _resolve_target(package.workbook_part, rel.get("Target", ""))
         rels.remove(rel)
         parts[target] = None
-        types = etree.fromstring(
-            parts.get("[Content_Types].xml") or package.data["[Content_Types].xml"]
-        )
+        types = etree.fromstring(_xml_of(parts, package, "[Content_Types].xml") or b"")
         for override in list(types):
             if override.get("PartName", "").lstrip("/") == target:
                 types.remove(override)
@@ -195,9 +259,19 @@ def _drop_part(package: Package, parts: dict[str, bytes | None], rel_type: str) 
     parts[rels_name] = etree.tostring(rels, **_XML_DUMP)
 
 
+def _xml_of(parts: Mapping[str, Part], package: Package, name: str) -> bytes | None:
+    """A small part's bytes as patched so far, else as in the file (None when absent)."""
+    data = parts.get(name)
+    if isinstance(data, bytes) and data:
+        return data
+    return package.data.get(name)
+
+
 def _zip_bytes(
-    package: Package, parts: Mapping[str, bytes | None], pause: Callable[[], None]
-) -> Iterable[tuple[zipfile.ZipInfo, bytes]]:
+    package: Package, parts: Mapping[str, Part], pause: Callable[[], None]
+) -> Iterable[tuple[zipfile.ZipInfo, bytes | StreamedPart | None]]:
+    """Each member to write, in the file's order: its new bytes, a streamed part, or None to
+    copy it unchanged from the file; new members last."""
     names = [info.filename for info in package.infos]
     half = len(names) // 2
     for i, info in enumerate(package.infos):
@@ -207,9 +281,9 @@ def _zip_bytes(
             data = parts[info.filename]
             if data is None:
                 continue
+            yield _copy_info(info), data
         else:
-            data = package.data[info.filename]
-        yield _copy_info(info), data
+            yield _copy_info(info), None
     for name, data in parts.items():
         if data is not None and name not in package.data:
             info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
@@ -236,7 +310,7 @@ def _pause_for_tests() -> None:
 
 def write_atomically(
     package: Package,
-    parts: Mapping[str, bytes | None],
+    parts: Mapping[str, Part],
     target: Path,
     *,
     expect_unchanged: tuple[int, int] | None = None,
@@ -260,9 +334,23 @@ def write_atomically(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            package.data.check_unchanged()
+            with (
+                zipfile.ZipFile(package.path) as source,
+                zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
+            ):
                 for info, data in _zip_bytes(package, parts, _pause_for_tests):
-                    archive.writestr(info, data)
+                    if isinstance(data, bytes):
+                        archive.writestr(info, data)
+                        continue
+                    with archive.open(info, "w") as out:
+                        if data is None:  # unchanged: copied from the file, in chunks
+                            with source.open(info.filename) as member:
+                                while chunk := member.read(_COPY_CHUNK):
+                                    out.write(chunk)
+                        else:
+                            data.write_to(out.write)
+            package.data.check_unchanged()
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(OSError):

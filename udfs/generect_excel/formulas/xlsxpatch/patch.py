@@ -13,11 +13,13 @@ from openpyxl.utils.cell import get_column_letter
 
 from ...errors import WorkbookError
 from ..parse import EXCEL_MAX_COLUMN, EXCEL_MAX_ROW, parse_area
+from . import rows, rows_write
 from .package import (
     _XML_DUMP,
     REL_TYPE_CALC_CHAIN,
     Bounds,
     Package,
+    Part,
     _drop_part,
 )
 from .sheet import (
@@ -27,6 +29,7 @@ from .sheet import (
     _quote_sheet,
     area_text,
 )
+from .sheet_xml import SPILL_ERROR, Write
 from .workbook_parts import (
     _dynamic_array_cm,
     _rewrite_spill_records,
@@ -35,7 +38,6 @@ from .workbook_parts import (
 )
 
 SpillMode = Literal["static", "dynamic"]
-SPILL_ERROR = "#SPILL!"
 
 
 @dataclass(frozen=True)
@@ -283,18 +285,34 @@ def _unshare(formula: etree._Element, placement: _Placement) -> None:
     formula.text = text
 
 
+@dataclass
+class _PatchedSheet:
+    """A worksheet member patched row by row (:mod:`.rows`): the plan is kept, the sheet's
+    bytes are read again from the file when the new zip is written."""
+
+    package: Package
+    part: str
+    patch: rows.SheetPatch
+
+    def write_to(self, write: Write) -> None:
+        rows_write.render(self.package.data[self.part], self.patch, write)
+
+
 def patch_workbook(
     package: Package,
     results: Sequence[CellResult],
     *,
     spill: SpillMode = "static",
-) -> tuple[dict[str, bytes | None], PatchReport]:
-    """Compute the changed zip members for ``results``: {member: new bytes, or None to drop}.
+) -> tuple[dict[str, Part], PatchReport]:
+    """Compute the changed zip members for ``results``: {member: new bytes, a part written
+    when the zip is (a big worksheet), or None to drop}.
 
-    Raises :class:`WorkbookError` when a formula cell cannot be written.
+    Each worksheet is patched in one pass over its rows (:mod:`.rows`); one whose XML that
+    scanner does not read goes through the lxml tree (:func:`patch_sheet`). Raises
+    :class:`WorkbookError` when a formula cell cannot be written.
     """
     report = PatchReport()
-    parts: dict[str, bytes | None] = {}
+    parts: dict[str, Part] = {}
     workbook_root = etree.fromstring(package.data[package.workbook_part])
     sheets = package.sheets()
     records = _spill_records(workbook_root, sheets)
@@ -310,16 +328,26 @@ def patch_workbook(
     for sheet, sheet_results in by_sheet.items():
         part = package.sheet_part(sheet)
         ordered = sorted(sheet_results, key=lambda r: _cell_position(r.coordinate)[::-1])
-        xml, new_extents, changed = patch_sheet(
-            package.data[part],
-            ordered,
-            old_extents=records.get(sheet.lower(), {}),
-            blocked_areas=package.table_areas(part),
-            spill=spill,
-            cm_index=cm_index,
-            report=report,
-        )
-        parts[part] = xml
+        xml = package.data[part]
+        options: dict[str, Any] = {
+            "old_extents": records.get(sheet.lower(), {}),
+            "blocked_areas": package.table_areas(part),
+            "spill": spill,
+            "cm_index": cm_index,
+            "report": report,
+        }
+        try:
+            patched = rows.plan_sheet(xml, ordered, **options)
+        except rows.Unsupported:
+            parts[part], new_extents, changed = patch_sheet(xml, ordered, **options)
+        else:
+            for result, wanted, blocker in patched.blocked:
+                report.blocked.append(
+                    SpillBlocked(result.sheet, result.coordinate, wanted, blocker)
+                )
+            parts[part] = _PatchedSheet(package, part, patched)
+            new_extents, changed = patched.new_extents, patched.kind_changed
+        del xml  # one big sheet at a time
         extents[sheet] = new_extents
         written[sheet] = {_cell_position(r.coordinate) for r in sheet_results}
         kind_changed |= changed

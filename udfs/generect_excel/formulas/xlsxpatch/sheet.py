@@ -82,7 +82,7 @@ class SheetEditor:
                 next_col = col + 1
         for columns in self.row_columns.values():
             columns.sort()
-        self.row_numbers = sorted(self.rows)
+        self.rows_added = False  # new rows go last; finish() puts them in order
 
     def _t(self, tag: str) -> str:
         return f"{{{self.ns}}}{tag}"
@@ -128,15 +128,10 @@ class SheetEditor:
         row = self.rows.get(r)
         if row is not None:
             return row
-        row = etree.Element(self._t("row"))
+        row = etree.SubElement(self.sheet_data, self._t("row"))
         row.set("r", str(r))
-        at = bisect.bisect_right(self.row_numbers, r)
-        if at < len(self.row_numbers):
-            self.rows[self.row_numbers[at]].addprevious(row)
-        else:
-            self.sheet_data.append(row)
-        self.row_numbers.insert(at, r)
         self.rows[r] = row
+        self.rows_added = True
         return row
 
     def _new_cell(self, col: int, r: int) -> etree._Element:
@@ -182,7 +177,6 @@ class SheetEditor:
         if not len(row_el) and not set(row_el.attrib) - {"r", "spans"}:
             row_el.getparent().remove(row_el)
             del self.rows[row]
-            self.row_numbers.remove(row)
 
     def set_value(self, col: int, row: int, value: Any) -> None:
         """Store ``value`` as the cell's (cached) value; None empties it."""
@@ -211,7 +205,11 @@ class SheetEditor:
             cell.insert(0, v)
 
     def finish(self) -> bytes:
-        """Update spans and ``<dimension>``, and serialize."""
+        """Put new rows in order, update spans and ``<dimension>``, and serialize."""
+        if self.rows_added:
+            # One sort for all new rows: inserting each in place is linear per row.
+            for r in sorted(self.rows):
+                self.sheet_data.append(self.rows[r])
         for r in self.touched_rows:
             row = self.rows.get(r)
             if row is None or "spans" not in row.attrib:

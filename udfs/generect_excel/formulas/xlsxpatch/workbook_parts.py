@@ -23,9 +23,11 @@ from .package import (
     XDA_NS,
     Bounds,
     Package,
+    Part,
     _q,
     _rels_name,
     _resolve_target,
+    _xml_of,
 )
 from .sheet import (
     _quote_sheet,
@@ -137,12 +139,12 @@ _METADATA_XML = (
 )
 
 
-def _dynamic_array_cm(package: Package, parts: dict[str, bytes | None]) -> int:
+def _dynamic_array_cm(package: Package, parts: dict[str, Part]) -> int:
     """The ``cm`` index meaning "dynamic array" in this workbook, adding the metadata if
     needed (as Excel 365 writes it: an XLDAPR type, future metadata with fDynamic=1, and a
     cell-metadata block pointing at it)."""
     rels_name = _rels_name(package.workbook_part)
-    rels = etree.fromstring(parts.get(rels_name) or package.data[rels_name])
+    rels = etree.fromstring(_xml_of(parts, package, rels_name) or b"")
     part = None
     for rel in rels:
         if rel.get("Type") == REL_TYPE_METADATA:
@@ -158,16 +160,14 @@ def _dynamic_array_cm(package: Package, parts: dict[str, bytes | None]) -> int:
         rel.set("Type", REL_TYPE_METADATA)
         rel.set("Target", PurePosixPath(part).name)
         parts[rels_name] = etree.tostring(rels, **_XML_DUMP)
-        types = etree.fromstring(
-            parts.get("[Content_Types].xml") or package.data["[Content_Types].xml"]
-        )
+        types = etree.fromstring(_xml_of(parts, package, "[Content_Types].xml") or b"")
         override = etree.SubElement(types, _q("Override", CT_NS))
         override.set("PartName", "/" + part)
         override.set("ContentType", CT_METADATA)
         parts["[Content_Types].xml"] = etree.tostring(types, **_XML_DUMP)
         parts[part] = etree.tostring(etree.fromstring(_METADATA_XML), **_XML_DUMP)
         return 1
-    root = etree.fromstring(parts.get(part) or package.data[part])
+    root = etree.fromstring(_xml_of(parts, package, part) or b"")
     cm = _find_or_add_xldapr(root)
     parts[part] = etree.tostring(root, **_XML_DUMP)
     return cm
