@@ -117,7 +117,7 @@ def _read_me(
         None,
         f"{_money(PRICE_REALTIME_ROW)} per returned row",
     )
-    line("GENERECT_SPEND(period), GENERECT_BALANCE(), GENERECT_VALUES(field)", None, "free")
+    line("GENERECT_SPEND(period, view), GENERECT_BALANCE(), GENERECT_VALUES(field)", None, "free")
     line(
         "A search costs at most limit x the price per row. What was actually charged is in the "
         'status line at the top of each lead table (with a test key: "priced, not debited"), '
