@@ -396,3 +396,38 @@ def test_cli_leads_lists_and_exports_the_register(
     assert rows[0]["workbook"] == "B.xlsx" and rows[0]["cell"] == "A1"
     assert main(["leads", "--since", "2999-01-01", "--csv", str(target)]) == 0
     assert target.read_text(encoding="utf-8-sig").splitlines() == [",".join(OWNED_COLUMNS)]
+
+
+def test_a_family_turn_lasts_as_long_as_its_page_is_on_the_wire(
+    sandbox, engine, store_backend: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review (issues 15/16): a page's own claim is renewed each time its request leaves (a
+    # retry after throttling or a 5xx marks it sent again), but the family's turn, taken with
+    # the same ttl just before, is never renewed. A page whose attempts outlast one ttl thus
+    # loses its turn while still on the wire: another process (Excel beside the CLI, another
+    # laptop) takes the turn, reads a register without this page's leads and buys them again.
+    # Here the ttl is 1 s and the page makes three attempts 0.7 s apart.
+    turn = family_of_first_page(engine, store_backend)
+    monkeypatch.setattr(engine, "_claim_ttl", lambda call: 1.0)
+    client = engine.client
+    real_send = client.send
+
+    def retried(endpoint: Any, body: Any, *, on_send: Any = None) -> Any:
+        for _ in range(2):  # two attempts answered 429, each marking the claim sent
+            if on_send is not None:
+                on_send()
+            time.sleep(0.7)
+        return real_send(endpoint, body, on_send=on_send)  # the third gets the page
+
+    monkeypatch.setattr(client, "send", retried)
+    other = f"{store_module._HOST}|{os.getppid()}|abc"  # a live process: our parent
+    with ThreadPoolExecutor(1) as pool:
+        page = pool.submit(search_page, engine, CEOS_US, 25, 25.0)
+        time.sleep(1.2)  # the page's own claim was renewed 0.5 s ago; its turn was not
+        assert not page.done()
+        never = {"is_fresh": lambda entry: False}
+        states = [engine.store.claim(turn, other, ttl=600, **never).state]
+        if states[0] == "claimed":
+            engine.store.release(turn, other)
+        page.result(timeout=30)
+    assert states == ["busy"], "another process took the family's turn while its page was sent"

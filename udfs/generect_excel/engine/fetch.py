@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -123,17 +124,24 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
         if not call.endpoint.register:  # only searches that buy leads page through the register
             return self._fetch_and_save_locked(call, owner, None, marked)
         family = self._criteria_key(call)
-        with self._family_turn(family, self._claim_ttl(call)):
-            return self._fetch_and_save_locked(call, owner, family, marked)
+        with self._family_turn(family, self._claim_ttl(call)) as renew:
+            return self._fetch_and_save_locked(call, owner, family, marked, renew)
 
     def _fetch_and_save_locked(
-        self, call: _Call, owner: str, family: str | None, marked: list[bool]
+        self,
+        call: _Call,
+        owner: str,
+        family: str | None,
+        marked: list[bool],
+        renew_turn: Callable[[], None] | None = None,
     ) -> Answer:
         client = self.client
         wire, facts = self._wire(call, family)
         log.info("fetching %s %s %s", call.mode, call.kind, call.key[:12])
         # A free call needs no mark: lost, it costs nothing and may simply be asked again.
         on_send = self._marker(call, owner, marked) if call.endpoint.billable else None
+        if renew_turn is not None:  # the family's turn lives as long as the page's claim
+            on_send = _renewing(renew_turn, on_send)
         result: Any
         if hasattr(client, "send"):  # any described operation
             result = client.send(call.endpoint, wire, on_send=on_send)
@@ -222,3 +230,15 @@ class _FetchMixin(_DoubtMixin, _PagingMixin):
             mode=call.mode,
             test_mode=test_mode,
         )
+
+
+def _renewing(renew: Callable[[], None], mark: Callable[[], None] | None) -> Callable[[], None]:
+    """``on_send`` for a page of a criteria family: its family's turn renewed, then its own
+    claim marked sent (either raising: the request does not leave)."""
+
+    def on_send() -> None:
+        renew()
+        if mark is not None:
+            mark()
+
+    return on_send

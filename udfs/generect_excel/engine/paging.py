@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -116,7 +116,7 @@ class _PagingMixin(_EngineBase):
             return keys._families.setdefault((self._store_id, family), threading.Lock())
 
     @contextlib.contextmanager
-    def _family_turn(self, family: str, ttl: float) -> Iterator[None]:
+    def _family_turn(self, family: str, ttl: float) -> Iterator[Callable[[], None]]:
         """Hold the criteria family ``family`` while one of its pages is fetched and saved.
 
         Pages of one family must not be on the wire at once, or they buy the same leads: each
@@ -125,15 +125,31 @@ class _PagingMixin(_EngineBase):
         the store, polled like a busy request's. The claim lives ``ttl`` seconds, a page's
         own claim's life; a holder that died is judged as for any claim (its process on this
         machine, its expiry on another) and its turn taken over: it bought nothing it did not
-        save, or its page's own claim records the doubt."""
+        save, or its page's own claim records the doubt.
+
+        Yields ``renew``, to call each time the page's request leaves (with the page's own
+        claim's mark): the turn then lives ``ttl`` seconds from the last attempt, as the page's
+        own claim does, so retries that outlast one ``ttl`` do not hand the turn to another
+        process while the page is still on the wire. ``renew`` raises :class:`StoreError`
+        (and the request must not leave) when another process has taken the turn."""
         with self._family_lock(family):
             key, owner = FAMILY_CLAIM_PREFIX + family, new_owner()
             pause = C.INFLIGHT_POLL_INTERVAL
             while self.store.claim(key, owner, ttl=ttl, is_fresh=_never_fresh).state != "claimed":
                 self.store.wait_for_release(key, pause)  # another is buying a page of it
                 pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
+
+            def renew() -> None:
+                claim = self.store.claim(key, owner, ttl=ttl, is_fresh=_never_fresh)
+                if claim.state != "claimed":
+                    raise StoreError(
+                        "Another process took this criteria family's turn while this page "
+                        "waited to be sent, so it was not sent: recalculate.",
+                        details=f"the claim on {key[:40]} is no longer {owner}'s",
+                    )
+
             try:
-                yield
+                yield renew
             finally:
                 try:
                     self.store.release(key, owner)
