@@ -455,3 +455,19 @@ def test_spend_views_on_the_sqlite_store_say_they_need_the_team_store(
     assert values["A1"].value.startswith(C.CELL_ERROR_PREFIX)
     assert "team store" in values["A1"].value
     assert values["A2"].value == 0
+
+
+@pytest.mark.parametrize("spill", ["static", "dynamic"])
+def test_the_analysts_view_of_a_period_without_charges_spills_its_header(
+    sandbox, tmp_path: Path, postgres_url: str, spill: str
+) -> None:
+    wb = Workbook()
+    wb.active["Q1"] = '=GENERECT_SPEND("today", "analysts")'
+    book = save(wb, tmp_path / "quiet-day.xlsx")
+    engine = _engine(sandbox, tmp_path / "ana", "live_team", store_url=postgres_url, analyst="ana")
+    assert refresh_workbook(book, engine, confirm=_yes, spill=spill).ok
+    values = load(book, data_only=True).active
+    assert [values["Q1"].value, values["R1"].value] == ["analyst", "charged (USD)"]
+    if spill == "dynamic":  # one formula spilling over both cells, as any other table
+        anchor = load(book).active["Q1"].value
+        assert anchor.ref == "Q1:R1" and anchor.text.startswith("=GENERECT_SPEND(")

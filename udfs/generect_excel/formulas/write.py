@@ -118,7 +118,8 @@ def write_results(
                 values=values,
                 # A table from a function that returns one only in some views
                 # (GENERECT_SPEND's "analysts") spills like the tables of SPILLING ones.
-                spilling=(query.function in SPILLING or len(values) > 1) and not query.single,
+                spilling=(query.function in SPILLING or len(values) > 1 or len(values[0]) > 1)
+                and not query.single,
                 formula=query.cell.text.removeprefix("="),
             )
         )
