@@ -745,3 +745,17 @@ def test_fifty_threads_writing_at_once_all_wait_their_turn(tmp_path: Path) -> No
     with ThreadPoolExecutor(max_workers=50) as pool:
         list(pool.map(save, range(200)))  # a StoreError ("locked") would be raised here
     assert store.total_charged() == Decimal("2.00")
+
+
+def test_only_the_owner_of_a_claim_extends_it_and_a_gone_claim_is_not_taken_again(
+    store: StoreBackend,
+) -> None:
+    never = {"is_fresh": lambda entry: False}
+    a, b = new_owner(), new_owner()
+    assert store.claim("k1", a, ttl=1, **never).state == "claimed"
+    assert store.extend("k1", a, ttl=600)
+    assert not store.extend("k1", b, ttl=600)  # not b's: nothing changes
+    assert store.claim("k1", b, ttl=60, **never).state == "busy"  # a's, for 600 s now
+    store.release("k1", a)
+    assert not store.extend("k1", a, ttl=600)  # gone: extending does not take it again
+    assert store.claim("k1", b, ttl=60, **never).state == "claimed"

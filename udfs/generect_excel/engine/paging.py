@@ -140,8 +140,7 @@ class _PagingMixin(_EngineBase):
                 pause = min(pause * 1.5, C.INFLIGHT_POLL_MAX_INTERVAL)
 
             def renew() -> None:
-                claim = self.store.claim(key, owner, ttl=ttl, is_fresh=_never_fresh)
-                if claim.state != "claimed":
+                if not self.store.extend(key, owner, ttl=ttl):
                     raise StoreError(
                         "Another process took this criteria family's turn while this page "
                         "waited to be sent, so it was not sent: recalculate.",

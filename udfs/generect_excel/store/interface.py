@@ -168,6 +168,11 @@ class StoreBackend(Protocol):
         before it can say how the call ended."""
         ...
 
+    def extend(self, key: str, owner: str, *, ttl: float, now: datetime | None = None) -> bool:
+        """Restart ``owner``'s claim on ``key``: it expires ``ttl`` seconds from now. False
+        (nothing changed) when the claim is no longer ``owner``'s."""
+        ...
+
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
         ...

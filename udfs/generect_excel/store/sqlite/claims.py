@@ -237,6 +237,18 @@ class SQLiteClaims(SQLiteRows, SQLiteLedger):
         time.sleep(seconds)
         return False
 
+    def extend(self, key: str, owner: str, *, ttl: float, now: datetime | None = None) -> bool:
+        """Restart ``owner``'s claim on ``key``: it expires ``ttl`` seconds from now. False
+        (nothing changed) when the claim is no longer ``owner``'s: unlike :meth:`claim`, a
+        claim that is gone is not taken again."""
+        now = now or _utcnow()
+        with self._transaction("extending a claim", write=True) as conn:
+            cursor = conn.execute(
+                "UPDATE inflight SET expires_at = ? WHERE key = ? AND owner = ?",
+                (_ts(now + timedelta(seconds=ttl)), key, owner),
+            )
+            return cursor.rowcount == 1
+
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (after a failed call: nothing to save)."""
         _LIVE_OWNERS.discard(owner)
