@@ -327,21 +327,6 @@ class Engine(_FetchMixin):
         stop = _local_bound(until, end=True)
         return self.store.charges(start, stop, account=account, analyst=self.ledger_analyst(view))
 
-    def iter_charges(
-        self,
-        since: date | datetime | None = None,
-        until: date | datetime | None = None,
-        *,
-        account: str | None = None,
-        view: SpendView = "me",
-    ) -> Iterator[LedgerEntry]:
-        """:meth:`charges` read a page at a time (exports of any size in bounded memory)."""
-        start = _local_bound(since, end=False)
-        stop = _local_bound(until, end=True)
-        return self.store.iter_charges(
-            start, stop, account=account, analyst=self.ledger_analyst(view)
-        )
-
     def iter_ledger_rows(
         self,
         since: date | datetime | None = None,
@@ -349,8 +334,8 @@ class Engine(_FetchMixin):
         *,
         view: SpendView = "me",
     ) -> Iterator[LedgerRow]:
-        """The rows of :meth:`iter_charges` as stored, undecoded (``generect-excel spend``'s
-        table and CSV: a ledger of any size, streamed)."""
+        """The rows of :meth:`charges` read a page at a time, as stored, undecoded
+        (``generect-excel spend``'s table and CSV: a ledger of any size, streamed)."""
         start = _local_bound(since, end=False)
         stop = _local_bound(until, end=True)
         return self.store.iter_ledger_rows(start, stop, analyst=self.ledger_analyst(view))
