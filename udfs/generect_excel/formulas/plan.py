@@ -341,7 +341,7 @@ def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
     once each, concurrently through the engine (its client keeps ``max_parallel`` and the
     throttle); a count that fails leaves the worst case."""
     counts: dict[tuple[str, str], Any] = {}  # (mode, canonical body) -> the count request
-    wanted: dict[int, tuple[str, str]] = {}  # id(query) -> its count
+    wanted: list[tuple[Query, tuple[str, str]]] = []  # each query and its count
     origins: dict[tuple[str, str], Origin] = {}
     for query in queries:
         try:
@@ -351,7 +351,7 @@ def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
         key = (str(request.mode), canonical_json(request.body()))
         counts.setdefault(key, request)
         origins.setdefault(key, query.origin)
-        wanted[id(query)] = key
+        wanted.append((query, key))
     if not counts:
         return
     results: dict[tuple[str, str], Any] = {}
@@ -369,8 +369,8 @@ def _sharpen(engine: EngineAPI, queries: list[Query]) -> None:
                 continue
     finally:  # Ctrl+C: the counts not yet sent are dropped, not waited for
         pool.shutdown(wait=True, cancel_futures=True)
-    for query in queries:
-        count = results.get(wanted.get(id(query), ("", "")))
+    for query, key in wanted:
+        count = results.get(key)
         if isinstance(count, int) and query.likely is not None:
             query.likely = _likely_from_count(query, count, query.likely)
 
